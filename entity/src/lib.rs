@@ -1,0 +1,4 @@
+//! sea-orm entities. Timestamps are Unix seconds (`i64`) so that they compare
+//! the same way on SQLite and Postgres.
+
+pub mod signing_key;

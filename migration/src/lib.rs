@@ -1,0 +1,14 @@
+//! Migrations: one file per change, never edited once landed.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_signing_keys;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_signing_keys::Migration)]
+    }
+}

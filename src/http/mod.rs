@@ -1,0 +1,4 @@
+//! HTTP plumbing shared by every route.
+
+pub mod json_bytes;
+pub mod request_log;

@@ -1,0 +1,166 @@
+//! ES256 signing keys: created at first start, rotated by the CLI, published
+//! as a JWKS, used to sign JWTs (josekit / OpenSSL on the hot path).
+//!
+//! Each instance caches the key set for `keys.refresh_interval_secs`; the
+//! choice of signer is made per signature from the clock, so instances that
+//! share one database switch keys at the same moment.
+
+pub mod material;
+pub mod schedule;
+pub mod seal;
+pub mod store;
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use josekit::jws::JwsHeader;
+use josekit::jws::alg::ecdsa::EcdsaJwsSigner;
+use sea_orm::DatabaseConnection;
+
+use crate::settings::Settings;
+
+/// A key ready to sign.
+pub struct LoadedKey {
+    pub kid: String,
+    pub generation: i64,
+    pub activates_at: i64,
+    signer: EcdsaJwsSigner,
+}
+
+impl schedule::Scheduled for Arc<LoadedKey> {
+    fn generation(&self) -> i64 {
+        self.generation
+    }
+    fn activates_at(&self) -> i64 {
+        self.activates_at
+    }
+}
+
+struct Snapshot {
+    loaded_at: Instant,
+    keys: Vec<Arc<LoadedKey>>,
+    /// The JWKS document, serialised once per load.
+    jwks: bytes::Bytes,
+}
+
+pub struct KeyStore {
+    db: DatabaseConnection,
+    kek: Option<[u8; 32]>,
+    refresh: Duration,
+    retention_secs: i64,
+    snapshot: RwLock<Arc<Snapshot>>,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl KeyStore {
+    /// Make sure a key exists, then load the set. Fails when a stored key
+    /// cannot be read (e.g. sealed and no or the wrong encryption key).
+    pub async fn open(db: DatabaseConnection, settings: &Settings) -> anyhow::Result<Self> {
+        let kek = settings.keys.encryption_key;
+        store::ensure_first_key(&db, kek.as_ref()).await?;
+        let snapshot = load(&db, kek.as_ref(), retention(settings)).await?;
+        Ok(KeyStore {
+            db,
+            kek,
+            refresh: Duration::from_secs(settings.keys.refresh_interval_secs),
+            retention_secs: retention(settings),
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            reloading: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The current snapshot, reloaded from the database when stale. One
+    /// caller reloads; the others keep using the previous snapshot meanwhile.
+    async fn current(&self) -> Arc<Snapshot> {
+        let snap = self.read();
+        if snap.loaded_at.elapsed() < self.refresh {
+            return snap;
+        }
+        let Ok(_guard) = self.reloading.try_lock() else {
+            return snap;
+        };
+        match load(&self.db, self.kek.as_ref(), self.retention_secs).await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                if let Ok(mut w) = self.snapshot.write() {
+                    *w = fresh.clone();
+                }
+                fresh
+            }
+            Err(e) => {
+                // Keep serving with the keys we have; the database may be back soon.
+                tracing::warn!(error = %e, "reloading signing keys failed; using cached keys");
+                snap
+            }
+        }
+    }
+
+    fn read(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The JWKS document bytes.
+    pub async fn jwks(&self) -> bytes::Bytes {
+        self.current().await.jwks.clone()
+    }
+
+    /// Sign `claims` as a compact JWS with header `typ`, returning the token.
+    pub async fn sign<T: serde::Serialize>(&self, typ: &str, claims: &T) -> anyhow::Result<String> {
+        let snap = self.current().await;
+        let i = schedule::active_index(&snap.keys, store::now())
+            .ok_or_else(|| anyhow::anyhow!("no signing key"))?;
+        let key = &snap.keys[i];
+        let mut header = JwsHeader::new();
+        header.set_token_type(typ);
+        header.set_key_id(key.kid.clone());
+        let payload = serde_json::to_vec(claims)?;
+        Ok(josekit::jws::serialize_compact(&payload, &header, &key.signer)?)
+    }
+
+    /// The `kid` that signs now.
+    pub async fn active_kid(&self) -> Option<String> {
+        let snap = self.current().await;
+        schedule::active_index(&snap.keys, store::now()).map(|i| snap.keys[i].kid.clone())
+    }
+}
+
+/// Published keys outlive their last signature by the longest access-token
+/// lifetime plus the configured leeway.
+pub fn retention(settings: &Settings) -> i64 {
+    (settings.tokens.access_token_ttl_secs + settings.keys.retirement_leeway_secs) as i64
+}
+
+async fn load(
+    db: &DatabaseConnection,
+    kek: Option<&[u8; 32]>,
+    retention_secs: i64,
+) -> anyhow::Result<Snapshot> {
+    let rows = store::load_all(db).await?;
+    let now = store::now();
+    let mut keys = Vec::with_capacity(rows.len());
+    let mut published = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        if schedule::is_published(&rows, i, now, retention_secs) {
+            published.push(material::public_jwk(&row.kid, &row.public_x, &row.public_y));
+        }
+        let pem = seal::unseal(&row.private_key, kek, &row.kid)?;
+        let signer = josekit::jws::ES256
+            .signer_from_pem(pem.as_bytes())
+            .map_err(|e| anyhow::anyhow!("signing key {} is unreadable: {e}", row.kid))?;
+        keys.push(Arc::new(LoadedKey {
+            kid: row.kid.clone(),
+            generation: row.generation,
+            activates_at: row.activates_at,
+            signer,
+        }));
+    }
+    let jwks = serde_json::to_vec(&serde_json::json!({ "keys": published }))?;
+    Ok(Snapshot {
+        loaded_at: Instant::now(),
+        keys,
+        jwks: jwks.into(),
+    })
+}

@@ -1,0 +1,99 @@
+//! SkedCast auth: an OAuth 2.1 authorization server.
+//!
+//! [`App::build`] is the one place where state is assembled and routes are
+//! mounted; `main.rs` and the tests both go through it.
+
+pub mod api;
+pub mod crypto;
+pub mod db;
+pub mod http;
+pub mod keys;
+pub mod oauth;
+pub mod scopes;
+pub mod settings;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+use sea_orm::DatabaseConnection;
+
+use crate::keys::KeyStore;
+use crate::settings::Settings;
+
+/// Shared state of one instance. Nothing here is needed by another instance:
+/// what instances share lives in the database.
+pub struct AppState {
+    pub settings: Settings,
+    pub db: DatabaseConnection,
+    pub keys: KeyStore,
+    /// The RFC 8414 document, serialised once.
+    pub metadata: bytes::Bytes,
+}
+
+pub struct App {
+    pub state: Arc<AppState>,
+}
+
+impl App {
+    /// Connect, migrate, make sure a signing key exists, and assemble state.
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        install_crypto_provider();
+        let db = db::connect(&settings.database)
+            .await
+            .map_err(|e| anyhow::anyhow!("database {}: {e}", redact_url(&settings.database.url)))?;
+        db::migrate(&db)
+            .await
+            .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
+        let keys = KeyStore::open(db.clone(), &settings).await?;
+        let metadata = oauth::metadata::to_bytes(&oauth::metadata::build(&settings)).into();
+        Ok(App {
+            state: Arc::new(AppState {
+                settings,
+                db,
+                keys,
+                metadata,
+            }),
+        })
+    }
+
+    /// Every route of the service.
+    pub fn endpoint(&self) -> impl Endpoint + 'static {
+        let api = openapi_service(self.state.clone());
+        let spec = api.spec_endpoint();
+        let docs = api.swagger_ui();
+        Route::new()
+            .nest("/", api)
+            .at("/openapi.json", spec)
+            .nest("/docs", docs)
+            .around(http::request_log::log_requests)
+    }
+}
+
+fn openapi_service(state: Arc<AppState>) -> OpenApiService<api::Api, ()> {
+    OpenApiService::new(api::Api { state }, "SkedCast auth", env!("CARGO_PKG_VERSION"))
+        .description("OAuth 2.1 authorization server for SkedCast agencies, apps and AI agents.")
+}
+
+/// The OpenAPI document, independent of configuration (no `servers`), as
+/// checked in at `openapi/openapi.json`.
+pub fn openapi_json(state: Arc<AppState>) -> String {
+    openapi_service(state).spec()
+}
+
+/// reqwest is built without a default rustls provider: install ring once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A database URL fit for an error message: the password is masked.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}

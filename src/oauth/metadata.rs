@@ -1,0 +1,41 @@
+//! RFC 8414 authorization server metadata: derived from the issuer, built
+//! once at start. Only endpoints and values that exist are advertised.
+
+use poem_openapi::Object;
+use poem_openapi::types::ToJSON;
+
+use crate::settings::Settings;
+
+/// RFC 8414 §2 authorization server metadata.
+#[derive(Object, Debug, Clone)]
+pub struct ServerMetadata {
+    /// The issuer identifier, exactly as configured.
+    pub issuer: String,
+    /// Where the ES256 public keys are published.
+    pub jwks_uri: String,
+    pub response_types_supported: Vec<String>,
+    pub response_modes_supported: Vec<String>,
+    pub code_challenge_methods_supported: Vec<String>,
+    pub scopes_supported: Vec<String>,
+    /// RFC 9207: authorization responses carry `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+pub fn build(settings: &Settings) -> ServerMetadata {
+    ServerMetadata {
+        issuer: settings.issuer.clone(),
+        jwks_uri: settings.endpoint("/.well-known/jwks.json"),
+        response_types_supported: vec!["code".into()],
+        response_modes_supported: vec!["query".into()],
+        code_challenge_methods_supported: vec!["S256".into()],
+        scopes_supported: crate::scopes::supported(),
+        authorization_response_iss_parameter_supported: true,
+    }
+}
+
+/// The document as bytes, served as is.
+pub fn to_bytes(meta: &ServerMetadata) -> Vec<u8> {
+    meta.to_json()
+        .map(|v| v.to_string().into_bytes())
+        .unwrap_or_default()
+}

@@ -1,0 +1,3 @@
+//! The OAuth 2.1 surface.
+
+pub mod metadata;
