@@ -1,0 +1,262 @@
+//! Test harness: each test gets a fresh database (SQLite file in a temp dir,
+//! or a fresh Postgres database with `SKEDCAST_TEST_DATABASE=postgres`) and
+//! the real app on a port-0 listener.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use poem::listener::{Acceptor, Listener, TcpListener};
+use skedcast_auth::settings::Settings;
+use skedcast_auth::{App, AppState};
+
+/// The Postgres server tests create their databases on.
+pub fn pg_admin_url() -> String {
+    std::env::var("SKEDCAST_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn use_postgres() -> bool {
+    matches!(
+        std::env::var("SKEDCAST_TEST_DATABASE").as_deref(),
+        Ok("postgres") | Ok("pg")
+    )
+}
+
+/// A database that disappears with the value.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn is_postgres(&self) -> bool {
+        self.pg_name.is_some()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            // Drop runs outside async context guarantees: use a private runtime.
+            let admin = pg_admin_url();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(db) = sea_orm::Database::connect(admin).await {
+                        use sea_orm::ConnectionTrait;
+                        let _ = db
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// The suite's database: SQLite unless `SKEDCAST_TEST_DATABASE=postgres`.
+pub async fn fresh_db() -> TestDb {
+    if use_postgres() {
+        fresh_pg_db()
+            .await
+            .expect("SKEDCAST_TEST_DATABASE=postgres but Postgres is not reachable")
+    } else {
+        fresh_sqlite_db()
+    }
+}
+
+pub fn fresh_sqlite_db() -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/skedcast.db?mode=rwc", dir.path().display());
+    TestDb {
+        url,
+        pg_name: None,
+        _dir: Some(dir),
+    }
+}
+
+/// A fresh Postgres database, or `None` (with a message) when Postgres is
+/// unreachable outside CI. Under `CI=true` an unreachable Postgres fails.
+pub async fn fresh_pg_db() -> Option<TestDb> {
+    let admin = pg_admin_url();
+    let db = match sea_orm::Database::connect(admin.clone()).await {
+        Ok(db) => db,
+        Err(e) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!("Postgres at {admin} is required under CI: {e}");
+            }
+            eprintln!("SKIPPED: Postgres at {admin} is not reachable ({e}); set SKEDCAST_TEST_PG_URL");
+            return None;
+        }
+    };
+    let name = format!("skedcast_t_{}", uuid::Uuid::new_v4().simple());
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&admin).expect("admin url");
+    url.set_path(&format!("/{name}"));
+    Some(TestDb {
+        url: url.to_string(),
+        pg_name: Some(name),
+        _dir: None,
+    })
+}
+
+/// Settings as the binary would load them, with `env` overrides
+/// (`SKEDCAST__...` names).
+pub fn settings(db_url: &str, issuer: &str, env: &[(&str, &str)]) -> Settings {
+    let mut vars: Vec<(String, String)> = vec![
+        ("SKEDCAST__DATABASE__URL".into(), db_url.into()),
+        ("SKEDCAST__ISSUER".into(), issuer.into()),
+        ("SKEDCAST__SERVER__BIND".into(), "127.0.0.1:0".into()),
+    ];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Settings::load_from(None, vars).expect("test settings")
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`, also the issuer.
+    pub base: String,
+    pub state: Arc<AppState>,
+    pub client: reqwest::Client,
+    pub db: Arc<TestDb>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let resp = self.get(path).await;
+        assert_eq!(resp.status(), 200, "GET {path}");
+        resp.json().await.expect("json")
+    }
+
+    /// Run the CLI against this app's database.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        cli(&self.db.url, args, &[])
+    }
+}
+
+pub fn http_client() -> reqwest::Client {
+    skedcast_auth::install_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The app on a fresh database of the suite's backend.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Arc::new(fresh_db().await), &[]).await
+}
+
+/// The app on `db` with extra settings.
+pub async fn spawn_app_with(db: Arc<TestDb>, env: &[(&str, &str)]) -> TestApp {
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .expect("bind port 0");
+    let addr = acceptor.local_addr()[0]
+        .as_socket_addr()
+        .copied()
+        .expect("socket addr");
+    let base = format!("http://{addr}");
+    let app = App::build(settings(&db.url, &base, env))
+        .await
+        .expect("app builds");
+    let state = app.state.clone();
+    let endpoint = app.endpoint();
+    let server = tokio::spawn(async move {
+        let _ = poem::Server::new_with_acceptor(acceptor).run(endpoint).await;
+    });
+    TestApp {
+        addr,
+        base,
+        state,
+        client: http_client(),
+        db,
+        server,
+    }
+}
+
+/// Run `skedcast-auth ARGS` with the database URL and extra environment.
+pub fn cli(db_url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skedcast-auth"));
+    cmd.args(args)
+        .env("SKEDCAST__DATABASE__URL", db_url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run skedcast-auth")
+}
+
+/// Decode a JWT's header and claims without verifying (for assertions).
+pub fn jwt_parts(token: &str) -> (serde_json::Value, serde_json::Value) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = token.split('.');
+    let header = b64.decode(parts.next().unwrap()).unwrap();
+    let claims = b64.decode(parts.next().unwrap()).unwrap();
+    (
+        serde_json::from_slice(&header).unwrap(),
+        serde_json::from_slice(&claims).unwrap(),
+    )
+}
+
+/// Verify an ES256 JWS against a JWKS with p256 (RustCrypto), independently
+/// of the josekit/OpenSSL signer. Returns the claims.
+pub fn verify_with_p256(token: &str, jwks: &serde_json::Value) -> Result<serde_json::Value, String> {
+    use base64::Engine;
+    use p256::ecdsa::signature::Verifier;
+    use p256::ecdsa::{Signature, VerifyingKey};
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (header, claims) = jwt_parts(token);
+    if header["alg"] != "ES256" {
+        return Err(format!("alg {}", header["alg"]));
+    }
+    let kid = header["kid"].as_str().ok_or("no kid")?;
+    let jwk = jwks["keys"]
+        .as_array()
+        .ok_or("no keys")?
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .ok_or("kid not published")?;
+    let x = b64.decode(jwk["x"].as_str().ok_or("x")?).map_err(|e| e.to_string())?;
+    let y = b64.decode(jwk["y"].as_str().ok_or("y")?).map_err(|e| e.to_string())?;
+    let mut sec1 = vec![0x04];
+    sec1.extend_from_slice(&x);
+    sec1.extend_from_slice(&y);
+    let vk = VerifyingKey::from_sec1_bytes(&sec1).map_err(|e| e.to_string())?;
+    let (signing_input, sig) = token.rsplit_once('.').ok_or("no signature")?;
+    let sig = b64.decode(sig).map_err(|e| e.to_string())?;
+    let sig = Signature::from_slice(&sig).map_err(|e| e.to_string())?;
+    vk.verify(signing_input.as_bytes(), &sig)
+        .map_err(|e| e.to_string())?;
+    Ok(claims)
+}

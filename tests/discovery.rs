@@ -1,0 +1,42 @@
+//! RFC 8414 metadata, JWKS and health endpoints over real HTTP.
+
+mod common;
+
+use common::*;
+
+#[tokio::test]
+async fn metadata_urls_derive_from_the_issuer() {
+    let app = spawn_app().await;
+    let meta = app.get_json("/.well-known/oauth-authorization-server").await;
+    assert_eq!(meta["issuer"], app.base.as_str(), "issuer echoes config exactly");
+    let mut urls = 0;
+    for (k, v) in meta.as_object().unwrap() {
+        if k.ends_with("_endpoint") || k.ends_with("_uri") {
+            let v = v.as_str().unwrap();
+            assert!(v.starts_with(&app.base), "{k} = {v}");
+            urls += 1;
+        }
+    }
+    assert!(urls >= 1);
+    assert_eq!(meta["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(meta["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+    let scopes: Vec<&str> = meta["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for s in [
+        "agency:read", "agency:write", "members:read", "members:write", "posts:read",
+        "posts:write", "analytics:read", "billing:read", "billing:write", "api_keys:write",
+    ] {
+        assert!(scopes.contains(&s), "{s}");
+    }
+    // The OIDC discovery path serves the same document.
+    let oidc = app.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(oidc, meta);
+    // Each advertised URL answers.
+    let jwks = app.client.get(meta["jwks_uri"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(jwks.status(), 200);
+}
