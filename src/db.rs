@@ -63,8 +63,38 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
             Migrator::up(&txn, None).await?;
             txn.commit().await
         }
-        _ => Migrator::up(db, None).await,
+        _ => {
+            // SQLite has no advisory locks: several processes on one file
+            // serialise on an OS file lock beside it.
+            let _lock = match sqlite_path_of(db) {
+                Some(path) => Some(lock_file(format!("{path}.migrate-lock")).await?),
+                None => None,
+            };
+            Migrator::up(db, None).await
+        }
     }
+}
+
+fn sqlite_path_of(db: &DatabaseConnection) -> Option<String> {
+    let pool = db.get_sqlite_connection_pool();
+    let path = pool.connect_options().get_filename().to_string_lossy().to_string();
+    (!path.is_empty() && !path.contains(":memory:")).then_some(path)
+}
+
+/// An exclusive lock on `path`, held until the file handle is dropped.
+async fn lock_file(path: String) -> Result<std::fs::File, DbErr> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| DbErr::Custom(format!("migration lock: {e}")))?
+    .map_err(|e| DbErr::Custom(format!("migration lock: {e}")))
 }
 
 /// Readiness: the database answers a trivial query.

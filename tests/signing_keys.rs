@@ -1,0 +1,195 @@
+//! ES256 signing keys: first key, independent verification, rotation through
+//! the CLI, concurrent first starts, encryption at rest.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
+use serde_json::{Value, json};
+
+fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn sign_sample(app: &TestApp) -> String {
+    let claims = json!({
+        "iss": app.base, "sub": "user-1", "aud": "http://127.0.0.1:8081",
+        "client_id": "c1", "scope": "agency:read posts:read",
+        "iat": 1_700_000_000, "exp": 4_000_000_000u64, "jti": "j1",
+        "agency_id": "a1", "role": "viewer",
+    });
+    app.state.keys.sign("at+jwt", &claims).await.unwrap()
+}
+
+#[tokio::test]
+async fn first_start_publishes_one_p256_key_and_tokens_verify_with_p256() {
+    let app = spawn_app().await;
+    let resp = app.get("/.well-known/jwks.json").await;
+    assert_eq!(resp.status(), 200);
+    let cc = resp.headers()["cache-control"].to_str().unwrap().to_string();
+    assert!(cc.contains("max-age=300"), "{cc}");
+    let jwks: Value = resp.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    let k = &keys[0];
+    assert_eq!(k["kty"], "EC");
+    assert_eq!(k["crv"], "P-256");
+    assert_eq!(k["alg"], "ES256");
+    assert_eq!(k["use"], "sig");
+    assert!(k.get("d").is_none(), "no private part");
+
+    // Signed by josekit (OpenSSL), verified by p256 (RustCrypto).
+    let token = sign_sample(&app).await;
+    let (header, _) = jwt_parts(&token);
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["kid"], k["kid"]);
+    let claims = verify_with_p256(&token, &jwks).expect("verifies");
+    assert_eq!(claims["sub"], "user-1");
+
+    // A tampered token does not verify.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims = jwt_parts(&token).1;
+    claims["role"] = json!("owner");
+    let forged = format!("{}.{}.{}", parts[0], b64.encode(claims.to_string()), parts[2]);
+    assert!(verify_with_p256(&forged, &jwks).is_err());
+
+    // A restart keeps the same key.
+    let again = spawn_app_with(app.db.clone(), &[]).await;
+    assert_eq!(kids(&again.get_json("/.well-known/jwks.json").await), kids(&jwks));
+}
+
+#[tokio::test]
+async fn rotation_publishes_at_once_and_signs_after_the_delay() {
+    // refresh 0: the instance rereads keys on every use, so the test sees
+    // what another instance sees after keys.refresh_interval_secs.
+    let db = Arc::new(fresh_db().await);
+    let app = spawn_app_with(db.clone(), &[("SKEDCAST__KEYS__REFRESH_INTERVAL_SECS", "0")]).await;
+    let first = kids(&app.get_json("/.well-known/jwks.json").await);
+    assert_eq!(first.len(), 1);
+
+    // Rotate with a 2 s activation delay: published now, signing later.
+    let out = cli(
+        &db.url,
+        &["signing-key", "rotate"],
+        &[("SKEDCAST__KEYS__ACTIVATION_DELAY_SECS", "2")],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let second = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let published = kids(&app.get_json("/.well-known/jwks.json").await);
+    assert_eq!(published.len(), 2);
+    assert!(published.contains(&first[0]) && published.contains(&second));
+    let (h, _) = jwt_parts(&sign_sample(&app).await);
+    assert_eq!(h["kid"], first[0].as_str(), "still the old key before the delay");
+
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let token = sign_sample(&app).await;
+    let (h, _) = jwt_parts(&token);
+    assert_eq!(h["kid"], second.as_str(), "the new key after the delay");
+    let jwks = app.get_json("/.well-known/jwks.json").await;
+    verify_with_p256(&token, &jwks).unwrap();
+    assert!(kids(&jwks).contains(&first[0]), "the old key stays published");
+
+    // --now: signs at once; both earlier keys stay published.
+    let out = app.cli(&["signing-key", "rotate", "--now"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let third = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = sign_sample(&app).await;
+    assert_eq!(jwt_parts(&token).0["kid"], third.as_str());
+    let jwks = app.get_json("/.well-known/jwks.json").await;
+    assert_eq!(kids(&jwks).len(), 3);
+    verify_with_p256(&token, &jwks).unwrap();
+}
+
+#[tokio::test]
+async fn retired_keys_drop_out_after_token_lifetime_plus_leeway() {
+    let db = Arc::new(fresh_db().await);
+    let env = [
+        ("SKEDCAST__KEYS__REFRESH_INTERVAL_SECS", "0"),
+        ("SKEDCAST__TOKENS__ACCESS_TOKEN_TTL_SECS", "1"),
+        ("SKEDCAST__KEYS__RETIREMENT_LEEWAY_SECS", "0"),
+    ];
+    let app = spawn_app_with(db.clone(), &env).await;
+    let first = kids(&app.get_json("/.well-known/jwks.json").await);
+    let out = cli(&db.url, &["signing-key", "rotate", "--now"], &env);
+    assert!(out.status.success());
+    assert_eq!(kids(&app.get_json("/.well-known/jwks.json").await).len(), 2);
+    // Retention is 1 s; wait past it (whole seconds on the clock).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let left = kids(&app.get_json("/.well-known/jwks.json").await);
+    assert_eq!(left.len(), 1);
+    assert!(!left.contains(&first[0]));
+}
+
+async fn two_instances_start_at_once(db: TestDb) {
+    let db = Arc::new(db);
+    let s1 = settings(&db.url, "http://127.0.0.1:1", &[]);
+    let s2 = settings(&db.url, "http://127.0.0.1:2", &[]);
+    let (a, b) = tokio::join!(
+        tokio::spawn(skedcast_auth::App::build(s1)),
+        tokio::spawn(skedcast_auth::App::build(s2))
+    );
+    let (a, b) = (a.unwrap().expect("first instance"), b.unwrap().expect("second instance"));
+    let count = entity::signing_key::Entity::find()
+        .count(&a.state.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "exactly one key");
+    assert_eq!(a.state.keys.jwks().await, b.state.keys.jwks().await);
+    assert_eq!(a.state.keys.active_kid().await, b.state.keys.active_kid().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_starts_on_postgres_make_one_key() {
+    let Some(db) = fresh_pg_db().await else { return };
+    two_instances_start_at_once(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_starts_on_the_suite_database_make_one_key() {
+    two_instances_start_at_once(fresh_db().await).await;
+}
+
+#[tokio::test]
+async fn private_keys_are_sealed_with_the_encryption_key() {
+    let kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"; // 32 bytes
+    let db = Arc::new(fresh_db().await);
+    let app = spawn_app_with(db.clone(), &[("SKEDCAST__KEYS__ENCRYPTION_KEY", kek)]).await;
+    let stored = app
+        .state
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.state.db.get_database_backend(),
+            "SELECT private_key FROM signing_keys",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<String>("", "private_key")
+        .unwrap();
+    assert!(stored.starts_with("jwe:"), "sealed at rest");
+    assert!(!stored.contains("PRIVATE KEY"));
+    let token = sign_sample(&app).await;
+    verify_with_p256(&token, &app.get_json("/.well-known/jwks.json").await).unwrap();
+
+    // Without the key, or with another one, the CLI refuses with one clear line.
+    let out = cli(&db.url, &["signing-key", "rotate"], &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("keys.encryption_key"), "{err}");
+    let wrong = "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1-f4CBgoM";
+    let out = cli(&db.url, &["signing-key", "rotate"], &[("SKEDCAST__KEYS__ENCRYPTION_KEY", wrong)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot be decrypted"), "{err}");
+}
