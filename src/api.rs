@@ -79,19 +79,31 @@ pub struct Api {
 #[OpenApi]
 impl Api {
     /// Authorization server metadata (RFC 8414).
-    #[oai(path = "/.well-known/oauth-authorization-server", method = "get", tag = "Tag::Discovery")]
+    #[oai(
+        path = "/.well-known/oauth-authorization-server",
+        method = "get",
+        tag = "Tag::Discovery"
+    )]
     async fn metadata(&self) -> MetadataResponse {
         self.metadata_response()
     }
 
     /// The same metadata, for clients that only try OpenID discovery.
-    #[oai(path = "/.well-known/openid-configuration", method = "get", tag = "Tag::Discovery")]
+    #[oai(
+        path = "/.well-known/openid-configuration",
+        method = "get",
+        tag = "Tag::Discovery"
+    )]
     async fn openid_configuration(&self) -> MetadataResponse {
         self.metadata_response()
     }
 
     /// The public ES256 keys that verify access tokens.
-    #[oai(path = "/.well-known/jwks.json", method = "get", tag = "Tag::Discovery")]
+    #[oai(
+        path = "/.well-known/jwks.json",
+        method = "get",
+        tag = "Tag::Discovery"
+    )]
     async fn jwks(&self) -> JwksResponse {
         let max_age = self.state.settings.keys.jwks_max_age_secs;
         JwksResponse::Ok(

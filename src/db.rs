@@ -58,8 +58,10 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     match db.get_database_backend() {
         DatabaseBackend::Postgres => {
             let txn = db.begin().await?;
-            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))
-                .await?;
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"
+            ))
+            .await?;
             Migrator::up(&txn, None).await?;
             txn.commit().await
         }
@@ -77,7 +79,11 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 fn sqlite_path_of(db: &DatabaseConnection) -> Option<String> {
     let pool = db.get_sqlite_connection_pool();
-    let path = pool.connect_options().get_filename().to_string_lossy().to_string();
+    let path = pool
+        .connect_options()
+        .get_filename()
+        .to_string_lossy()
+        .to_string();
     (!path.is_empty() && !path.contains(":memory:")).then_some(path)
 }
 

@@ -72,8 +72,12 @@ impl App {
 }
 
 fn openapi_service(state: Arc<AppState>) -> OpenApiService<api::Api, ()> {
-    OpenApiService::new(api::Api { state }, "SkedCast auth", env!("CARGO_PKG_VERSION"))
-        .description("OAuth 2.1 authorization server for SkedCast agencies, apps and AI agents.")
+    OpenApiService::new(
+        api::Api { state },
+        "SkedCast auth",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("OAuth 2.1 authorization server for SkedCast agencies, apps and AI agents.")
 }
 
 /// The OpenAPI document, independent of configuration (no `servers`), as

@@ -9,7 +9,11 @@ use skedcast_auth::settings::Settings;
 use skedcast_auth::{App, keys, telemetry};
 
 #[derive(Parser)]
-#[command(name = "skedcast-auth", version, about = "SkedCast OAuth 2.1 authorization server")]
+#[command(
+    name = "skedcast-auth",
+    version,
+    about = "SkedCast OAuth 2.1 authorization server"
+)]
 struct Cli {
     /// Configuration file layered over config/default.toml.
     #[arg(long, global = true, env = "SKEDCAST_CONFIG", value_name = "PATH")]

@@ -194,7 +194,10 @@ impl Settings {
             }
         };
         let url = raw.database.url.trim().to_string();
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(key_error(
                 "database.url",
                 "must start with sqlite:, postgres:// or postgresql://",
@@ -214,7 +217,10 @@ impl Settings {
             ));
         }
         if raw.tokens.access_token_ttl_secs == 0 {
-            return Err(key_error("tokens.access_token_ttl_secs", "must be at least 1"));
+            return Err(key_error(
+                "tokens.access_token_ttl_secs",
+                "must be at least 1",
+            ));
         }
         let default_resource = validate_absolute_url("resource.default", &raw.resource.default)?;
         Ok(Settings {
@@ -277,13 +283,22 @@ fn validate_issuer(value: &str) -> Result<String, SettingsError> {
     let issuer = validate_absolute_url("issuer", value)?;
     let parsed = url::Url::parse(&issuer).map_err(|e| key_error("issuer", e))?;
     if parsed.query().is_some() || issuer.contains('?') {
-        return Err(key_error("issuer", format!("must not have a query: {value:?}")));
+        return Err(key_error(
+            "issuer",
+            format!("must not have a query: {value:?}"),
+        ));
     }
     if parsed.fragment().is_some() || issuer.contains('#') {
-        return Err(key_error("issuer", format!("must not have a fragment: {value:?}")));
+        return Err(key_error(
+            "issuer",
+            format!("must not have a fragment: {value:?}"),
+        ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(key_error("issuer", format!("must not carry credentials: {value:?}")));
+        return Err(key_error(
+            "issuer",
+            format!("must not carry credentials: {value:?}"),
+        ));
     }
     Ok(issuer)
 }
@@ -338,9 +353,21 @@ mod tests {
             ("SKEDCAST__SERVER__BIND", "localhost", "`server.bind`"),
             ("SKEDCAST__LOG__FORMAT", "xml", "`log.format`"),
             ("SKEDCAST__ISSUER", "auth.example.com", "`issuer`"),
-            ("SKEDCAST__ISSUER", "https://a.example/?x=1", "must not have a query"),
-            ("SKEDCAST__ISSUER", "https://a.example/#f", "must not have a fragment"),
-            ("SKEDCAST__KEYS__ENCRYPTION_KEY", "c2hvcnQ", "`keys.encryption_key`"),
+            (
+                "SKEDCAST__ISSUER",
+                "https://a.example/?x=1",
+                "must not have a query",
+            ),
+            (
+                "SKEDCAST__ISSUER",
+                "https://a.example/#f",
+                "must not have a fragment",
+            ),
+            (
+                "SKEDCAST__KEYS__ENCRYPTION_KEY",
+                "c2hvcnQ",
+                "`keys.encryption_key`",
+            ),
         ];
         for (k, v, want) in cases {
             let err = load(&[(k, v)]).unwrap_err().to_string();

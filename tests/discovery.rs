@@ -7,8 +7,14 @@ use common::*;
 #[tokio::test]
 async fn metadata_urls_derive_from_the_issuer() {
     let app = spawn_app().await;
-    let meta = app.get_json("/.well-known/oauth-authorization-server").await;
-    assert_eq!(meta["issuer"], app.base.as_str(), "issuer echoes config exactly");
+    let meta = app
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert_eq!(
+        meta["issuer"],
+        app.base.as_str(),
+        "issuer echoes config exactly"
+    );
     let mut urls = 0;
     for (k, v) in meta.as_object().unwrap() {
         if k.ends_with("_endpoint") || k.ends_with("_uri") {
@@ -18,8 +24,14 @@ async fn metadata_urls_derive_from_the_issuer() {
         }
     }
     assert!(urls >= 1);
-    assert_eq!(meta["code_challenge_methods_supported"], serde_json::json!(["S256"]));
-    assert_eq!(meta["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        meta["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        meta["response_types_supported"],
+        serde_json::json!(["code"])
+    );
     assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
     let scopes: Vec<&str> = meta["scopes_supported"]
         .as_array()
@@ -28,8 +40,16 @@ async fn metadata_urls_derive_from_the_issuer() {
         .map(|s| s.as_str().unwrap())
         .collect();
     for s in [
-        "agency:read", "agency:write", "members:read", "members:write", "posts:read",
-        "posts:write", "analytics:read", "billing:read", "billing:write", "api_keys:write",
+        "agency:read",
+        "agency:write",
+        "members:read",
+        "members:write",
+        "posts:read",
+        "posts:write",
+        "analytics:read",
+        "billing:read",
+        "billing:write",
+        "api_keys:write",
     ] {
         assert!(scopes.contains(&s), "{s}");
     }
@@ -37,6 +57,11 @@ async fn metadata_urls_derive_from_the_issuer() {
     let oidc = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(oidc, meta);
     // Each advertised URL answers.
-    let jwks = app.client.get(meta["jwks_uri"].as_str().unwrap()).send().await.unwrap();
+    let jwks = app
+        .client
+        .get(meta["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(jwks.status(), 200);
 }

@@ -34,7 +34,10 @@ async fn first_start_publishes_one_p256_key_and_tokens_verify_with_p256() {
     let app = spawn_app().await;
     let resp = app.get("/.well-known/jwks.json").await;
     assert_eq!(resp.status(), 200);
-    let cc = resp.headers()["cache-control"].to_str().unwrap().to_string();
+    let cc = resp.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(cc.contains("max-age=300"), "{cc}");
     let jwks: Value = resp.json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
@@ -61,12 +64,20 @@ async fn first_start_publishes_one_p256_key_and_tokens_verify_with_p256() {
     let parts: Vec<&str> = token.split('.').collect();
     let mut claims = jwt_parts(&token).1;
     claims["role"] = json!("owner");
-    let forged = format!("{}.{}.{}", parts[0], b64.encode(claims.to_string()), parts[2]);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(claims.to_string()),
+        parts[2]
+    );
     assert!(verify_with_p256(&forged, &jwks).is_err());
 
     // A restart keeps the same key.
     let again = spawn_app_with(app.db.clone(), &[]).await;
-    assert_eq!(kids(&again.get_json("/.well-known/jwks.json").await), kids(&jwks));
+    assert_eq!(
+        kids(&again.get_json("/.well-known/jwks.json").await),
+        kids(&jwks)
+    );
 }
 
 #[tokio::test]
@@ -74,7 +85,11 @@ async fn rotation_publishes_at_once_and_signs_after_the_delay() {
     // refresh 0: the instance rereads keys on every use, so the test sees
     // what another instance sees after keys.refresh_interval_secs.
     let db = Arc::new(fresh_db().await);
-    let app = spawn_app_with(db.clone(), &[("SKEDCAST__KEYS__REFRESH_INTERVAL_SECS", "0")]).await;
+    let app = spawn_app_with(
+        db.clone(),
+        &[("SKEDCAST__KEYS__REFRESH_INTERVAL_SECS", "0")],
+    )
+    .await;
     let first = kids(&app.get_json("/.well-known/jwks.json").await);
     assert_eq!(first.len(), 1);
 
@@ -84,13 +99,21 @@ async fn rotation_publishes_at_once_and_signs_after_the_delay() {
         &["signing-key", "rotate"],
         &[("SKEDCAST__KEYS__ACTIVATION_DELAY_SECS", "2")],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let second = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let published = kids(&app.get_json("/.well-known/jwks.json").await);
     assert_eq!(published.len(), 2);
     assert!(published.contains(&first[0]) && published.contains(&second));
     let (h, _) = jwt_parts(&sign_sample(&app).await);
-    assert_eq!(h["kid"], first[0].as_str(), "still the old key before the delay");
+    assert_eq!(
+        h["kid"],
+        first[0].as_str(),
+        "still the old key before the delay"
+    );
 
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let token = sign_sample(&app).await;
@@ -98,11 +121,18 @@ async fn rotation_publishes_at_once_and_signs_after_the_delay() {
     assert_eq!(h["kid"], second.as_str(), "the new key after the delay");
     let jwks = app.get_json("/.well-known/jwks.json").await;
     verify_with_p256(&token, &jwks).unwrap();
-    assert!(kids(&jwks).contains(&first[0]), "the old key stays published");
+    assert!(
+        kids(&jwks).contains(&first[0]),
+        "the old key stays published"
+    );
 
     // --now: signs at once; both earlier keys stay published.
     let out = app.cli(&["signing-key", "rotate", "--now"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let third = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let token = sign_sample(&app).await;
     assert_eq!(jwt_parts(&token).0["kid"], third.as_str());
@@ -139,19 +169,27 @@ async fn two_instances_start_at_once(db: TestDb) {
         tokio::spawn(skedcast_auth::App::build(s1)),
         tokio::spawn(skedcast_auth::App::build(s2))
     );
-    let (a, b) = (a.unwrap().expect("first instance"), b.unwrap().expect("second instance"));
+    let (a, b) = (
+        a.unwrap().expect("first instance"),
+        b.unwrap().expect("second instance"),
+    );
     let count = entity::signing_key::Entity::find()
         .count(&a.state.db)
         .await
         .unwrap();
     assert_eq!(count, 1, "exactly one key");
     assert_eq!(a.state.keys.jwks().await, b.state.keys.jwks().await);
-    assert_eq!(a.state.keys.active_kid().await, b.state.keys.active_kid().await);
+    assert_eq!(
+        a.state.keys.active_kid().await,
+        b.state.keys.active_kid().await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_first_starts_on_postgres_make_one_key() {
-    let Some(db) = fresh_pg_db().await else { return };
+    let Some(db) = fresh_pg_db().await else {
+        return;
+    };
     two_instances_start_at_once(db).await;
 }
 
@@ -188,7 +226,11 @@ async fn private_keys_are_sealed_with_the_encryption_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("keys.encryption_key"), "{err}");
     let wrong = "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1-f4CBgoM";
-    let out = cli(&db.url, &["signing-key", "rotate"], &[("SKEDCAST__KEYS__ENCRYPTION_KEY", wrong)]);
+    let out = cli(
+        &db.url,
+        &["signing-key", "rotate"],
+        &[("SKEDCAST__KEYS__ENCRYPTION_KEY", wrong)],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot be decrypted"), "{err}");

@@ -27,15 +27,33 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(SigningKeys::Table)
-                    .col(ColumnDef::new(SigningKeys::Kid).string().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(SigningKeys::Kid)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
                     // Unique: two instances racing to create the first key (or
                     // the next one) cannot both win.
-                    .col(ColumnDef::new(SigningKeys::Generation).big_integer().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(SigningKeys::Generation)
+                            .big_integer()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(SigningKeys::PrivateKey).text().not_null())
                     .col(ColumnDef::new(SigningKeys::PublicX).string().not_null())
                     .col(ColumnDef::new(SigningKeys::PublicY).string().not_null())
-                    .col(ColumnDef::new(SigningKeys::CreatedAt).big_integer().not_null())
-                    .col(ColumnDef::new(SigningKeys::ActivatesAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(SigningKeys::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(SigningKeys::ActivatesAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await

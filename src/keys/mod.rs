@@ -117,7 +117,11 @@ impl KeyStore {
         header.set_token_type(typ);
         header.set_key_id(key.kid.clone());
         let payload = serde_json::to_vec(claims)?;
-        Ok(josekit::jws::serialize_compact(&payload, &header, &key.signer)?)
+        Ok(josekit::jws::serialize_compact(
+            &payload,
+            &header,
+            &key.signer,
+        )?)
     }
 
     /// The `kid` that signs now.

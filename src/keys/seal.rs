@@ -29,7 +29,9 @@ pub fn unseal(stored: &str, kek: Option<&[u8; 32]>, kid: &str) -> anyhow::Result
     })?;
     let decrypter = Dir.decrypter_from_bytes(kek)?;
     let (pem, _) = josekit::jwe::deserialize_compact(jwe, &decrypter).map_err(|_| {
-        anyhow::anyhow!("signing key {kid} cannot be decrypted with `keys.encryption_key` (wrong key?)")
+        anyhow::anyhow!(
+            "signing key {kid} cannot be decrypted with `keys.encryption_key` (wrong key?)"
+        )
     })?;
     String::from_utf8(pem).map_err(|_| anyhow::anyhow!("signing key {kid} is not valid PEM"))
 }
@@ -46,7 +48,12 @@ mod tests {
         assert!(!sealed.contains("PEM"));
         assert_eq!(unseal(&sealed, Some(&kek), "k").unwrap(), "PEM");
         assert!(unseal(&sealed, Some(&[8u8; 32]), "k").is_err());
-        assert!(unseal(&sealed, None, "k").unwrap_err().to_string().contains("encryption_key"));
+        assert!(
+            unseal(&sealed, None, "k")
+                .unwrap_err()
+                .to_string()
+                .contains("encryption_key")
+        );
         assert_eq!(seal("PEM", None).unwrap(), "PEM");
         assert_eq!(unseal("PEM", Some(&kek), "k").unwrap(), "PEM");
     }

@@ -40,7 +40,11 @@ async fn insert_generation(
         activates_at: Set(activates_at),
     };
     let inserted = Entity::insert(model)
-        .on_conflict(OnConflict::column(Column::Generation).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(Column::Generation)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     Ok((inserted == 1).then_some(key.kid))
@@ -51,11 +55,16 @@ pub async fn ensure_first_key(
     db: &DatabaseConnection,
     kek: Option<&[u8; 32]>,
 ) -> anyhow::Result<()> {
-    let any = Entity::find().select_only().column(Column::Kid).into_tuple::<String>().one(db).await?;
-    if any.is_none() {
-        if let Some(kid) = insert_generation(db, 1, now(), kek).await? {
-            tracing::info!(%kid, "created the first signing key");
-        }
+    let any = Entity::find()
+        .select_only()
+        .column(Column::Kid)
+        .into_tuple::<String>()
+        .one(db)
+        .await?;
+    if any.is_none()
+        && let Some(kid) = insert_generation(db, 1, now(), kek).await?
+    {
+        tracing::info!(%kid, "created the first signing key");
     }
     Ok(())
 }
@@ -109,7 +118,9 @@ async fn prune(db: &DatabaseConnection, retention_secs: i64) -> Result<(), DbErr
     let gone: Vec<String> = keys
         .iter()
         .enumerate()
-        .filter(|(i, _)| Some(*i) != active && !schedule::is_published(&keys, *i, t, retention_secs))
+        .filter(|(i, _)| {
+            Some(*i) != active && !schedule::is_published(&keys, *i, t, retention_secs)
+        })
         .map(|(_, k)| k.kid.clone())
         .collect();
     if !gone.is_empty() {

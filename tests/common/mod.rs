@@ -94,7 +94,9 @@ pub async fn fresh_pg_db() -> Option<TestDb> {
             if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
                 panic!("Postgres at {admin} is required under CI: {e}");
             }
-            eprintln!("SKIPPED: Postgres at {admin} is not reachable ({e}); set SKEDCAST_TEST_PG_URL");
+            eprintln!(
+                "SKIPPED: Postgres at {admin} is not reachable ({e}); set SKEDCAST_TEST_PG_URL"
+            );
             return None;
         }
     };
@@ -146,7 +148,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
@@ -191,7 +197,9 @@ pub async fn spawn_app_with(db: Arc<TestDb>, env: &[(&str, &str)]) -> TestApp {
     let state = app.state.clone();
     let endpoint = app.endpoint();
     let server = tokio::spawn(async move {
-        let _ = poem::Server::new_with_acceptor(acceptor).run(endpoint).await;
+        let _ = poem::Server::new_with_acceptor(acceptor)
+            .run(endpoint)
+            .await;
     });
     TestApp {
         addr,
@@ -231,7 +239,10 @@ pub fn jwt_parts(token: &str) -> (serde_json::Value, serde_json::Value) {
 
 /// Verify an ES256 JWS against a JWKS with p256 (RustCrypto), independently
 /// of the josekit/OpenSSL signer. Returns the claims.
-pub fn verify_with_p256(token: &str, jwks: &serde_json::Value) -> Result<serde_json::Value, String> {
+pub fn verify_with_p256(
+    token: &str,
+    jwks: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
     use base64::Engine;
     use p256::ecdsa::signature::Verifier;
     use p256::ecdsa::{Signature, VerifyingKey};
@@ -247,8 +258,12 @@ pub fn verify_with_p256(token: &str, jwks: &serde_json::Value) -> Result<serde_j
         .iter()
         .find(|k| k["kid"] == kid)
         .ok_or("kid not published")?;
-    let x = b64.decode(jwk["x"].as_str().ok_or("x")?).map_err(|e| e.to_string())?;
-    let y = b64.decode(jwk["y"].as_str().ok_or("y")?).map_err(|e| e.to_string())?;
+    let x = b64
+        .decode(jwk["x"].as_str().ok_or("x")?)
+        .map_err(|e| e.to_string())?;
+    let y = b64
+        .decode(jwk["y"].as_str().ok_or("y")?)
+        .map_err(|e| e.to_string())?;
     let mut sec1 = vec![0x04];
     sec1.extend_from_slice(&x);
     sec1.extend_from_slice(&y);

@@ -1,0 +1,283 @@
+//! Start-up configuration errors, health and readiness, request ids and
+//! logging, the checked-in OpenAPI document.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skedcast-auth"));
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+#[test]
+fn bad_config_values_stop_start_up_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("SKEDCAST__SERVER__BIND", "not-an-address", "`server.bind`"),
+        ("SKEDCAST__SERVER__BIND", "127.0.0.1:99999", "`server.bind`"),
+        ("SKEDCAST__LOG__FORMAT", "xml", "`log.format`"),
+        ("SKEDCAST__ISSUER", "/relative/path", "`issuer`"),
+        (
+            "SKEDCAST__ISSUER",
+            "https://auth.example.com/?tenant=1",
+            "`issuer` must not have a query",
+        ),
+        (
+            "SKEDCAST__ISSUER",
+            "https://auth.example.com/#x",
+            "`issuer` must not have a fragment",
+        ),
+        ("SKEDCAST__DATABASE__URL", "mysql://x/y", "`database.url`"),
+    ];
+    for (key, value, want) in cases {
+        let out = bin()
+            .current_dir(dir.path())
+            .env(key, value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{key}={value} must fail");
+        assert!(stderr.contains(want), "{key}={value}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    }
+    // Nothing was created by a refused start.
+    assert!(!dir.path().join("data").exists());
+
+    // A --config file layers over the defaults, and its errors name the key too.
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[log]\nformat = \"yaml\"\n").unwrap();
+    let out = bin()
+        .arg("--config")
+        .arg(&file)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`log.format`"));
+    let out = bin()
+        .args(["--config", "/nonexistent.toml", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.toml"));
+}
+
+#[test]
+fn migrate_applies_and_exits() {
+    let db = fresh_sqlite_db();
+    let out = cli(&db.url, &["migrate"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Twice is fine.
+    assert!(cli(&db.url, &["migrate"], &[]).status.success());
+}
+
+/// `skedcast-auth serve` as `cargo run` starts it: in a fresh folder, on the
+/// embedded default database, with JSON logs; returns the child and its port.
+fn start_server(dir: &std::path::Path) -> (Child, u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let mut child = bin()
+        .current_dir(dir)
+        .env("SKEDCAST__SERVER__BIND", "127.0.0.1:0")
+        .env("SKEDCAST__LOG__FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["message"] == "skedcast-auth listening"
+            {
+                let addr = v["address"].as_str().unwrap_or_default().to_string();
+                let port = addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+                let _ = tx.send(port);
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("server listening");
+    (child, port, lines)
+}
+
+#[tokio::test]
+async fn fresh_start_creates_the_sqlite_file_and_logs_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, lines) = start_server(dir.path());
+    assert!(
+        dir.path().join("data/skedcast.db").is_file(),
+        "data/skedcast.db created"
+    );
+    let client = http_client();
+    let base = format!("http://127.0.0.1:{port}");
+
+    // A request id is echoed when given, generated when not.
+    let resp = client
+        .get(format!("{base}/healthz?code=SECRET-IN-QUERY"))
+        .header("X-Request-Id", "req-42")
+        .header("Authorization", "Bearer SECRET-BEARER")
+        .header("Cookie", "sid=SECRET-COOKIE")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-request-id"], "req-42");
+    let resp = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let generated = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(generated.len() >= 16);
+    // A hostile request id is replaced, not echoed.
+    let resp = client
+        .get(format!("{base}/healthz"))
+        .header("X-Request-Id", "x\"} injected")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(resp.headers()["x-request-id"], "x\"} injected");
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let logs = lines.lock().unwrap().join("\n");
+    let span_line = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["span"]["request_id"] == "req-42")
+        .expect("a JSON log line for the request");
+    assert_eq!(span_line["span"]["method"], "GET");
+    assert_eq!(span_line["span"]["path"], "/healthz");
+    assert_eq!(span_line["status"], 200);
+    assert!(span_line["latency_us"].is_number());
+    for secret in ["SECRET-IN-QUERY", "SECRET-BEARER", "SECRET-COOKIE"] {
+        assert!(!logs.contains(secret), "{secret} leaked into logs");
+    }
+}
+
+#[tokio::test]
+async fn served_openapi_matches_the_checked_in_file() {
+    let app = spawn_app().await;
+    let served = app.get_json("/openapi.json").await;
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        served == file,
+        "openapi/openapi.json is stale: run `cargo run -q -- openapi > openapi/openapi.json`"
+    );
+    let docs = app.get("/docs").await;
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+}
+
+/// A TCP proxy to Postgres that the test can cut and restore.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    conns: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let conns = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, conns2) = (up.clone(), conns.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns2.lock().unwrap().push(task);
+            }
+        });
+        Proxy { port, up, conns }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_while_the_database_is_gone_and_200_when_back() {
+    let Some(db) = fresh_pg_db().await else {
+        return;
+    };
+    let real = url::Url::parse(&db.url).unwrap();
+    let target = format!(
+        "{}:{}",
+        real.host_str().unwrap(),
+        real.port().unwrap_or(5432)
+    );
+    let proxy = Proxy::start(target).await;
+    let mut via_proxy = real.clone();
+    via_proxy.set_host(Some("127.0.0.1")).unwrap();
+    via_proxy.set_port(Some(proxy.port)).unwrap();
+    let db = Arc::new(db);
+    let app = spawn_app_with(
+        db.clone(),
+        &[
+            ("SKEDCAST__DATABASE__URL", via_proxy.as_str()),
+            ("SKEDCAST__DATABASE__ACQUIRE_TIMEOUT_SECS", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    proxy.cut();
+    let resp = app.get("/readyz").await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.json::<Value>().await.unwrap()["status"], "unavailable");
+    // Liveness does not depend on the database; the JWKS is served from cache.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/.well-known/jwks.json").await.status(), 200);
+
+    proxy.restore();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = app.get("/readyz").await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "ready again once the database is back");
+}
