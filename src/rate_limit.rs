@@ -108,10 +108,7 @@ mod tests {
         assert_eq!(window_start(0), 0);
         assert_eq!(window_start(59), 0);
         assert_eq!(window_start(60), 60);
-        assert_eq!(
-            window_start(1_700_000_123),
-            1_700_000_100 - 1_700_000_100 % 60
-        );
+        assert_eq!(window_start(1_700_000_123), 1_700_000_100);
     }
 
     #[test]

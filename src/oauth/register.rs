@@ -217,7 +217,8 @@ pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, MetadataErro
         }
     };
     // RFC 7591 §2.1: `code` ⇔ `authorization_code`.
-    if code_grant != !response_types.is_empty() {
+    let code_response = !response_types.is_empty();
+    if code_grant != code_response {
         return Err(metadata_err(if code_grant {
             "response_types must include \"code\" when grant_types includes \
              \"authorization_code\" (RFC 7591 §2.1)"
