@@ -8,7 +8,9 @@ pub mod crypto;
 pub mod db;
 pub mod http;
 pub mod keys;
+pub mod maintenance;
 pub mod oauth;
+pub mod rate_limit;
 pub mod scopes;
 pub mod settings;
 pub mod telemetry;
@@ -71,13 +73,17 @@ impl App {
     }
 }
 
-fn openapi_service(state: Arc<AppState>) -> OpenApiService<api::Api, ()> {
-    OpenApiService::new(
-        api::Api { state },
-        "SkedCast auth",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description("OAuth 2.1 authorization server for SkedCast agencies, apps and AI agents.")
+type Apis = (api::Api, oauth::register::api::RegistrationApi);
+
+fn openapi_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
+    let apis = (
+        api::Api {
+            state: state.clone(),
+        },
+        oauth::register::api::RegistrationApi { state },
+    );
+    OpenApiService::new(apis, "SkedCast auth", env!("CARGO_PKG_VERSION"))
+        .description("OAuth 2.1 authorization server for SkedCast agencies, apps and AI agents.")
 }
 
 /// The OpenAPI document, independent of configuration (no `servers`), as

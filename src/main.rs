@@ -113,6 +113,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let bind = settings.bind;
     let app = App::build(settings).await?;
+    // Cleanup of never-used public clients and stale rate-limit counters.
+    let _maintenance = skedcast_auth::maintenance::spawn(app.state.clone());
     let acceptor = TcpListener::bind(bind)
         .into_acceptor()
         .await

@@ -36,6 +36,7 @@ pub struct Settings {
     pub keys: KeySettings,
     pub tokens: TokenSettings,
     pub default_resource: String,
+    pub registration: RegistrationSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +81,29 @@ pub struct TokenSettings {
     pub refresh_token_ttl_secs: u64,
 }
 
+/// Who may register clients over RFC 7591.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationPolicy {
+    /// Anyone (MCP clients register themselves).
+    Open,
+    /// Only callers with one of the configured initial access tokens (RFC 7591 §3).
+    InitialAccessToken,
+}
+
+#[derive(Debug, Clone)]
+pub struct RegistrationSettings {
+    pub policy: RegistrationPolicy,
+    /// SHA-256 hex of each accepted initial access token (never the tokens).
+    pub initial_access_token_hashes: Vec<String>,
+    /// Registration requests per client IP per minute; 0 disables the limit.
+    pub rate_limit_per_minute: u32,
+    /// Public clients never authorized are deleted after this many days; 0 keeps them.
+    pub unused_public_client_days: u32,
+}
+
+/// Shortest initial access token accepted in the configuration.
+pub const MIN_INITIAL_ACCESS_TOKEN_LEN: usize = 32;
+
 // Raw shapes as they come out of the layers; strings are parsed by hand so
 // that each error names its key.
 #[derive(Deserialize)]
@@ -91,6 +115,7 @@ struct Raw {
     keys: RawKeys,
     tokens: RawTokens,
     resource: RawResource,
+    registration: RawRegistration,
 }
 #[derive(Deserialize)]
 struct RawServer {
@@ -124,6 +149,36 @@ struct RawTokens {
 #[derive(Deserialize)]
 struct RawResource {
     default: String,
+}
+#[derive(Deserialize)]
+struct RawRegistration {
+    policy: String,
+    initial_access_tokens: StringList,
+    rate_limit_per_minute: u32,
+    unused_public_client_days: u32,
+}
+
+/// A list from a file (`["a", "b"]`) or from one environment variable
+/// (`SKEDCAST__REGISTRATION__INITIAL_ACCESS_TOKENS=a,b`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StringList {
+    List(Vec<String>),
+    Joined(String),
+}
+
+impl StringList {
+    fn items(self) -> Vec<String> {
+        let items = match self {
+            StringList::List(v) => v,
+            StringList::Joined(s) => s.split(',').map(str::to_string).collect(),
+        };
+        items
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
 }
 
 impl Settings {
@@ -223,6 +278,7 @@ impl Settings {
             ));
         }
         let default_resource = validate_absolute_url("resource.default", &raw.resource.default)?;
+        let registration = validate_registration(raw.registration)?;
         Ok(Settings {
             issuer,
             bind,
@@ -251,6 +307,7 @@ impl Settings {
                 refresh_token_ttl_secs: raw.tokens.refresh_token_ttl_secs,
             },
             default_resource,
+            registration,
         })
     }
 
@@ -301,6 +358,48 @@ fn validate_issuer(value: &str) -> Result<String, SettingsError> {
         ));
     }
     Ok(issuer)
+}
+
+fn validate_registration(raw: RawRegistration) -> Result<RegistrationSettings, SettingsError> {
+    let policy = match raw.policy.trim() {
+        "open" => RegistrationPolicy::Open,
+        "initial_access_token" => RegistrationPolicy::InitialAccessToken,
+        other => {
+            return Err(key_error(
+                "registration.policy",
+                format!("is unknown: {other:?} (expected \"open\" or \"initial_access_token\")"),
+            ));
+        }
+    };
+    let tokens = raw.initial_access_tokens.items();
+    if let Some(short) = tokens
+        .iter()
+        .position(|t| t.len() < MIN_INITIAL_ACCESS_TOKEN_LEN)
+    {
+        return Err(key_error(
+            "registration.initial_access_tokens",
+            format!(
+                "entry {} is shorter than {MIN_INITIAL_ACCESS_TOKEN_LEN} characters (use e.g. \
+                 `openssl rand -base64 32`)",
+                short + 1
+            ),
+        ));
+    }
+    if policy == RegistrationPolicy::InitialAccessToken && tokens.is_empty() {
+        return Err(key_error(
+            "registration.initial_access_tokens",
+            "must list at least one token when registration.policy is \"initial_access_token\"",
+        ));
+    }
+    Ok(RegistrationSettings {
+        policy,
+        initial_access_token_hashes: tokens
+            .iter()
+            .map(|t| crate::crypto::sha256_hex(t))
+            .collect(),
+        rate_limit_per_minute: raw.rate_limit_per_minute,
+        unused_public_client_days: raw.unused_public_client_days,
+    })
 }
 
 fn decode_kek(b64: &str) -> Result<[u8; 32], SettingsError> {
@@ -373,6 +472,51 @@ mod tests {
             let err = load(&[(k, v)]).unwrap_err().to_string();
             assert!(err.contains(want), "{k}={v}: {err}");
             assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn registration_settings() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.registration.policy, RegistrationPolicy::Open);
+        assert_eq!(s.registration.rate_limit_per_minute, 20);
+        assert_eq!(s.registration.unused_public_client_days, 7);
+        let a = "a".repeat(32);
+        let b = "b".repeat(40);
+        let joined = format!("{a}, {b}");
+        let s = load(&[
+            ("SKEDCAST__REGISTRATION__POLICY", "initial_access_token"),
+            ("SKEDCAST__REGISTRATION__INITIAL_ACCESS_TOKENS", &joined),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.registration.policy,
+            RegistrationPolicy::InitialAccessToken
+        );
+        assert_eq!(
+            s.registration.initial_access_token_hashes,
+            vec![crate::crypto::sha256_hex(&a), crate::crypto::sha256_hex(&b)]
+        );
+        for (env, want) in [
+            (
+                vec![("SKEDCAST__REGISTRATION__POLICY", "closed")],
+                "`registration.policy`",
+            ),
+            (
+                vec![("SKEDCAST__REGISTRATION__POLICY", "initial_access_token")],
+                "`registration.initial_access_tokens` must list",
+            ),
+            (
+                vec![("SKEDCAST__REGISTRATION__INITIAL_ACCESS_TOKENS", "short")],
+                "`registration.initial_access_tokens` entry 1 is shorter",
+            ),
+            (
+                vec![("SKEDCAST__REGISTRATION__RATE_LIMIT_PER_MINUTE", "-1")],
+                "rate_limit_per_minute",
+            ),
+        ] {
+            let err = load(&env).unwrap_err().to_string();
+            assert!(err.contains(want), "{env:?}: {err}");
         }
     }
 

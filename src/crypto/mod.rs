@@ -45,6 +45,11 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// Whether `secret` hashes to `stored_hash` (hex), in constant time.
+pub fn matches_hash(secret: &str, stored_hash: &str) -> bool {
+    ct_eq(sha256_hex(secret).as_bytes(), stored_hash.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +74,13 @@ mod tests {
         assert!(ct_eq(b"abc", b"abc"));
         assert!(!ct_eq(b"abc", b"abd"));
         assert!(!ct_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn hash_matching() {
+        let h = sha256_hex("abc");
+        assert!(matches_hash("abc", &h));
+        assert!(!matches_hash("abd", &h));
+        assert!(!matches_hash("abc", ""));
     }
 }

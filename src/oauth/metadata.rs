@@ -13,6 +13,8 @@ pub struct ServerMetadata {
     pub issuer: String,
     /// Where the ES256 public keys are published.
     pub jwks_uri: String,
+    /// RFC 7591 Dynamic Client Registration.
+    pub registration_endpoint: String,
     pub response_types_supported: Vec<String>,
     pub response_modes_supported: Vec<String>,
     pub code_challenge_methods_supported: Vec<String>,
@@ -25,6 +27,7 @@ pub fn build(settings: &Settings) -> ServerMetadata {
     ServerMetadata {
         issuer: settings.issuer.clone(),
         jwks_uri: settings.endpoint("/.well-known/jwks.json"),
+        registration_endpoint: settings.endpoint("/oauth/register"),
         response_types_supported: vec!["code".into()],
         response_modes_supported: vec!["query".into()],
         code_challenge_methods_supported: vec!["S256".into()],

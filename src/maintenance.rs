@@ -1,0 +1,37 @@
+//! Periodic housekeeping, run by `serve` at start and then hourly. Every
+//! step is idempotent, so several instances may run it at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::AppState;
+use crate::oauth::clients;
+
+const PERIOD: Duration = Duration::from_secs(3600);
+
+/// One pass at time `now` (Unix seconds): delete never-used public clients
+/// older than `registration.unused_public_client_days`, and stale rate-limit
+/// counters. Failures are logged; the next pass retries.
+pub async fn run_once(state: &AppState, now: i64) {
+    let days = state.settings.registration.unused_public_client_days;
+    match clients::delete_unused_public_clients(&state.db, days, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, days, "deleted never-used public clients"),
+        Err(e) => tracing::warn!(error = %e, "cleanup of unused public clients failed"),
+    }
+    if let Err(e) = crate::rate_limit::prune(&state.db, now).await {
+        tracing::warn!(error = %e, "pruning rate-limit counters failed");
+    }
+}
+
+/// Run [`run_once`] now and every hour until the runtime stops.
+pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PERIOD);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            run_once(&state, clients::now()).await;
+        }
+    })
+}

@@ -1,0 +1,184 @@
+//! The `clients` table: registered OAuth clients. Registration writes here;
+//! authorize and token read from here. Secrets arrive already hashed.
+
+use entity::client::{ActiveModel, Column, Entity, Model};
+use sea_orm::ActiveValue::NotSet;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter,
+};
+
+use crate::oauth::register::ClientMetadata;
+
+/// Clients registered over RFC 7591.
+pub const KIND_DYNAMIC: &str = "dynamic";
+
+const DAY_SECS: i64 = 86_400;
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A stored JSON list column as strings (empty if unreadable).
+pub fn list(column: &str) -> Vec<String> {
+    serde_json::from_str(column).unwrap_or_default()
+}
+
+fn to_json<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
+    let v: Vec<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();
+    serde_json::Value::from(v).to_string()
+}
+
+/// The row for `meta`, as it will be stored.
+fn model(
+    client_id: &str,
+    meta: &ClientMetadata,
+    secret_hash: Option<String>,
+    registration_token_hash: Option<String>,
+    created_at: i64,
+    now: i64,
+) -> Model {
+    Model {
+        client_id: client_id.to_string(),
+        kind: KIND_DYNAMIC.to_string(),
+        client_secret_hash: secret_hash,
+        registration_token_hash,
+        token_endpoint_auth_method: meta.token_endpoint_auth_method.as_str().to_string(),
+        grant_types: to_json(meta.grant_types.iter().map(|g| g.as_str())),
+        response_types: to_json(&meta.response_types),
+        redirect_uris: to_json(&meta.redirect_uris),
+        contacts: to_json(&meta.contacts),
+        scope: meta.scope.clone(),
+        client_name: meta.client_name.clone(),
+        client_uri: meta.client_uri.clone(),
+        logo_uri: meta.logo_uri.clone(),
+        tos_uri: meta.tos_uri.clone(),
+        policy_uri: meta.policy_uri.clone(),
+        software_id: meta.software_id.clone(),
+        software_version: meta.software_version.clone(),
+        created_at,
+        updated_at: now,
+        first_authorized_at: None,
+    }
+}
+
+/// Store a newly registered client.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    client_id: &str,
+    meta: &ClientMetadata,
+    secret_hash: Option<String>,
+    registration_token_hash: String,
+    now: i64,
+) -> Result<Model, DbErr> {
+    let row = model(
+        client_id,
+        meta,
+        secret_hash,
+        Some(registration_token_hash),
+        now,
+        now,
+    );
+    Entity::insert(row.clone().into_active_model().reset_all())
+        .exec_without_returning(db)
+        .await?;
+    Ok(row)
+}
+
+pub async fn find(db: &impl ConnectionTrait, client_id: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(client_id.to_string()).one(db).await
+}
+
+/// Replace the metadata of `current` wholesale (RFC 7592 §2.2), with its
+/// new secret hash and registration token hash, on condition that the
+/// registration token has not changed meanwhile. `None`: a concurrent update
+/// or delete won.
+pub async fn replace(
+    db: &impl ConnectionTrait,
+    current: &Model,
+    meta: &ClientMetadata,
+    secret_hash: Option<String>,
+    registration_token_hash: String,
+    now: i64,
+) -> Result<Option<Model>, DbErr> {
+    let mut row = model(
+        &current.client_id,
+        meta,
+        secret_hash,
+        Some(registration_token_hash),
+        current.created_at,
+        now,
+    );
+    row.kind = current.kind.clone();
+    row.first_authorized_at = current.first_authorized_at;
+    let mut am: ActiveModel = row.clone().into_active_model().reset_all();
+    am.client_id = NotSet;
+    let res = Entity::update_many()
+        .set(am)
+        .filter(Column::ClientId.eq(current.client_id.as_str()))
+        .filter(
+            Column::RegistrationTokenHash
+                .eq(current.registration_token_hash.as_deref().unwrap_or("")),
+        )
+        .exec(db)
+        .await?;
+    Ok((res.rows_affected == 1).then_some(row))
+}
+
+/// Delete a client whose registration token hash is still
+/// `registration_token_hash`. Returns whether it was deleted.
+pub async fn delete(
+    db: &impl ConnectionTrait,
+    client_id: &str,
+    registration_token_hash: &str,
+) -> Result<bool, DbErr> {
+    let res = Entity::delete_many()
+        .filter(Column::ClientId.eq(client_id))
+        .filter(Column::RegistrationTokenHash.eq(registration_token_hash))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Record the first completed authorization (the authorize endpoint calls
+/// this); later calls keep the first time.
+pub async fn mark_authorized(
+    db: &impl ConnectionTrait,
+    client_id: &str,
+    now: i64,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(
+            Column::FirstAuthorizedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(Column::ClientId.eq(client_id))
+        .filter(Column::FirstAuthorizedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Delete dynamically registered public clients that never completed an
+/// authorization and were registered more than `max_age_days` days before
+/// `now`, so that spam registrations do not pile up. Confidential clients
+/// are kept: they may only ever use client_credentials. Returns how many
+/// were deleted; `max_age_days` 0 deletes nothing.
+pub async fn delete_unused_public_clients(
+    db: &impl ConnectionTrait,
+    max_age_days: u32,
+    now: i64,
+) -> Result<u64, DbErr> {
+    if max_age_days == 0 {
+        return Ok(0);
+    }
+    let cutoff = now - i64::from(max_age_days) * DAY_SECS;
+    let res = Entity::delete_many()
+        .filter(Column::Kind.eq(KIND_DYNAMIC))
+        .filter(Column::TokenEndpointAuthMethod.eq("none"))
+        .filter(Column::FirstAuthorizedAt.is_null())
+        .filter(Column::CreatedAt.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}

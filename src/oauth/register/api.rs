@@ -1,0 +1,512 @@
+//! The HTTP side of registration: `POST /oauth/register` (RFC 7591) and
+//! `GET / PUT / DELETE /oauth/register/{client_id}` (RFC 7592).
+//!
+//! Handlers only sequence the steps: rate limit, policy, body, validation
+//! (the pure functions of [`super`]), storage ([`crate::oauth::clients`]).
+//! Every response carries `Cache-Control: no-store`.
+//!
+//! Secrets are stored as SHA-256 only, so a read (GET) cannot echo the client
+//! secret or the registration access token; an update (PUT) rotates the
+//! registration access token and returns the new one.
+
+use std::sync::Arc;
+
+use entity::client::Model;
+use poem::web::RemoteAddr;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use sea_orm::DbErr;
+use serde_json::{Map, Value};
+
+use super::{ClientMetadata, MAX_BODY_BYTES, MetadataError};
+use crate::AppState;
+use crate::crypto;
+use crate::http::bearer::{self, Bearer};
+use crate::http::json_body::{BodyProblem, JsonBody};
+use crate::http::no_store::no_store;
+use crate::oauth::clients;
+use crate::rate_limit::{self, Decision};
+use crate::settings::{RegistrationPolicy, Settings};
+
+#[derive(Tags)]
+enum Tag {
+    /// Dynamic Client Registration (RFC 7591, RFC 7592)
+    Registration,
+}
+
+/// RFC 7591 §3: the optional initial access token.
+pub struct InitialAccess;
+impl bearer::Scheme for InitialAccess {
+    const NAME: &'static str = "InitialAccessToken";
+    const DESCRIPTION: &'static str = "RFC 7591 initial access token; required only when the \
+        server's registration policy is `initial_access_token`.";
+    const OPTIONAL: bool = true;
+}
+
+/// RFC 7592: the registration access token issued at registration.
+pub struct RegistrationAccess;
+impl bearer::Scheme for RegistrationAccess {
+    const NAME: &'static str = "RegistrationAccessToken";
+    const DESCRIPTION: &'static str =
+        "The registration_access_token returned by registration (or by the last update).";
+    const OPTIONAL: bool = false;
+}
+
+/// Client metadata (RFC 7591 §2). Other fields are ignored and not stored.
+#[derive(Object)]
+#[oai(rename = "ClientMetadata")]
+pub struct ClientMetadataRequest {
+    /// Required for the authorization_code grant: https, http on a loopback
+    /// host (any port matches at authorize time), or a private-use scheme in
+    /// reverse-domain form. At most 10.
+    pub redirect_uris: Option<Vec<String>>,
+    /// `none`, `client_secret_basic` (default) or `client_secret_post`.
+    pub token_endpoint_auth_method: Option<String>,
+    /// Subset of authorization_code (default), refresh_token, client_credentials.
+    pub grant_types: Option<Vec<String>>,
+    /// `["code"]` (default with authorization_code) or `[]`.
+    pub response_types: Option<Vec<String>>,
+    /// Space-separated supported scopes.
+    pub scope: Option<String>,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub contacts: Option<Vec<String>>,
+    pub software_id: Option<String>,
+    pub software_version: Option<String>,
+    /// Update (RFC 7592) only: must equal the client's client_id.
+    pub client_id: Option<String>,
+    /// Update (RFC 7592) only: if present, must equal the issued secret.
+    pub client_secret: Option<String>,
+}
+
+/// Client information response (RFC 7591 §3.2.1, RFC 7592 §3).
+#[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ClientInformation {
+    pub client_id: String,
+    /// Confidential clients only, shown once (at registration, or when an
+    /// update makes a public client confidential).
+    pub client_secret: Option<String>,
+    pub client_id_issued_at: i64,
+    /// 0: the secret does not expire. Present for confidential clients.
+    pub client_secret_expires_at: Option<i64>,
+    /// Returned by registration and by each update (which rotates it).
+    pub registration_access_token: Option<String>,
+    pub registration_client_uri: String,
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub scope: Option<String>,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub contacts: Option<Vec<String>>,
+    pub software_id: Option<String>,
+    pub software_version: Option<String>,
+}
+
+/// RFC 7591 §3.2.2 / RFC 6750 §3 error.
+#[derive(Object, Debug)]
+pub struct ErrorBody {
+    /// `invalid_client_metadata`, `invalid_redirect_uri`, `invalid_token`,
+    /// `too_many_requests`, `temporarily_unavailable` or `server_error`.
+    pub error: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub error_description: Option<String>,
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum Failure {
+    /// Invalid metadata or body (`invalid_client_metadata`, `invalid_redirect_uri`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong bearer token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    /// The body exceeds 64 KiB.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    /// Too many registrations from this address; retry after the given seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// Unexpected server fault.
+    #[oai(status = 500)]
+    ServerError(Json<ErrorBody>),
+    /// The database is unavailable.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn body(error: &str, description: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        error: error.to_string(),
+        error_description: Some(description.into()),
+    })
+}
+
+impl Failure {
+    fn metadata(e: MetadataError) -> Failure {
+        Failure::BadRequest(body(e.code.as_str(), e.description))
+    }
+
+    fn body(problem: BodyProblem) -> Failure {
+        const CODE: &str = "invalid_client_metadata";
+        match problem {
+            BodyProblem::UnsupportedMediaType(ct) => Failure::UnsupportedMediaType(body(
+                CODE,
+                match ct {
+                    Some(ct) => format!("the request body must be application/json, not {ct:?}"),
+                    None => "the request body must be application/json (no Content-Type)".into(),
+                },
+            )),
+            BodyProblem::TooLarge(limit) => Failure::PayloadTooLarge(body(
+                CODE,
+                format!("the request body exceeds {limit} bytes"),
+            )),
+            BodyProblem::Unreadable => {
+                Failure::BadRequest(body(CODE, "the request body could not be read"))
+            }
+        }
+    }
+
+    /// RFC 6750 §3: no error code in the challenge when no token was sent.
+    fn invalid_token(sent: bool, what: &str) -> Failure {
+        let challenge = if sent {
+            "Bearer error=\"invalid_token\""
+        } else {
+            "Bearer"
+        };
+        let description = if sent {
+            format!("the {what} is not valid")
+        } else {
+            format!("a {what} is required (Authorization: Bearer)")
+        };
+        Failure::Unauthorized(body("invalid_token", description), challenge.into())
+    }
+
+    /// A database fault: logged with its cause, answered without it.
+    fn db(e: DbErr, during: &'static str) -> Failure {
+        tracing::error!(error = %e, during, "registration: database error");
+        match e {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Failure::Unavailable(body(
+                "temporarily_unavailable",
+                "the database is unavailable; retry later",
+            )),
+            _ => Failure::ServerError(body("server_error", "unexpected database error")),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum Registered {
+    /// The client is registered; secrets are shown this once.
+    #[oai(status = 201)]
+    Created(Json<ClientInformation>),
+}
+
+#[derive(ApiResponse)]
+pub enum Current {
+    /// The client's current registration.
+    #[oai(status = 200)]
+    Ok(Json<ClientInformation>),
+}
+
+#[derive(ApiResponse)]
+pub enum Deleted {
+    /// The client is deleted.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+type Body = JsonBody<ClientMetadataRequest, MAX_BODY_BYTES>;
+
+pub struct RegistrationApi {
+    pub state: Arc<AppState>,
+}
+
+#[OpenApi]
+impl RegistrationApi {
+    /// Register a client (RFC 7591).
+    #[oai(
+        path = "/oauth/register",
+        method = "post",
+        tag = "Tag::Registration",
+        transform = "no_store"
+    )]
+    async fn register(
+        &self,
+        remote: &RemoteAddr,
+        token: Bearer<InitialAccess>,
+        body: Body,
+    ) -> Result<Registered, Failure> {
+        let now = clients::now();
+        self.rate_limit(remote, now).await?;
+        self.check_policy(&token)?;
+        let meta = super::validate(&object(body)?).map_err(Failure::metadata)?;
+
+        let client_id = crypto::b64url(&crypto::random_bytes::<16>());
+        let secret = meta
+            .token_endpoint_auth_method
+            .is_confidential()
+            .then(crypto::random_token);
+        let registration_token = crypto::random_token();
+        let row = clients::insert(
+            &self.state.db,
+            &client_id,
+            &meta,
+            secret.as_deref().map(crypto::sha256_hex),
+            crypto::sha256_hex(&registration_token),
+            now,
+        )
+        .await
+        .map_err(|e| Failure::db(e, "insert client"))?;
+        tracing::info!(
+            %client_id,
+            auth_method = meta.token_endpoint_auth_method.as_str(),
+            "client registered"
+        );
+        let info = information(&row, &self.state.settings, secret, Some(registration_token));
+        Ok(Registered::Created(Json(info)))
+    }
+
+    /// Read a client's registration (RFC 7592 §2.1).
+    #[oai(
+        path = "/oauth/register/:client_id",
+        method = "get",
+        tag = "Tag::Registration",
+        transform = "no_store"
+    )]
+    async fn read(
+        &self,
+        client_id: Path<String>,
+        token: Bearer<RegistrationAccess>,
+    ) -> Result<Current, Failure> {
+        let row = self.authenticate(&client_id, &token).await?;
+        Ok(Current::Ok(Json(information(
+            &row,
+            &self.state.settings,
+            None,
+            None,
+        ))))
+    }
+
+    /// Replace a client's metadata (RFC 7592 §2.2). Rotates the registration
+    /// access token.
+    #[oai(
+        path = "/oauth/register/:client_id",
+        method = "put",
+        tag = "Tag::Registration",
+        transform = "no_store"
+    )]
+    async fn update(
+        &self,
+        client_id: Path<String>,
+        token: Bearer<RegistrationAccess>,
+        body: Body,
+    ) -> Result<Current, Failure> {
+        let current = self.authenticate(&client_id, &token).await?;
+        let obj = object(body)?;
+        super::check_update_identity(&obj, &current.client_id, |presented| {
+            current
+                .client_secret_hash
+                .as_deref()
+                .is_some_and(|h| crypto::matches_hash(presented, h))
+        })
+        .map_err(Failure::metadata)?;
+        let meta = super::validate(&obj).map_err(Failure::metadata)?;
+
+        let (secret_hash, new_secret) = secret_after_update(&meta, &current);
+        let registration_token = crypto::random_token();
+        let row = clients::replace(
+            &self.state.db,
+            &current,
+            &meta,
+            secret_hash,
+            crypto::sha256_hex(&registration_token),
+            clients::now(),
+        )
+        .await
+        .map_err(|e| Failure::db(e, "update client"))?
+        // A concurrent update rotated the token or a delete won.
+        .ok_or_else(|| Failure::invalid_token(true, "registration access token"))?;
+        tracing::info!(client_id = %row.client_id, "client updated");
+        let info = information(
+            &row,
+            &self.state.settings,
+            new_secret,
+            Some(registration_token),
+        );
+        Ok(Current::Ok(Json(info)))
+    }
+
+    /// Delete a client (RFC 7592 §2.3).
+    #[oai(
+        path = "/oauth/register/:client_id",
+        method = "delete",
+        tag = "Tag::Registration",
+        transform = "no_store"
+    )]
+    async fn delete(
+        &self,
+        client_id: Path<String>,
+        token: Bearer<RegistrationAccess>,
+    ) -> Result<Deleted, Failure> {
+        let current = self.authenticate(&client_id, &token).await?;
+        let hash = current
+            .registration_token_hash
+            .as_deref()
+            .unwrap_or_default();
+        let deleted = clients::delete(&self.state.db, &current.client_id, hash)
+            .await
+            .map_err(|e| Failure::db(e, "delete client"))?;
+        if !deleted {
+            return Err(Failure::invalid_token(true, "registration access token"));
+        }
+        tracing::info!(client_id = %current.client_id, "client deleted");
+        Ok(Deleted::NoContent)
+    }
+}
+
+impl RegistrationApi {
+    /// Count this request against its address; refuse over the limit.
+    async fn rate_limit(&self, remote: &RemoteAddr, now: i64) -> Result<(), Failure> {
+        let limit = self.state.settings.registration.rate_limit_per_minute;
+        let bucket = match remote.as_socket_addr() {
+            Some(addr) => rate_limit::ip_bucket("register", addr.ip()),
+            None => "register:unknown".to_string(),
+        };
+        match rate_limit::hit(&self.state.db, &bucket, limit, now)
+            .await
+            .map_err(|e| Failure::db(e, "rate limit"))?
+        {
+            Decision::Allowed => Ok(()),
+            Decision::Limited { retry_after_secs } => {
+                tracing::info!(%bucket, "registration rate limit reached");
+                Err(Failure::TooManyRequests(
+                    body(
+                        "too_many_requests",
+                        format!(
+                            "too many registration requests from this address (limit {limit} \
+                             per minute); retry after {retry_after_secs} s"
+                        ),
+                    ),
+                    retry_after_secs,
+                ))
+            }
+        }
+    }
+
+    /// RFC 7591 §3: with the `initial_access_token` policy, one of the
+    /// configured tokens is required.
+    fn check_policy(&self, token: &Bearer<InitialAccess>) -> Result<(), Failure> {
+        let reg = &self.state.settings.registration;
+        if reg.policy == RegistrationPolicy::Open {
+            return Ok(());
+        }
+        let Some(presented) = token.token() else {
+            return Err(Failure::invalid_token(false, "initial access token"));
+        };
+        // Check every configured token: the time does not depend on which matched.
+        let accepted = reg
+            .initial_access_token_hashes
+            .iter()
+            .fold(false, |ok, h| crypto::matches_hash(presented, h) | ok);
+        if accepted {
+            Ok(())
+        } else {
+            Err(Failure::invalid_token(true, "initial access token"))
+        }
+    }
+
+    /// The client whose registration access token this is. Unknown client
+    /// and wrong token look the same: 401 (RFC 7592 §2.1).
+    async fn authenticate(
+        &self,
+        client_id: &str,
+        token: &Bearer<RegistrationAccess>,
+    ) -> Result<Model, Failure> {
+        const WHAT: &str = "registration access token";
+        let Some(presented) = token.token() else {
+            return Err(Failure::invalid_token(false, WHAT));
+        };
+        let row = clients::find(&self.state.db, client_id)
+            .await
+            .map_err(|e| Failure::db(e, "find client"))?;
+        let stored = row
+            .as_ref()
+            .and_then(|r| r.registration_token_hash.as_deref());
+        // Hash and compare even for an unknown client, to keep timing flat.
+        let matched = crypto::matches_hash(presented, stored.unwrap_or(UNUSABLE_HASH));
+        match row {
+            Some(row) if matched && stored.is_some() => Ok(row),
+            _ => Err(Failure::invalid_token(true, WHAT)),
+        }
+    }
+}
+
+/// Not the hex of any SHA-256 (`x` is not hex).
+const UNUSABLE_HASH: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+/// The body as a JSON object, or the error that explains why not.
+fn object(body: Body) -> Result<Map<String, Value>, Failure> {
+    let bytes = body.bytes.map_err(Failure::body)?;
+    super::parse_object(&bytes).map_err(Failure::metadata)
+}
+
+/// The secret hash after an update, and a new secret to show when the
+/// client becomes confidential. A confidential client keeps its secret;
+/// a public one has none.
+fn secret_after_update(meta: &ClientMetadata, current: &Model) -> (Option<String>, Option<String>) {
+    match (
+        meta.token_endpoint_auth_method.is_confidential(),
+        &current.client_secret_hash,
+    ) {
+        (false, _) => (None, None),
+        (true, Some(hash)) => (Some(hash.clone()), None),
+        (true, None) => {
+            let secret = crypto::random_token();
+            (Some(crypto::sha256_hex(&secret)), Some(secret))
+        }
+    }
+}
+
+/// The client information response for a stored client.
+fn information(
+    row: &Model,
+    settings: &Settings,
+    client_secret: Option<String>,
+    registration_access_token: Option<String>,
+) -> ClientInformation {
+    let contacts = clients::list(&row.contacts);
+    ClientInformation {
+        client_id: row.client_id.clone(),
+        client_secret,
+        client_id_issued_at: row.created_at,
+        client_secret_expires_at: row.client_secret_hash.is_some().then_some(0),
+        registration_access_token,
+        registration_client_uri: settings.endpoint(&format!("/oauth/register/{}", row.client_id)),
+        redirect_uris: clients::list(&row.redirect_uris),
+        token_endpoint_auth_method: row.token_endpoint_auth_method.clone(),
+        grant_types: clients::list(&row.grant_types),
+        response_types: clients::list(&row.response_types),
+        scope: row.scope.clone(),
+        client_name: row.client_name.clone(),
+        client_uri: row.client_uri.clone(),
+        logo_uri: row.logo_uri.clone(),
+        tos_uri: row.tos_uri.clone(),
+        policy_uri: row.policy_uri.clone(),
+        contacts: (!contacts.is_empty()).then_some(contacts),
+        software_id: row.software_id.clone(),
+        software_version: row.software_version.clone(),
+    }
+}
