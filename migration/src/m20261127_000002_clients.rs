@@ -41,6 +41,11 @@ enum RateLimits {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    // SQLite has transactional DDL too: a migration applies whole or not at all.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
