@@ -3,6 +3,7 @@
 //! [`App::build`] is the one place where state is assembled and routes are
 //! mounted; `main.rs` and the tests both go through it.
 
+pub mod accounts;
 pub mod api;
 pub mod crypto;
 pub mod db;

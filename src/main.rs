@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use skedcast_auth::settings::Settings;
-use skedcast_auth::{App, keys, telemetry};
+use skedcast_auth::{App, accounts, keys, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +35,69 @@ enum Command {
     },
     /// Print the OpenAPI document (regenerate openapi/openapi.json with it).
     Openapi,
+    /// Manage agencies.
+    Agency {
+        #[command(subcommand)]
+        action: AgencyAction,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage memberships.
+    Member {
+        #[command(subcommand)]
+        action: MemberAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgencyAction {
+    /// Create an agency; prints its id.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user as a member of an agency; prints the user id.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Agency id or unique name.
+        #[arg(long)]
+        agency: String,
+        /// owner, manager, editor or viewer.
+        #[arg(long)]
+        role: String,
+        /// Read the password (one line, at least 12 characters) from stdin.
+        /// Without it the user cannot sign in with a password.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberAction {
+    /// Set a member's role in an agency (adds the membership if needed).
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Remove a member from an agency.
+    Remove {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        agency: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -100,6 +163,59 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Agency {
+            action: AgencyAction::Create { name },
+        } => {
+            let db = open_db(&settings).await?;
+            let agency = accounts::create_agency(&db, &name).await?;
+            println!("{}", agency.id);
+            Ok(())
+        }
+        Command::User {
+            action:
+                UserAction::Create {
+                    email,
+                    agency,
+                    role,
+                    password_stdin,
+                },
+        } => {
+            // Validate what needs no database first, so a typo costs nothing.
+            accounts::normalize_email(&email)?;
+            accounts::parse_role(&role)?;
+            let hash = if password_stdin {
+                let password = read_password_line()?;
+                accounts::password::check_new(&password).map_err(anyhow::Error::msg)?;
+                Some(accounts::password::hash(password).await?)
+            } else {
+                None
+            };
+            let db = open_db(&settings).await?;
+            let user = accounts::create_user(&db, &email, &agency, &role, hash).await?;
+            println!("{}", user.id);
+            Ok(())
+        }
+        Command::Member {
+            action:
+                MemberAction::SetRole {
+                    email,
+                    agency,
+                    role,
+                },
+        } => {
+            let db = open_db(&settings).await?;
+            let (user, agency, role) = accounts::set_role(&db, &email, &agency, &role).await?;
+            eprintln!("{} is {} of {}", user.email, role.as_str(), agency.name);
+            Ok(())
+        }
+        Command::Member {
+            action: MemberAction::Remove { email, agency },
+        } => {
+            let db = open_db(&settings).await?;
+            accounts::remove_member(&db, &email, &agency).await?;
+            eprintln!("removed {email} from {agency}");
+            Ok(())
+        }
         Command::Openapi => {
             let mut settings = settings;
             settings.database.url = "sqlite::memory:".into();
@@ -108,6 +224,23 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn open_db(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = skedcast_auth::db::connect(&settings.database).await?;
+    skedcast_auth::db::migrate(&db).await?;
+    Ok(db)
+}
+
+/// One line from stdin, without its line ending.
+fn read_password_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        anyhow::bail!("no password on stdin");
+    }
+    Ok(password)
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -12,8 +12,11 @@ use entity::rate_limit::{Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-/// Window length in seconds.
+/// Window length in seconds of per-minute limits.
 pub const WINDOW_SECS: i64 = 60;
+
+/// The longest window any limit uses; older counters are pruned.
+pub const MAX_WINDOW_SECS: i64 = 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -24,9 +27,14 @@ pub enum Decision {
     },
 }
 
-/// The start of the window `now` falls in.
+/// The start of the one-minute window `now` falls in.
 pub fn window_start(now: i64) -> i64 {
-    now - now.rem_euclid(WINDOW_SECS)
+    window_start_in(now, WINDOW_SECS)
+}
+
+/// The start of the `window`-second window `now` falls in.
+pub fn window_start_in(now: i64, window: i64) -> i64 {
+    now - now.rem_euclid(Ord::max(window, 1))
 }
 
 /// The bucket of a client address for `scope`. IPv6 clients are grouped by
@@ -48,10 +56,15 @@ pub fn ip_bucket(scope: &str, ip: IpAddr) -> String {
 /// Pure decision: `hits` counted in the window starting at `start`, this
 /// request included.
 pub fn decide(hits: i64, limit: u32, now: i64, start: i64) -> Decision {
+    decide_in(hits, limit, now, start, WINDOW_SECS)
+}
+
+/// [`decide`] for a window of `window` seconds.
+pub fn decide_in(hits: i64, limit: u32, now: i64, start: i64, window: i64) -> Decision {
     if limit == 0 || hits <= i64::from(limit) {
         Decision::Allowed
     } else {
-        let left = (start + WINDOW_SECS - now).clamp(1, WINDOW_SECS);
+        let left = (start + window - now).clamp(1, window);
         Decision::Limited {
             retry_after_secs: left as u64,
         }
@@ -66,10 +79,21 @@ pub async fn hit(
     limit: u32,
     now: i64,
 ) -> Result<Decision, DbErr> {
+    hit_in(db, bucket, limit, WINDOW_SECS, now).await
+}
+
+/// Count one event in `bucket` for a window of `window` seconds and decide.
+pub async fn hit_in(
+    db: &impl ConnectionTrait,
+    bucket: &str,
+    limit: u32,
+    window: i64,
+    now: i64,
+) -> Result<Decision, DbErr> {
     if limit == 0 {
         return Ok(Decision::Allowed);
     }
-    let start = window_start(now);
+    let start = window_start_in(now, window);
     let stmt = Query::insert()
         .into_table(Entity)
         .columns([Column::Bucket, Column::WindowStart, Column::Hits])
@@ -87,13 +111,51 @@ pub async fn hit(
         .await?
         .ok_or_else(|| DbErr::Custom("rate limit upsert returned no row".into()))?;
     let hits: i64 = row.try_get("", "hits")?;
-    Ok(decide(hits, limit, now, start))
+    Ok(decide_in(hits, limit, now, start, window))
 }
 
-/// Delete counters of windows that ended before `now - WINDOW_SECS`.
+/// Whether `bucket` is already over `limit` in the current window, without
+/// counting (sign-in checks this before spending a password hash).
+pub async fn check_in(
+    db: &impl ConnectionTrait,
+    bucket: &str,
+    limit: u32,
+    window: i64,
+    now: i64,
+) -> Result<Decision, DbErr> {
+    if limit == 0 {
+        return Ok(Decision::Allowed);
+    }
+    let start = window_start_in(now, window);
+    let row = Entity::find()
+        .filter(Column::Bucket.eq(bucket))
+        .filter(Column::WindowStart.eq(start))
+        .one(db)
+        .await?;
+    let hits = row.map_or(0, |r| r.hits);
+    // At the limit already: the next failure would be one too many.
+    Ok(decide_in(hits + 1, limit, now, start, window))
+}
+
+/// Forget the current window of `bucket` (a successful sign-in).
+pub async fn clear_in(
+    db: &impl ConnectionTrait,
+    bucket: &str,
+    window: i64,
+    now: i64,
+) -> Result<(), DbErr> {
+    Entity::delete_many()
+        .filter(Column::Bucket.eq(bucket))
+        .filter(Column::WindowStart.eq(window_start_in(now, window)))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Delete counters of windows that ended before `now - MAX_WINDOW_SECS`.
 pub async fn prune(db: &impl ConnectionTrait, now: i64) -> Result<u64, DbErr> {
     let res = Entity::delete_many()
-        .filter(Column::WindowStart.lt(window_start(now) - WINDOW_SECS))
+        .filter(Column::WindowStart.lt(now - 2 * MAX_WINDOW_SECS))
         .exec(db)
         .await?;
     Ok(res.rows_affected)

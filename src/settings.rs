@@ -37,6 +37,8 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub default_resource: String,
     pub registration: RegistrationSettings,
+    pub session: SessionSettings,
+    pub login: LoginSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +103,20 @@ pub struct RegistrationSettings {
     pub unused_public_client_days: u32,
 }
 
+/// Browser sessions of the sign-in and consent pages.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionSettings {
+    pub idle_timeout_secs: u64,
+    pub absolute_timeout_secs: u64,
+}
+
+/// Sign-in throttling.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoginSettings {
+    pub max_failures: u32,
+    pub failure_window_secs: u64,
+}
+
 /// Shortest initial access token accepted in the configuration.
 pub const MIN_INITIAL_ACCESS_TOKEN_LEN: usize = 32;
 
@@ -116,6 +132,8 @@ struct Raw {
     tokens: RawTokens,
     resource: RawResource,
     registration: RawRegistration,
+    session: SessionSettings,
+    login: LoginSettings,
 }
 #[derive(Deserialize)]
 struct RawServer {
@@ -277,6 +295,24 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if raw.session.idle_timeout_secs < 60 {
+            return Err(key_error(
+                "session.idle_timeout_secs",
+                "must be at least 60",
+            ));
+        }
+        if raw.session.absolute_timeout_secs < raw.session.idle_timeout_secs {
+            return Err(key_error(
+                "session.absolute_timeout_secs",
+                "must not be shorter than session.idle_timeout_secs",
+            ));
+        }
+        if !(60..=3600).contains(&raw.login.failure_window_secs) {
+            return Err(key_error(
+                "login.failure_window_secs",
+                "must be between 60 and 3600",
+            ));
+        }
         let default_resource = validate_absolute_url("resource.default", &raw.resource.default)?;
         let registration = validate_registration(raw.registration)?;
         Ok(Settings {
@@ -308,6 +344,8 @@ impl Settings {
             },
             default_resource,
             registration,
+            session: raw.session,
+            login: raw.login,
         })
     }
 

@@ -1,6 +1,12 @@
 //! sea-orm entities. Timestamps are Unix seconds (`i64`) so that they compare
 //! the same way on SQLite and Postgres.
 
+pub mod agency;
+pub mod authorization_code;
 pub mod client;
+pub mod consent;
+pub mod membership;
 pub mod rate_limit;
+pub mod session;
 pub mod signing_key;
+pub mod user;

@@ -1,0 +1,30 @@
+use sea_orm::entity::prelude::*;
+
+/// An authorization code, stored as the SHA-256 of the code.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "authorization_codes")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub code_hash: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub agency_id: String,
+    #[sea_orm(column_type = "Text")]
+    pub redirect_uri: String,
+    /// S256 code challenge (base64url of SHA-256 of the verifier).
+    pub code_challenge: String,
+    /// Space-separated granted scopes (after narrowing to the role).
+    #[sea_orm(column_type = "Text")]
+    pub scope: String,
+    /// The RFC 8707 resource: the access token's `aud`.
+    #[sea_orm(column_type = "Text")]
+    pub resource: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

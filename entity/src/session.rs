@@ -1,0 +1,20 @@
+use sea_orm::entity::prelude::*;
+
+/// A browser session. The cookie holds a random 256-bit id; only its
+/// SHA-256 is stored.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id_hash: String,
+    pub user_id: String,
+    /// Sign-in time: the absolute timeout counts from here.
+    pub created_at: i64,
+    /// Updated at most once a minute: the idle timeout counts from here.
+    pub last_seen_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
