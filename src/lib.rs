@@ -13,12 +13,14 @@ pub mod maintenance;
 pub mod oauth;
 pub mod rate_limit;
 pub mod scopes;
+pub mod session;
 pub mod settings;
 pub mod telemetry;
+pub mod web;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route};
+use poem::{Endpoint, EndpointExt, Route, get, post};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
@@ -70,6 +72,14 @@ impl App {
             .nest("/", api)
             .at("/openapi.json", spec)
             .nest("/docs", docs)
+            // HTML pages (plain poem handlers: forms, cookies, redirects).
+            .at("/login", get(web::login::show).post(web::login::submit))
+            .at("/logout", post(web::login::logout))
+            .at(
+                "/oauth/authorize",
+                get(oauth::authorize::get).post(oauth::authorize::post),
+            )
+            .data(self.state.clone())
             .around(http::request_log::log_requests)
     }
 }

@@ -22,6 +22,12 @@ pub async fn run_once(state: &AppState, now: i64) {
     if let Err(e) = crate::rate_limit::prune(&state.db, now).await {
         tracing::warn!(error = %e, "pruning rate-limit counters failed");
     }
+    if let Err(e) = crate::session::prune(&state.db, now, &state.settings.session).await {
+        tracing::warn!(error = %e, "pruning expired sessions failed");
+    }
+    if let Err(e) = crate::oauth::authorize::codes::prune(&state.db, now).await {
+        tracing::warn!(error = %e, "pruning expired authorization codes failed");
+    }
 }
 
 /// Run [`run_once`] now and every hour until the runtime stops.

@@ -15,6 +15,8 @@ pub struct ServerMetadata {
     pub jwks_uri: String,
     /// RFC 7591 Dynamic Client Registration.
     pub registration_endpoint: String,
+    /// The authorization endpoint (authorization code flow with PKCE S256).
+    pub authorization_endpoint: String,
     pub response_types_supported: Vec<String>,
     pub response_modes_supported: Vec<String>,
     pub code_challenge_methods_supported: Vec<String>,
@@ -28,6 +30,7 @@ pub fn build(settings: &Settings) -> ServerMetadata {
         issuer: settings.issuer.clone(),
         jwks_uri: settings.endpoint("/.well-known/jwks.json"),
         registration_endpoint: settings.endpoint("/oauth/register"),
+        authorization_endpoint: settings.endpoint("/oauth/authorize"),
         response_types_supported: vec!["code".into()],
         response_modes_supported: vec!["query".into()],
         code_challenge_methods_supported: vec!["S256".into()],

@@ -1,0 +1,545 @@
+//! The authorization request (RFC 6749 §4.1.1 + PKCE + RFC 8707), validated
+//! as a pure function of the parameters and the registered client.
+//!
+//! Order matters: until the client and its redirect URI are known to be
+//! good, errors are shown on a page and never redirected (RFC 6749 §4.1.2.1),
+//! so the endpoint cannot be used as an open redirector.
+
+use std::collections::BTreeMap;
+
+use entity::client::Model as Client;
+
+use crate::oauth::clients;
+use crate::oauth::pkce;
+use crate::oauth::redirect_uri;
+use crate::scopes::{self, OFFLINE_ACCESS};
+
+/// Parameters that belong to the authorization request (others, like the
+/// consent form's `csrf_token`, are not part of it).
+pub const REQUEST_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "resource",
+    "prompt",
+];
+
+/// Raw parameters, with the names that appeared more than once.
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    values: BTreeMap<String, String>,
+    repeated: Vec<String>,
+}
+
+impl Params {
+    /// From decoded pairs (query string or form body). Only request
+    /// parameters are kept; RFC 6749 §3.1 forbids repeating any of them.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Params
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: Into<String>,
+    {
+        let mut p = Params::default();
+        for (k, v) in pairs {
+            let k = k.as_ref();
+            if !REQUEST_PARAMS.contains(&k) {
+                continue;
+            }
+            if p.values.insert(k.to_string(), v.into()).is_some()
+                && !p.repeated.iter().any(|r| r == k)
+            {
+                p.repeated.push(k.to_string());
+            }
+        }
+        p
+    }
+
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.values
+            .get(k)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The request as pairs, to carry it through the sign-in and consent forms.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The query string of `/oauth/authorize` for these parameters.
+    pub fn to_query(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.values.iter())
+            .finish()
+    }
+
+    /// A copy with `login` removed from `prompt` (after a forced sign-in).
+    pub fn without_prompt_login(&self) -> Params {
+        let mut p = self.clone();
+        if let Some(prompt) = p.values.get("prompt") {
+            let rest: Vec<&str> = prompt
+                .split(' ')
+                .filter(|v| !v.is_empty() && *v != "login")
+                .collect();
+            if rest.is_empty() {
+                p.values.remove("prompt");
+            } else {
+                p.values.insert("prompt".into(), rest.join(" "));
+            }
+        }
+        p
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// A request that passed every check.
+#[derive(Debug, Clone)]
+pub struct ValidRequest {
+    pub client_id: String,
+    /// Where the response goes: the URI as presented (loopback ports may
+    /// differ from the registered one), or the single registered one.
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    /// Requested permission scopes (without `offline_access`), in the
+    /// contract's order.
+    pub scopes: Vec<String>,
+    /// `offline_access` was asked for (a refresh token).
+    pub offline: bool,
+    /// The RFC 8707 resource: the access token's audience.
+    pub resource: String,
+    pub prompt: Prompt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthzError {
+    /// Shown on an error page (400); never redirected.
+    Page(String),
+    /// Sent back to the client's redirect URI.
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: &'static str,
+        description: String,
+    },
+}
+
+/// Check the request against the registered client. `resource_ok` maps a
+/// presented `resource` to its canonical form when it is one we serve.
+pub fn validate(
+    params: &Params,
+    client: Option<&Client>,
+    default_resource: &str,
+    resource_ok: impl Fn(&str) -> Option<String>,
+) -> Result<ValidRequest, AuthzError> {
+    // 1. Client and redirect URI: errors here go to a page.
+    if params
+        .repeated
+        .iter()
+        .any(|r| r == "client_id" || r == "redirect_uri")
+    {
+        return Err(AuthzError::Page(
+            "The request repeats client_id or redirect_uri.".into(),
+        ));
+    }
+    let Some(client_id) = params.get("client_id") else {
+        return Err(AuthzError::Page("The request has no client_id.".into()));
+    };
+    let Some(client) = client else {
+        return Err(AuthzError::Page(format!("Unknown client: {client_id}.")));
+    };
+    let registered = clients::list(&client.redirect_uris);
+    let redirect_uri = match params.get("redirect_uri") {
+        Some(presented) => {
+            if !registered
+                .iter()
+                .any(|r| redirect_uri::matches(r, presented))
+            {
+                return Err(AuthzError::Page(
+                    "The redirect_uri is not registered for this client.".into(),
+                ));
+            }
+            presented.to_string()
+        }
+        None if registered.len() == 1 => registered[0].clone(),
+        None => {
+            return Err(AuthzError::Page(
+                "The request has no redirect_uri and the client registered several.".into(),
+            ));
+        }
+    };
+
+    // 2. Everything else goes back to the client.
+    let state = params.get("state").map(str::to_string);
+    let fail = |error: &'static str, description: String| AuthzError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        error,
+        description,
+    };
+    if let Some(r) = params.repeated.first() {
+        return Err(fail(
+            "invalid_request",
+            format!("the parameter {r} is repeated"),
+        ));
+    }
+    match params.get("response_type") {
+        None => return Err(fail("invalid_request", "response_type is required".into())),
+        Some("code") => {}
+        Some(other) => {
+            return Err(fail(
+                "unsupported_response_type",
+                format!("response_type {other:?} is not supported; use \"code\""),
+            ));
+        }
+    }
+    let grants = clients::list(&client.grant_types);
+    if !grants.iter().any(|g| g == "authorization_code") {
+        return Err(fail(
+            "unauthorized_client",
+            "the client is not registered for the authorization_code grant".into(),
+        ));
+    }
+    match params.get("code_challenge_method") {
+        Some("S256") => {}
+        None => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method is required and must be S256 (PKCE)".into(),
+            ));
+        }
+        Some(other) => {
+            return Err(fail(
+                "invalid_request",
+                format!("code_challenge_method {other:?} is not supported; use S256"),
+            ));
+        }
+    }
+    let code_challenge = match params.get("code_challenge") {
+        Some(c) if pkce::is_valid_challenge(c) => c.to_string(),
+        Some(_) => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge must be the 43-character base64url SHA-256 of the code_verifier"
+                    .into(),
+            ));
+        }
+        None => {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge is required (PKCE)".into(),
+            ));
+        }
+    };
+    let (scopes, offline) = requested_scopes(params.get("scope"), client, &grants)
+        .map_err(|d| fail("invalid_scope", d))?;
+    let resource = match params.get("resource") {
+        None => default_resource.to_string(),
+        Some(r) => resource_ok(r).ok_or_else(|| {
+            fail(
+                "invalid_target",
+                format!("the resource {r:?} is not served by this authorization server"),
+            )
+        })?,
+    };
+    let prompt = parse_prompt(params.get("prompt")).map_err(|d| fail("invalid_request", d))?;
+    Ok(ValidRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri,
+        state,
+        code_challenge,
+        scopes,
+        offline,
+        resource,
+        prompt,
+    })
+}
+
+/// The scopes asked for, checked against the client's registration. An
+/// empty registered scope means any supported scope (the member's role and
+/// consent are the limit). No `scope` means the registered scope.
+pub fn requested_scopes(
+    scope: Option<&str>,
+    client: &Client,
+    grants: &[String],
+) -> Result<(Vec<String>, bool), String> {
+    let registered: Vec<&str> = client
+        .scope
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let asked: Vec<&str> = match scope {
+        Some(s) => s.split(' ').filter(|s| !s.is_empty()).collect(),
+        None => registered.clone(),
+    };
+    if asked.is_empty() {
+        return Err("scope is required: the client registered no default scope".into());
+    }
+    let supported = scopes::supported();
+    let mut offline = false;
+    for s in &asked {
+        if !supported.iter().any(|x| x == s) {
+            return Err(format!("unknown scope {s:?}"));
+        }
+        if !registered.is_empty() && !registered.contains(s) {
+            return Err(format!(
+                "the scope {s:?} is not in the client's registered scope"
+            ));
+        }
+        if *s == OFFLINE_ACCESS {
+            if !grants.iter().any(|g| g == "refresh_token") {
+                return Err(
+                    "offline_access needs a client registered for the refresh_token grant".into(),
+                );
+            }
+            offline = true;
+        }
+    }
+    let perms: Vec<String> = scopes::SCOPES
+        .iter()
+        .map(|(s, _)| *s)
+        .filter(|s| asked.contains(s))
+        .map(str::to_string)
+        .collect();
+    if perms.is_empty() {
+        return Err("ask for at least one permission scope besides offline_access".into());
+    }
+    Ok((perms, offline))
+}
+
+fn parse_prompt(prompt: Option<&str>) -> Result<Prompt, String> {
+    let mut p = Prompt::default();
+    for v in prompt
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| !v.is_empty())
+    {
+        match v {
+            "none" => p.none = true,
+            "login" => p.login = true,
+            "consent" => p.consent = true,
+            other => {
+                return Err(format!(
+                    "prompt value {other:?} is not supported (none, login, consent)"
+                ));
+            }
+        }
+    }
+    if p.none && (p.login || p.consent) {
+        return Err("prompt=none cannot be combined with other values".into());
+    }
+    Ok(p)
+}
+
+/// The redirect URI with the response parameters appended (RFC 9207 `iss`
+/// always), keeping any query it already has.
+pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Option<String> {
+    let mut url = url::Url::parse(redirect_uri).ok()?;
+    url.query_pairs_mut().extend_pairs(params);
+    Some(url.into())
+}
+
+/// The host shown on the consent page (the scheme for private-use URIs).
+pub fn display_host(redirect_uri: &str) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(u) => match u.host_str() {
+            Some(h) => h.to_string(),
+            None => format!("{}: (an app on the device)", u.scheme()),
+        },
+        Err(_) => redirect_uri.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(grants: &str, scope: Option<&str>) -> Client {
+        Client {
+            client_id: "c1".into(),
+            kind: "dynamic".into(),
+            client_secret_hash: None,
+            registration_token_hash: None,
+            token_endpoint_auth_method: "none".into(),
+            grant_types: grants.into(),
+            response_types: r#"["code"]"#.into(),
+            redirect_uris: r#"["https://app.example/cb","http://127.0.0.1/cb"]"#.into(),
+            contacts: "[]".into(),
+            scope: scope.map(str::to_string),
+            client_name: Some("App".into()),
+            client_uri: None,
+            logo_uri: None,
+            tos_uri: None,
+            policy_uri: None,
+            software_id: None,
+            software_version: None,
+            created_at: 0,
+            updated_at: 0,
+            first_authorized_at: None,
+        }
+    }
+
+    const CH: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn params(extra: &[(&str, &str)]) -> Params {
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("client_id", "c1"),
+            ("redirect_uri", "https://app.example/cb"),
+            ("scope", "agency:read"),
+            ("state", "xyz"),
+            ("code_challenge", CH),
+            ("code_challenge_method", "S256"),
+        ];
+        for (k, v) in extra {
+            pairs.retain(|(pk, _)| pk != k);
+            if !v.is_empty() {
+                pairs.push((k, v));
+            }
+        }
+        Params::from_pairs(pairs)
+    }
+
+    fn run(p: &Params, c: &Client) -> Result<ValidRequest, AuthzError> {
+        validate(p, Some(c), "http://api", |r| {
+            (r == "http://api").then(|| r.to_string())
+        })
+    }
+
+    fn redirect_error(r: Result<ValidRequest, AuthzError>) -> &'static str {
+        match r {
+            Err(AuthzError::Redirect { error, state, .. }) => {
+                assert_eq!(state.as_deref(), Some("xyz"));
+                error
+            }
+            other => panic!("expected a redirect error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_good_request_passes() {
+        let c = client(r#"["authorization_code","refresh_token"]"#, None);
+        let v = run(
+            &params(&[("scope", "posts:read offline_access agency:read")]),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(v.scopes, vec!["agency:read", "posts:read"]);
+        assert!(v.offline);
+        assert_eq!(v.resource, "http://api");
+        // Loopback: another port matches, and the presented URI is used.
+        let v = run(&params(&[("redirect_uri", "http://127.0.0.1:5555/cb")]), &c).unwrap();
+        assert_eq!(v.redirect_uri, "http://127.0.0.1:5555/cb");
+    }
+
+    #[test]
+    fn client_and_redirect_errors_are_pages() {
+        let c = client(r#"["authorization_code"]"#, None);
+        assert!(matches!(
+            validate(&params(&[]), None, "x", |_| None),
+            Err(AuthzError::Page(_))
+        ));
+        for bad in [
+            "https://evil.example/cb",
+            "https://app.example/cb/",
+            "https://app.example/cb?x=1",
+        ] {
+            assert!(
+                matches!(
+                    run(&params(&[("redirect_uri", bad)]), &c),
+                    Err(AuthzError::Page(_))
+                ),
+                "{bad}"
+            );
+        }
+        // Omitted redirect_uri with two registered.
+        assert!(matches!(
+            run(&params(&[("redirect_uri", "")]), &c),
+            Err(AuthzError::Page(_))
+        ));
+        let dup = Params::from_pairs([("client_id", "c1"), ("client_id", "c2")]);
+        assert!(matches!(run(&dup, &c), Err(AuthzError::Page(_))));
+    }
+
+    #[test]
+    fn other_errors_redirect_with_their_codes() {
+        let c = client(r#"["authorization_code"]"#, Some("agency:read posts:read"));
+        assert_eq!(
+            redirect_error(run(&params(&[("response_type", "token")]), &c)),
+            "unsupported_response_type"
+        );
+        assert_eq!(
+            redirect_error(run(&params(&[("code_challenge", "")]), &c)),
+            "invalid_request"
+        );
+        assert_eq!(
+            redirect_error(run(&params(&[("code_challenge_method", "plain")]), &c)),
+            "invalid_request"
+        );
+        assert_eq!(
+            redirect_error(run(&params(&[("code_challenge_method", "")]), &c)),
+            "invalid_request"
+        );
+        assert_eq!(
+            redirect_error(run(&params(&[("scope", "billing:write")]), &c)),
+            "invalid_scope"
+        );
+        assert_eq!(
+            redirect_error(run(&params(&[("scope", "nope")]), &c)),
+            "invalid_scope"
+        );
+        assert_eq!(
+            redirect_error(run(&params(&[("scope", "offline_access agency:read")]), &c)),
+            "invalid_scope"
+        );
+        assert_eq!(
+            redirect_error(run(&params(&[("resource", "http://other")]), &c)),
+            "invalid_target"
+        );
+        assert_eq!(
+            redirect_error(run(&params(&[("prompt", "none login")]), &c)),
+            "invalid_request"
+        );
+        let cc = client(r#"["client_credentials"]"#, None);
+        assert_eq!(
+            redirect_error(run(&params(&[]), &cc)),
+            "unauthorized_client"
+        );
+    }
+
+    #[test]
+    fn prompt_login_is_removed_after_sign_in() {
+        let p = params(&[("prompt", "login consent")]).without_prompt_login();
+        assert_eq!(p.get("prompt"), Some("consent"));
+        let p = params(&[("prompt", "login")]).without_prompt_login();
+        assert_eq!(p.get("prompt"), None);
+    }
+
+    #[test]
+    fn redirects_keep_existing_query() {
+        let u = redirect_with(
+            "https://a.example/cb?x=1",
+            &[("code", "c"), ("iss", "https://i")],
+        )
+        .unwrap();
+        assert_eq!(u, "https://a.example/cb?x=1&code=c&iss=https%3A%2F%2Fi");
+        let u = redirect_with("com.example.app:/cb", &[("code", "c")]).unwrap();
+        assert_eq!(u, "com.example.app:/cb?code=c");
+    }
+}

@@ -1,0 +1,280 @@
+//! `GET/POST /login` and `POST /logout`.
+//!
+//! Failed sign-ins are throttled per account and per client IP
+//! (`login.max_failures` per `login.failure_window_secs`, counters shared
+//! through the database). An unknown email and a wrong password get the
+//! same answer after the same work (a dummy argon2 verification).
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::http::StatusCode;
+use poem::web::{Data, Query};
+use poem::{Body, Request, Response, handler};
+use serde::Deserialize;
+
+use super::{LoginPage, MessagePage, current_session, field, message, page, read_form, redirect};
+use crate::AppState;
+use crate::accounts::{self, password};
+use crate::rate_limit::{self, Decision};
+use crate::session::{self, cookies};
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    /// Set by `prompt=login`: show the form even to a signed-in user.
+    force: Option<String>,
+}
+
+/// Only local targets we know: the authorization endpoint and our pages.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if (n.starts_with("/oauth/authorize?")
+                || n == "/login"
+                || n.starts_with("/settings/"))
+                && !n.contains('\\')
+                && !n.contains("//") =>
+        {
+            n.to_string()
+        }
+        _ => "/login".to_string(),
+    }
+}
+
+fn csrf_cookie(req: &Request) -> Option<String> {
+    cookies::get(super::cookie_header(req), session::LOGIN_CSRF_COOKIE)
+        .filter(|c| c.len() == 43)
+        .map(str::to_string)
+}
+
+/// The sign-in form, with a CSRF cookie (kept if the browser has one, so two
+/// open tabs both work).
+fn login_form(
+    state: &AppState,
+    req: &Request,
+    status: StatusCode,
+    next: &str,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
+    let token = csrf_cookie(req).unwrap_or_else(session::new_login_csrf);
+    let mut resp = page(
+        status,
+        LoginPage {
+            csrf_token: &token,
+            next,
+            email,
+            error,
+        }
+        .render(),
+    );
+    let set = cookies::set(
+        session::LOGIN_CSRF_COOKIE,
+        &token,
+        None,
+        state.settings.issuer_is_https(),
+    );
+    if let Ok(v) = set.parse() {
+        resp.headers_mut().append("Set-Cookie", v);
+    }
+    resp
+}
+
+#[handler]
+pub async fn show(
+    state: Data<&Arc<AppState>>,
+    req: &Request,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let next = safe_next(q.next.as_deref());
+    let forced = q.force.as_deref() == Some("1");
+    let session = match current_session(&state, req).await {
+        Ok(s) => s,
+        Err(e) => return super::unavailable(e),
+    };
+    match session {
+        Some(s) if !forced => {
+            if next != "/login" {
+                return redirect(StatusCode::FOUND, &next);
+            }
+            let email = match accounts::find_user(&state.db, &s.user_id).await {
+                Ok(Some(u)) => u.email,
+                Ok(None) => String::new(),
+                Err(e) => return super::unavailable(e),
+            };
+            page(
+                StatusCode::OK,
+                MessagePage {
+                    title: "Signed in",
+                    message: &format!("You are signed in as {email}."),
+                    is_error: false,
+                    logout_csrf: Some(s.csrf_token()),
+                }
+                .render(),
+            )
+        }
+        _ => login_form(&state, req, StatusCode::OK, &next, "", None),
+    }
+}
+
+fn too_many(retry_after: u64) -> Response {
+    let mut resp = message(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        "Too many failed sign-ins. Please wait a few minutes and try again.",
+    );
+    if let Ok(v) = retry_after.to_string().parse() {
+        resp.headers_mut().insert("Retry-After", v);
+    }
+    resp
+}
+
+#[handler]
+pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> Response {
+    let Some(form) = read_form(req, body).await else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+        );
+    };
+    if !session::login_csrf_ok(csrf_cookie(req).as_deref(), field(&form, "csrf_token")) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form is no longer valid. Go back, reload the page and try again.",
+        );
+    }
+    let next = safe_next(field(&form, "next"));
+    let email_raw = field(&form, "email").unwrap_or_default();
+    let password_raw = field(&form, "password").unwrap_or_default();
+    let email =
+        accounts::normalize_email(email_raw).unwrap_or_else(|_| email_raw.trim().to_lowercase());
+
+    let now = accounts::now();
+    let cfg = &state.settings.login;
+    let window = cfg.failure_window_secs as i64;
+    let ip_bucket = req
+        .remote_addr()
+        .as_socket_addr()
+        .map(|a| rate_limit::ip_bucket("login-ip", a.ip()));
+    let acct_bucket = format!("login-account:{email}");
+    for bucket in ip_bucket.iter().chain(std::iter::once(&acct_bucket)) {
+        match rate_limit::check_in(&state.db, bucket, cfg.max_failures, window, now).await {
+            Ok(Decision::Allowed) => {}
+            Ok(Decision::Limited { retry_after_secs }) => return too_many(retry_after_secs),
+            Err(e) => return super::unavailable(e),
+        }
+    }
+
+    let user = match accounts::find_user_by_email(&state.db, &email).await {
+        Ok(u) => u,
+        Err(e) => return super::unavailable(e),
+    };
+    let phc = user.as_ref().and_then(|u| u.password_hash.clone());
+    let ok = password::verify(password_raw.to_string(), phc.clone()).await;
+    let (Some(user), true) = (user, ok) else {
+        for bucket in ip_bucket.iter().chain(std::iter::once(&acct_bucket)) {
+            if let Err(e) =
+                rate_limit::hit_in(&state.db, bucket, cfg.max_failures, window, now).await
+            {
+                return super::unavailable(e);
+            }
+        }
+        tracing::info!("sign-in failed");
+        return login_form(
+            &state,
+            req,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            email_raw,
+            Some("Incorrect email or password."),
+        );
+    };
+
+    // Upgrade a hash made with weaker parameters, now that we know the password.
+    if phc.as_deref().is_some_and(password::needs_rehash)
+        && let Ok(h) = password::hash(password_raw.to_string()).await
+        && let Err(e) = accounts::set_password_hash(&state.db, &user.id, h).await
+    {
+        tracing::warn!(error = %e, "password rehash not stored");
+    }
+    let _ = rate_limit::clear_in(&state.db, &acct_bucket, window, now).await;
+    // A fresh session id at every sign-in (no session fixation).
+    if let Some(old) = cookies::get(super::cookie_header(req), session::SESSION_COOKIE) {
+        let _ = session::destroy(&state.db, old).await;
+    }
+    let s = match session::create(&state.db, &user.id, now).await {
+        Ok(s) => s,
+        Err(e) => return super::unavailable(e),
+    };
+    tracing::info!(user_id = %user.id, "signed in");
+    let secure = state.settings.issuer_is_https();
+    let mut resp = redirect(StatusCode::SEE_OTHER, &next);
+    for c in [
+        cookies::set(
+            session::SESSION_COOKIE,
+            &s.raw_id,
+            Some(state.settings.session.absolute_timeout_secs),
+            secure,
+        ),
+        cookies::clear(session::LOGIN_CSRF_COOKIE, secure),
+    ] {
+        if let Ok(v) = c.parse() {
+            resp.headers_mut().append("Set-Cookie", v);
+        }
+    }
+    resp
+}
+
+#[handler]
+pub async fn logout(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> Response {
+    let form = read_form(req, body).await.unwrap_or_default();
+    let session = match current_session(&state, req).await {
+        Ok(s) => s,
+        Err(e) => return super::unavailable(e),
+    };
+    let Some(s) = session else {
+        return redirect(StatusCode::SEE_OTHER, "/login");
+    };
+    if !s.csrf_ok(field(&form, "csrf_token")) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form is no longer valid. Go back, reload the page and try again.",
+        );
+    }
+    if let Err(e) = session::destroy(&state.db, &s.raw_id).await {
+        return super::unavailable(e);
+    }
+    let mut resp = message(StatusCode::OK, "Signed out", "You are signed out.");
+    let clear = cookies::clear(session::SESSION_COOKIE, state.settings.issuer_is_https());
+    if let Ok(v) = clear.parse() {
+        resp.headers_mut().append("Set-Cookie", v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_local_and_known() {
+        assert_eq!(
+            safe_next(Some("/oauth/authorize?client_id=x")),
+            "/oauth/authorize?client_id=x"
+        );
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/x",
+            "/oauth/authorize?x=//e",
+            "/\\evil",
+            "/other",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/login", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/login");
+    }
+}
