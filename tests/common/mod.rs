@@ -275,3 +275,4 @@ pub fn verify_with_p256(
         .map_err(|e| e.to_string())?;
     Ok(claims)
 }
+pub mod browser;

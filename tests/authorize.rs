@@ -1,0 +1,795 @@
+//! Sign-in, consent and the authorization endpoint, through the real forms.
+
+mod common;
+
+use common::browser::*;
+use common::*;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::json;
+
+async fn codes(app: &TestApp) -> Vec<entity::authorization_code::Model> {
+    entity::authorization_code::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+}
+
+fn assert_page_headers(resp: &reqwest::Response) {
+    let h = resp.headers();
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(
+        h.get("access-control-allow-origin").is_none(),
+        "no CORS on pages"
+    );
+}
+
+#[tokio::test]
+async fn sign_in_consent_and_code_through_the_real_forms() {
+    let app = spawn_app().await;
+    let user_id = member(&app, "Ann@Example.com", "Acme", "owner").await;
+    let client = public_client(&app, json!({})).await;
+    let client_id = client["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+
+    // Not signed in: off to the sign-in page, the request kept in `next`.
+    let url = authorize_url(client_id, &[]);
+    let resp = b.get(&url).await;
+    assert_eq!(resp.status(), 302);
+    let login = location(&resp);
+    assert!(
+        login.starts_with("/login?next=%2Foauth%2Fauthorize%3F"),
+        "{login}"
+    );
+
+    let page = b.get(&login).await;
+    assert_eq!(page.status(), 200);
+    assert_page_headers(&page);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"name="email""#) && html.contains(r#"name="password" type="password""#)
+    );
+    let mut form = hidden_fields(&html);
+    assert!(form.iter().any(|(k, _)| k == "csrf_token"));
+    form.push(("email".into(), "ann@example.com".into())); // case-insensitive
+    form.push(("password".into(), PASSWORD.into()));
+    let signed = b.post_form("/login", &form).await;
+    assert_eq!(signed.status(), 303);
+    let cookie = b
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("skedcast_session="))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "http issuer: no Secure");
+    let back = location(&signed);
+    assert!(back.starts_with("/oauth/authorize?"), "{back}");
+    let query = |u: &str| {
+        let mut v: Vec<(String, String)> =
+            url::form_urlencoded::parse(u.split_once('?').unwrap().1.as_bytes())
+                .into_owned()
+                .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(query(&back), query(&url), "the same request after sign-in");
+
+    // Consent page: client name, redirect host, scopes in plain words.
+    let consent = b.get(&url).await;
+    assert_eq!(consent.status(), 200);
+    assert_page_headers(&consent);
+    let html = consent.text().await.unwrap();
+    assert!(html.contains("Calendar Agent"));
+    assert!(html.contains("127.0.0.1"));
+    assert!(
+        html.contains("See your agency&#39;s profile")
+            || html.contains("See your agency's profile"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<button class="primary" type="submit" name="decision" value="allow">"#)
+    );
+    assert!(html.contains(r#"name="decision" value="deny""#));
+    assert!(!html.contains("<select"), "one agency: implied");
+
+    let mut form = hidden_fields(&html);
+    form.push(("decision".into(), "allow".into()));
+    let done = b.post_form("/oauth/authorize", &form).await;
+    assert_eq!(done.status(), 303);
+    assert!(location(&done).starts_with(REDIRECT));
+    let p = location_params(&done);
+    assert_eq!(p["state"], "st-123");
+    assert_eq!(p["iss"], app.base);
+    let code = &p["code"];
+    assert!(code.len() >= 43, "≥ 256 bits");
+
+    // Stored as a hash only, with everything the token endpoint needs.
+    let rows = codes(&app).await;
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_ne!(&row.code_hash, code);
+    assert_eq!(row.code_hash, skedcast_auth::crypto::sha256_hex(code));
+    assert_eq!(row.user_id, user_id);
+    assert_eq!(row.client_id, client_id);
+    assert_eq!(row.redirect_uri, REDIRECT);
+    assert_eq!(row.code_challenge, CHALLENGE);
+    assert_eq!(row.scope, "agency:read posts:read");
+    assert_eq!(row.resource, "http://127.0.0.1:8081");
+    assert_eq!(row.expires_at - row.created_at, 60);
+}
+
+#[tokio::test]
+async fn client_and_redirect_uri_errors_are_pages_never_redirects() {
+    let app = spawn_app().await;
+    let client = public_client(&app, json!({})).await;
+    let id = client["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+    for url in [
+        authorize_url("no-such-client", &[]),
+        authorize_url(id, &[("redirect_uri", "https://evil.example/callback")]),
+        authorize_url(id, &[("redirect_uri", "http://127.0.0.1/callback/extra")]),
+        authorize_url(id, &[("client_id", "")]),
+        format!("{}&client_id=other", authorize_url(id, &[])),
+    ] {
+        let resp = b.get(&url).await;
+        assert_eq!(resp.status(), 400, "{url}");
+        assert!(resp.headers().get("location").is_none());
+        assert_page_headers(&resp);
+    }
+    assert!(codes(&app).await.is_empty());
+}
+
+#[tokio::test]
+async fn request_errors_go_back_to_the_client_with_state_and_iss() {
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let client = public_client(
+        &app,
+        json!({"scope": "agency:read posts:read offline_access"}),
+    )
+    .await;
+    let id = client["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("response_type", "token")], "unsupported_response_type"),
+        (&[("response_type", "")], "invalid_request"),
+        (&[("code_challenge", "")], "invalid_request"),
+        (&[("code_challenge_method", "plain")], "invalid_request"),
+        (&[("code_challenge_method", "")], "invalid_request"),
+        (&[("code_challenge", "too-short")], "invalid_request"),
+        (&[("scope", "billing:write")], "invalid_scope"),
+        (&[("scope", "agency:read nonsense")], "invalid_scope"),
+        (
+            &[("resource", "https://elsewhere.example")],
+            "invalid_target",
+        ),
+        (&[("prompt", "none consent")], "invalid_request"),
+    ];
+    for (extra, want) in cases {
+        let resp = b.get(&authorize_url(id, extra)).await;
+        assert_eq!(resp.status(), 302, "{extra:?}");
+        let loc = location(&resp);
+        assert!(loc.starts_with(REDIRECT), "{loc}");
+        let p = location_params(&resp);
+        assert_eq!(p["error"], *want, "{extra:?}");
+        assert!(!p["error_description"].is_empty());
+        assert_eq!(p["state"], "st-123");
+        assert_eq!(p["iss"], app.base);
+        assert!(!p.contains_key("code"));
+    }
+    // A repeated parameter is invalid_request.
+    let resp = b
+        .get(&format!("{}&scope=posts:read", authorize_url(id, &[])))
+        .await;
+    assert_eq!(location_params(&resp)["error"], "invalid_request");
+
+    // The configured resource is accepted, scheme and host in any case.
+    let resp = authorize_with_consent(
+        &app,
+        &mut b,
+        id,
+        "ann@example.com",
+        &[("resource", "HTTP://127.0.0.1:8081")],
+    )
+    .await;
+    assert!(location_params(&resp).contains_key("code"));
+
+    // Deny at consent.
+    let resp = b
+        .get(&authorize_url(
+            id,
+            &[("scope", "posts:read"), ("prompt", "consent")],
+        ))
+        .await;
+    let mut form = hidden_fields(&resp.text().await.unwrap());
+    form.push(("decision".into(), "deny".into()));
+    let resp = b.post_form("/oauth/authorize", &form).await;
+    assert_eq!(resp.status(), 303);
+    let p = location_params(&resp);
+    assert_eq!(p["error"], "access_denied");
+    assert_eq!(p["state"], "st-123");
+    assert_eq!(p["iss"], app.base);
+    assert_eq!(
+        codes(&app).await.len(),
+        1,
+        "only the allowed request made a code"
+    );
+}
+
+#[tokio::test]
+async fn csrf_missing_or_wrong_is_403_and_changes_nothing() {
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let client = public_client(&app, json!({})).await;
+    let id = client["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+
+    // Sign-in form without / with a wrong token.
+    let html = b.get("/login").await.text().await.unwrap();
+    let good = hidden_fields(&html);
+    for token in [None, Some("x".repeat(43))] {
+        let mut form: Vec<(String, String)> = good
+            .iter()
+            .filter(|(k, _)| k != "csrf_token")
+            .cloned()
+            .collect();
+        if let Some(t) = token {
+            form.push(("csrf_token".into(), t));
+        }
+        form.push(("email".into(), "ann@example.com".into()));
+        form.push(("password".into(), PASSWORD.into()));
+        let resp = b.post_form("/login", &form).await;
+        assert_eq!(resp.status(), 403);
+        assert!(!b.cookies.contains_key("skedcast_session"));
+    }
+    // A token with no matching cookie (another browser's form) fails too.
+    let mut other = Browser::new(&app);
+    let mut form = good.clone();
+    form.push(("email".into(), "ann@example.com".into()));
+    form.push(("password".into(), PASSWORD.into()));
+    assert_eq!(other.post_form("/login", &form).await.status(), 403);
+
+    // Consent form without / with a wrong token.
+    b.sign_in("ann@example.com", PASSWORD, None).await;
+    let html = b.get(&authorize_url(id, &[])).await.text().await.unwrap();
+    for token in [None, Some("wrong")] {
+        let mut form: Vec<(String, String)> = hidden_fields(&html)
+            .into_iter()
+            .filter(|(k, _)| k != "csrf_token")
+            .collect();
+        if let Some(t) = token {
+            form.push(("csrf_token".into(), t.into()));
+        }
+        form.push(("decision".into(), "allow".into()));
+        let resp = b.post_form("/oauth/authorize", &form).await;
+        assert_eq!(resp.status(), 403);
+    }
+    assert!(codes(&app).await.is_empty());
+    let consents = entity::consent::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(consents, 0);
+
+    // Logout without the token does not end the session.
+    assert_eq!(b.post_form("/logout", &[]).await.status(), 403);
+    let sessions = entity::session::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 1);
+    let html = b.get("/login").await.text().await.unwrap();
+    let resp = b.post_form("/logout", &hidden_fields(&html)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        entity::session::Entity::find()
+            .count(&app.state.db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(!b.cookies.contains_key("skedcast_session"));
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_account_and_unknown_emails_look_the_same() {
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+
+    // Each attempt from another address: only the account limit applies.
+    let mut b = Browser::from_ip(&app, "127.0.0.10");
+    let wrong = b.sign_in("ann@example.com", "not the password", None).await;
+    assert_eq!(wrong.status(), 401);
+    let wrong_body = wrong.text().await.unwrap();
+    let mut b = Browser::from_ip(&app, "127.0.0.11");
+    let unknown = b
+        .sign_in("nobody@example.com", "not the password", None)
+        .await;
+    assert_eq!(unknown.status(), 401);
+    let unknown_body = unknown.text().await.unwrap();
+    assert!(wrong_body.contains("Incorrect email or password."));
+    let strip = |s: &str| {
+        s.split("value=\"")
+            .map(|p| p.split_once('"').map_or(p, |x| x.1))
+            .collect::<String>()
+    };
+    assert_eq!(
+        strip(&wrong_body).replace("ann@example.com", ""),
+        strip(&unknown_body).replace("nobody@example.com", ""),
+        "the same page for an unknown account and a wrong password"
+    );
+
+    // Five failures for the account, then 429 with Retry-After, even with
+    // the right password and from a fresh address.
+    for i in 0..4 {
+        let mut b = Browser::from_ip(&app, &format!("127.0.0.{}", 20 + i));
+        assert_eq!(
+            b.sign_in("ann@example.com", "not the password", None)
+                .await
+                .status(),
+            401
+        );
+    }
+    let mut b = Browser::from_ip(&app, "127.0.0.30");
+    let limited = b.sign_in("ann@example.com", PASSWORD, None).await;
+    assert_eq!(limited.status(), 429);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry));
+    assert!(!b.cookies.contains_key("skedcast_session"));
+    // Another account is not affected.
+    member(&app, "bob@example.com", "Acme", "viewer").await;
+    assert_eq!(
+        b.sign_in("bob@example.com", PASSWORD, None).await.status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn sign_ins_from_one_ip_are_throttled_across_accounts() {
+    let app = spawn_app_with(
+        std::sync::Arc::new(fresh_db().await),
+        &[("SKEDCAST__LOGIN__MAX_FAILURES", "3")],
+    )
+    .await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let mut b = Browser::new(&app);
+    for i in 0..3 {
+        let resp = b
+            .sign_in(&format!("guess{i}@example.com"), "nope nope nope", None)
+            .await;
+        assert_eq!(resp.status(), 401);
+    }
+    assert_eq!(
+        b.sign_in("ann@example.com", PASSWORD, None).await.status(),
+        429
+    );
+}
+
+#[tokio::test]
+async fn remembered_consent_and_each_prompt_value() {
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let client = public_client(&app, json!({})).await;
+    let id = client["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+
+    // prompt=none before sign-in: login_required, no page.
+    let resp = b.get(&authorize_url(id, &[("prompt", "none")])).await;
+    assert_eq!(location_params(&resp)["error"], "login_required");
+    assert_eq!(location_params(&resp)["iss"], app.base);
+
+    b.sign_in("ann@example.com", PASSWORD, None).await;
+    // prompt=none signed in but never consented: consent_required.
+    let resp = b.get(&authorize_url(id, &[("prompt", "none")])).await;
+    assert_eq!(location_params(&resp)["error"], "consent_required");
+
+    let first = authorize_with_consent(&app, &mut b, id, "ann@example.com", &[]).await;
+    assert!(location_params(&first).contains_key("code"));
+
+    // Same or fewer scopes: no page, straight back with a code and iss.
+    for scope in ["agency:read posts:read", "posts:read"] {
+        let resp = b.get(&authorize_url(id, &[("scope", scope)])).await;
+        assert_eq!(resp.status(), 302, "{scope}");
+        let p = location_params(&resp);
+        assert!(p.contains_key("code"));
+        assert_eq!(p["iss"], app.base);
+        assert_eq!(p["state"], "st-123");
+    }
+    // prompt=none now answers with a code.
+    let resp = b.get(&authorize_url(id, &[("prompt", "none")])).await;
+    assert!(location_params(&resp).contains_key("code"));
+    // More scopes: the page again.
+    let resp = b
+        .get(&authorize_url(id, &[("scope", "agency:read posts:write")]))
+        .await;
+    assert_eq!(resp.status(), 200);
+    // prompt=consent forces the page.
+    let resp = b.get(&authorize_url(id, &[("prompt", "consent")])).await;
+    assert_eq!(resp.status(), 200);
+    // prompt=login forces a fresh sign-in, then continues without it.
+    let resp = b.get(&authorize_url(id, &[("prompt", "login")])).await;
+    assert_eq!(resp.status(), 302);
+    let login = location(&resp);
+    assert!(
+        login.starts_with("/login?next=") && login.ends_with("&force=1"),
+        "{login}"
+    );
+    let old_session = b.cookies["skedcast_session"].clone();
+    let html = b.get(&login).await.text().await.unwrap();
+    assert!(
+        html.contains(r#"name="password""#),
+        "the form, although signed in"
+    );
+    let mut form = hidden_fields(&html);
+    form.push(("email".into(), "ann@example.com".into()));
+    form.push(("password".into(), PASSWORD.into()));
+    let signed = b.post_form("/login", &form).await;
+    assert_eq!(signed.status(), 303);
+    assert_ne!(b.cookies["skedcast_session"], old_session, "a new session");
+    let next = location(&signed);
+    assert!(!next.contains("prompt=login"));
+    let resp = b.get(&next).await;
+    assert!(
+        location_params(&resp).contains_key("code"),
+        "remembered consent applies"
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_asking_for_posts_write_gets_a_narrowed_grant() {
+    let app = spawn_app().await;
+    member(&app, "vic@example.com", "Acme", "viewer").await;
+    let client = public_client(&app, json!({})).await;
+    let id = client["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+    b.sign_in("vic@example.com", PASSWORD, None).await;
+
+    let html = b
+        .get(&authorize_url(id, &[("scope", "agency:read posts:write")]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("not available to your role"));
+    let mut form = hidden_fields(&html);
+    form.push(("decision".into(), "allow".into()));
+    let resp = b.post_form("/oauth/authorize", &form).await;
+    assert!(location_params(&resp).contains_key("code"));
+    let rows = codes(&app).await;
+    assert_eq!(rows[0].scope, "agency:read", "narrowed, never widened");
+
+    // Nothing grantable at all: access_denied.
+    let html = b
+        .get(&authorize_url(id, &[("scope", "posts:write")]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut form = hidden_fields(&html);
+    form.push(("decision".into(), "allow".into()));
+    let resp = b.post_form("/oauth/authorize", &form).await;
+    assert_eq!(location_params(&resp)["error"], "access_denied");
+}
+
+#[tokio::test]
+async fn members_of_several_agencies_pick_one() {
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "viewer").await;
+    let globex = skedcast_auth::accounts::create_agency(&app.state.db, "Globex")
+        .await
+        .unwrap();
+    skedcast_auth::accounts::set_role(&app.state.db, "ann@example.com", "Globex", "editor")
+        .await
+        .unwrap();
+    let client = public_client(&app, json!({})).await;
+    let id = client["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+    b.sign_in("ann@example.com", PASSWORD, None).await;
+
+    let html = b
+        .get(&authorize_url(id, &[("scope", "agency:read posts:write")]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"<select id="agency" name="agency">"#));
+    assert!(html.contains("Acme (viewer)") && html.contains("Globex (editor)"));
+    let mut form: Vec<(String, String)> = hidden_fields(&html);
+    form.push(("agency".into(), globex.id.clone()));
+    form.push(("decision".into(), "allow".into()));
+    let resp = b.post_form("/oauth/authorize", &form).await;
+    assert!(location_params(&resp).contains_key("code"));
+    let row = &codes(&app).await[0];
+    assert_eq!(row.agency_id, globex.id);
+    assert_eq!(
+        row.scope, "agency:read posts:write",
+        "the editor role grants both"
+    );
+
+    // An agency the member is not in is refused.
+    let mut form: Vec<(String, String)> = hidden_fields(&html);
+    form.push(("agency".into(), "not-mine".into()));
+    form.push(("decision".into(), "allow".into()));
+    assert_eq!(b.post_form("/oauth/authorize", &form).await.status(), 400);
+}
+
+#[tokio::test]
+async fn sessions_expire_when_idle_and_cookies_are_secure_on_https() {
+    let db = std::sync::Arc::new(fresh_db().await);
+    let app = spawn_app_with(db, &[("SKEDCAST__SESSION__IDLE_TIMEOUT_SECS", "60")]).await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.sign_in("ann@example.com", PASSWORD, None).await.status(),
+        303
+    );
+    assert!(
+        b.get("/login")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("signed in as ann@example.com")
+    );
+    // Two minutes without a request.
+    use sea_orm::sea_query::Expr;
+    entity::session::Entity::update_many()
+        .col_expr(
+            entity::session::Column::LastSeenAt,
+            Expr::value(skedcast_auth::accounts::now() - 120),
+        )
+        .filter(entity::session::Column::UserId.is_not_null())
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let html = b.get("/login").await.text().await.unwrap();
+    assert!(
+        html.contains(r#"name="password""#),
+        "signed out by the idle timeout"
+    );
+
+    // With an https issuer every cookie is Secure.
+    let https = spawn_app_with(
+        std::sync::Arc::new(fresh_db().await),
+        &[("SKEDCAST__ISSUER", "https://auth.example.com")],
+    )
+    .await;
+    member(&https, "ann@example.com", "Acme", "owner").await;
+    let mut b = Browser::new(&https);
+    b.sign_in("ann@example.com", PASSWORD, None).await;
+    assert!(!b.set_cookies.is_empty());
+    assert!(
+        b.set_cookies.iter().all(|c| c.contains("; Secure")),
+        "{:?}",
+        b.set_cookies
+    );
+}
+
+#[tokio::test]
+async fn weaker_password_hashes_are_upgraded_at_sign_in() {
+    use argon2::PasswordHasher;
+    let app = spawn_app().await;
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(4096, 1, 1, None).unwrap(),
+    )
+    .hash_password(PASSWORD.as_bytes())
+    .unwrap()
+    .to_string();
+    skedcast_auth::accounts::create_agency(&app.state.db, "Acme")
+        .await
+        .unwrap();
+    let user = skedcast_auth::accounts::create_user(
+        &app.state.db,
+        "ann@example.com",
+        "Acme",
+        "owner",
+        Some(weak.clone()),
+    )
+    .await
+    .unwrap();
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.sign_in("ann@example.com", PASSWORD, None).await.status(),
+        303
+    );
+    let stored = skedcast_auth::accounts::find_user(&app.state.db, &user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let phc = stored.password_hash.unwrap();
+    assert_ne!(phc, weak);
+    assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+}
+
+#[tokio::test]
+async fn metadata_advertises_the_authorization_endpoint() {
+    let app = spawn_app().await;
+    let meta = app
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert_eq!(meta["authorization_endpoint"], app.url("/oauth/authorize"));
+}
+
+#[test]
+fn cli_creates_agencies_users_and_roles_with_clear_errors() {
+    let db = fresh_sqlite_db();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        use std::io::Write;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_skedcast-auth"));
+        cmd.args(args)
+            .env("SKEDCAST__DATABASE__URL", &db.url)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        )
+    };
+    let (ok, agency_id, _) = run(&["agency", "create", "--name", "Acme"], None);
+    assert!(ok);
+    assert_eq!(agency_id.len(), 36);
+    let (ok, _, err) = run(&["agency", "create", "--name", "Acme"], None);
+    assert!(!ok && err.contains("already taken"), "{err}");
+
+    let (ok, user_id, err) = run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "Ann@Example.com",
+            "--agency",
+            &agency_id,
+            "--role",
+            "owner",
+            "--password-stdin",
+        ],
+        Some("correct horse battery\n"),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(user_id.len(), 36);
+    let cases: &[(&[&str], Option<&str>, &str)] = &[
+        (
+            &[
+                "user",
+                "create",
+                "--email",
+                "ann@example.COM",
+                "--agency",
+                "Acme",
+                "--role",
+                "owner",
+            ],
+            None,
+            "already exists",
+        ),
+        (
+            &[
+                "user",
+                "create",
+                "--email",
+                "bob@example.com",
+                "--agency",
+                "Nope",
+                "--role",
+                "owner",
+            ],
+            None,
+            "unknown agency: Nope",
+        ),
+        (
+            &[
+                "user",
+                "create",
+                "--email",
+                "bob@example.com",
+                "--agency",
+                "Acme",
+                "--role",
+                "admin",
+            ],
+            None,
+            "unknown role",
+        ),
+        (
+            &[
+                "user",
+                "create",
+                "--email",
+                "bob@example.com",
+                "--agency",
+                "Acme",
+                "--role",
+                "viewer",
+                "--password-stdin",
+            ],
+            Some("short\n"),
+            "at least 12 characters",
+        ),
+        (
+            &[
+                "user",
+                "create",
+                "--email",
+                "not-an-email",
+                "--agency",
+                "Acme",
+                "--role",
+                "viewer",
+            ],
+            None,
+            "invalid email",
+        ),
+        (
+            &[
+                "member",
+                "set-role",
+                "--email",
+                "nobody@example.com",
+                "--agency",
+                "Acme",
+                "--role",
+                "viewer",
+            ],
+            None,
+            "no account",
+        ),
+        (
+            &[
+                "member",
+                "set-role",
+                "--email",
+                "ann@example.com",
+                "--agency",
+                "Acme",
+                "--role",
+                "boss",
+            ],
+            None,
+            "unknown role",
+        ),
+    ];
+    for (args, stdin, want) in cases {
+        let (ok, _, err) = run(args, *stdin);
+        assert!(!ok, "{args:?} must fail");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+    let (ok, _, err) = run(
+        &[
+            "member",
+            "set-role",
+            "--email",
+            "ann@example.com",
+            "--agency",
+            "Acme",
+            "--role",
+            "viewer",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+}
