@@ -1,0 +1,208 @@
+//! One real-browser run: headless Chromium driven over WebDriver
+//! (chromedriver, spoken to with reqwest), through sign-in and consent to
+//! the client's loopback redirect. Saves a screenshot of the consent page
+//! at target/consent-page.png. Missing Chromium fails with a clear message.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::browser::*;
+use common::*;
+use serde_json::{Value, json};
+
+fn find(bin_env: &str, candidates: &[&str]) -> Option<String> {
+    if let Ok(p) = std::env::var(bin_env) {
+        return Some(p);
+    }
+    candidates
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(|p| p.to_string())
+}
+
+struct Driver {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+    session: Option<String>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start(chromedriver: &str) -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let d = Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: http_client(),
+            session: None,
+        };
+        for _ in 0..100 {
+            if let Ok(r) = d.http.get(format!("{}/status", d.base)).send().await
+                && r.status() == 200
+            {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not start");
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let sid = self.session.as_deref().unwrap_or_default();
+        let url = format!("{}/session/{sid}{path}", self.base);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        assert!(v["value"].get("error").is_none(), "webdriver {path}: {v}");
+        v["value"].clone()
+    }
+
+    async fn new_session(&mut self, chromium: &str, profile: &std::path::Path) {
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=430,932",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        }}});
+        let v: Value = self
+            .http
+            .post(format!("{}/session", self.base))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let sid = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}"));
+        self.session = Some(sid.to_string());
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+    }
+
+    async fn url(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/url", None).await.as_str().unwrap().to_string()
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let v = self
+            .cmd(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
+            .await;
+        v.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.element(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+    }
+
+    async fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let b64 = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap()).unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+
+    async fn page_source(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/source", None).await.as_str().unwrap().to_string()
+    }
+}
+
+/// A tiny app on a loopback port: the client's redirect target.
+async fn redirect_target() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let body = "<!doctype html><title>App</title><p>signed in</p>";
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_signs_in_consents_and_lands_on_the_redirect_with_a_code() {
+    let chromium = find("CHROMIUM", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]).expect(
+        "Chromium is required for the browser test: install Debian's `chromium` and `chromium-driver` (bash .ci/run does)",
+    );
+    let chromedriver = find("CHROMEDRIVER", &["/usr/bin/chromedriver"]).expect(
+        "chromedriver is required for the browser test: install Debian's `chromium-driver` (bash .ci/run does)",
+    );
+
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "editor").await;
+    let client = public_client(&app, json!({"client_name": "Desk Assistant"})).await;
+    let id = client["client_id"].as_str().unwrap();
+    // Registered as http://127.0.0.1/callback; any port matches (RFC 8252 §7.3).
+    let port = redirect_target().await;
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let url = app.url(&authorize_url(id, &[("redirect_uri", &redirect), ("scope", "agency:read posts:write")]));
+
+    let profile = tempfile::tempdir().unwrap();
+    let mut d = Driver::start(&chromedriver).await;
+    d.new_session(&chromium, profile.path()).await;
+
+    d.goto(&url).await;
+    assert!(d.url().await.starts_with(&app.url("/login")), "sent to sign in");
+    d.type_into("input[name=email]", "ann@example.com").await;
+    d.type_into("input[name=password]", PASSWORD).await;
+    d.click("button[type=submit]").await;
+
+    assert!(d.url().await.starts_with(&app.url("/oauth/authorize")), "back at authorize");
+    let html = d.page_source().await;
+    assert!(html.contains("Desk Assistant"));
+    assert!(html.contains("Create, edit and schedule posts"));
+    let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/consent-page.png");
+    d.screenshot(&shot).await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+
+    d.click("button[name=decision][value=allow]").await;
+    let landed = d.url().await;
+    assert!(landed.starts_with(&redirect), "{landed}");
+    let params: std::collections::BTreeMap<String, String> =
+        url::Url::parse(&landed).unwrap().query_pairs().into_owned().collect();
+    assert!(params["code"].len() >= 43);
+    assert_eq!(params["state"], "st-123");
+    assert_eq!(params["iss"], app.base);
+    let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
+}
