@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod api_keys;
 pub mod crypto;
 pub mod db;
 pub mod http;
@@ -75,6 +76,10 @@ impl App {
             // HTML pages (plain poem handlers: forms, cookies, redirects).
             .at("/login", get(web::login::show).post(web::login::submit))
             .at("/logout", post(web::login::logout))
+            .at(
+                "/settings/developer",
+                get(web::developer::show).post(web::developer::submit),
+            )
             .at(
                 "/oauth/authorize",
                 get(oauth::authorize::get).post(oauth::authorize::post),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use skedcast_auth::settings::Settings;
-use skedcast_auth::{App, accounts, keys, telemetry};
+use skedcast_auth::{App, accounts, api_keys, keys, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +49,35 @@ enum Command {
     Member {
         #[command(subcommand)]
         action: MemberAction,
+    },
+    /// Manage API keys.
+    ApiKey {
+        #[command(subcommand)]
+        action: ApiKeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyAction {
+    /// Create an API key for a member; prints the secret once, alone, on stdout.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        name: String,
+        /// Space-separated scopes, each within the member's role.
+        #[arg(long)]
+        scopes: String,
+        /// 1 to 365.
+        #[arg(long)]
+        expires_in_days: i64,
+    },
+    /// Revoke an API key at once.
+    Revoke {
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -214,6 +243,52 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = open_db(&settings).await?;
             accounts::remove_member(&db, &email, &agency).await?;
             eprintln!("removed {email} from {agency}");
+            Ok(())
+        }
+        Command::ApiKey {
+            action:
+                ApiKeyAction::Create {
+                    email,
+                    agency,
+                    name,
+                    scopes,
+                    expires_in_days,
+                },
+        } => {
+            let db = open_db(&settings).await?;
+            let user = accounts::find_user_by_email(&db, &email)
+                .await?
+                .ok_or_else(|| accounts::AccountError::UnknownUser(email.trim().into()))?;
+            let agency = accounts::find_agency(&db, &agency)
+                .await?
+                .ok_or_else(|| accounts::AccountError::UnknownAgency(agency.trim().into()))?;
+            let list: Vec<&str> = scopes.split_whitespace().collect();
+            let issued = api_keys::create(
+                &db,
+                &user.id,
+                &agency.id,
+                &name,
+                &list,
+                expires_in_days,
+                accounts::now(),
+            )
+            .await
+            .map_err(|e| match e {
+                api_keys::ApiKeyError::NotAMember => {
+                    anyhow::anyhow!("{} is not a member of {}", user.email, agency.name)
+                }
+                e => e.into(),
+            })?;
+            println!("{}", issued.secret);
+            eprintln!("created API key {} ({}…)", issued.key.id, issued.key.prefix);
+            Ok(())
+        }
+        Command::ApiKey {
+            action: ApiKeyAction::Revoke { id },
+        } => {
+            let db = open_db(&settings).await?;
+            let key = api_keys::revoke(&db, &id, "cli", accounts::now()).await?;
+            eprintln!("revoked API key {} ({}…)", key.id, key.prefix);
             Ok(())
         }
         Command::Openapi => {

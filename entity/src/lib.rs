@@ -2,6 +2,7 @@
 //! the same way on SQLite and Postgres.
 
 pub mod agency;
+pub mod api_key;
 pub mod authorization_code;
 pub mod client;
 pub mod consent;

@@ -1,0 +1,286 @@
+//! `Settings → Developer` (`/settings/developer`): a member's API keys in one
+//! agency. Owners and managers list, create, rotate and revoke them; other
+//! members get a page that says why they cannot. Every form is CSRF-checked.
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::http::StatusCode;
+use poem::web::{Data, Query};
+use poem::{Body, Request, Response, handler};
+use serde::Deserialize;
+
+use super::{AgencyChoice, current_session, field, message, page, read_form, redirect};
+use crate::AppState;
+use crate::accounts;
+use crate::api_keys::{self, ApiKeyError};
+use crate::scopes::{self, Role};
+use crate::session::Session;
+
+pub struct KeyLine {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub scope: String,
+    pub created: String,
+    pub expires: String,
+    pub last_used: String,
+    pub active: bool,
+    pub status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "developer.html")]
+pub struct DeveloperPage<'a> {
+    pub agencies: Vec<AgencyChoice>,
+    pub agency_id: &'a str,
+    pub agency_name: &'a str,
+    pub role: &'static str,
+    pub can_manage: bool,
+    pub cannot_reason: String,
+    pub keys: Vec<KeyLine>,
+    pub grantable: Vec<(&'static str, &'static str)>,
+    pub csrf_token: String,
+    pub error: Option<String>,
+    pub new_secret: Option<String>,
+    pub new_name: String,
+}
+
+fn date(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.date().to_string())
+        .unwrap_or_default()
+}
+
+/// All values of a repeated form field.
+fn fields<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub struct DevQuery {
+    agency: Option<String>,
+}
+
+/// Outcome of a form, shown on the re-rendered page.
+#[derive(Default)]
+struct Notice {
+    error: Option<String>,
+    secret: Option<(String, String)>,
+}
+
+async fn render(
+    state: &AppState,
+    session: &Session,
+    agency: Option<&str>,
+    notice: Notice,
+    status: StatusCode,
+) -> Response {
+    let memberships = match accounts::memberships(&state.db, &session.user_id).await {
+        Ok(m) => m,
+        Err(e) => return super::unavailable(e),
+    };
+    if memberships.is_empty() {
+        return message(
+            StatusCode::FORBIDDEN,
+            "No agency",
+            "Your account is not a member of any agency.",
+        );
+    }
+    // The chosen agency, else the first where the member may manage keys.
+    let chosen = agency
+        .and_then(|id| memberships.iter().find(|(a, _)| a.id == id))
+        .or_else(|| {
+            memberships
+                .iter()
+                .find(|(_, r)| matches!(r, Role::Owner | Role::Manager))
+        })
+        .unwrap_or(&memberships[0]);
+    let (agency, role) = (&chosen.0, chosen.1);
+    let can_manage = matches!(role, Role::Owner | Role::Manager);
+    let keys = if can_manage {
+        match api_keys::list(&state.db, &session.user_id, &agency.id).await {
+            Ok(k) => k,
+            Err(e) => return super::unavailable(e),
+        }
+    } else {
+        Vec::new()
+    };
+    let now = accounts::now();
+    let (new_secret, new_name) = notice
+        .secret
+        .map_or((None, String::new()), |(s, n)| (Some(s), n));
+    let status = if can_manage {
+        status
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    page(
+        status,
+        DeveloperPage {
+            agencies: memberships
+                .iter()
+                .map(|(a, r)| AgencyChoice {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    role: r.as_str(),
+                })
+                .collect(),
+            agency_id: &agency.id,
+            agency_name: &agency.name,
+            role: role.as_str(),
+            can_manage,
+            cannot_reason: format!(
+                "Only owners and managers can create API keys. Your role in {} is {}: ask an owner of the agency if you need one.",
+                agency.name,
+                role.as_str()
+            ),
+            keys: keys
+                .into_iter()
+                .map(|k| {
+                    let status = if k.revoked_at.is_some() {
+                        "revoked"
+                    } else if k.expires_at <= now {
+                        "expired"
+                    } else {
+                        "active"
+                    };
+                    KeyLine {
+                        active: status == "active",
+                        status,
+                        created: date(k.created_at),
+                        expires: date(k.expires_at),
+                        last_used: k.last_used_at.map_or("never".into(), date),
+                        id: k.id,
+                        name: k.name,
+                        prefix: k.prefix,
+                        scope: k.scope,
+                    }
+                })
+                .collect(),
+            grantable: scopes::SCOPES.iter().copied().filter(|(s, _)| role.allows(s)).collect(),
+            csrf_token: session.csrf_token(),
+            error: notice.error,
+            new_secret,
+            new_name,
+        }
+        .render(),
+    )
+}
+
+#[handler]
+pub async fn show(
+    state: Data<&Arc<AppState>>,
+    req: &Request,
+    Query(q): Query<DevQuery>,
+) -> Response {
+    match current_session(&state, req).await {
+        Ok(Some(s)) => {
+            render(
+                &state,
+                &s,
+                q.agency.as_deref(),
+                Notice::default(),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Ok(None) => redirect(StatusCode::FOUND, "/login?next=%2Fsettings%2Fdeveloper"),
+        Err(e) => super::unavailable(e),
+    }
+}
+
+#[handler]
+pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> Response {
+    let Some(form) = read_form(req, body).await else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The form could not be read.",
+        );
+    };
+    let session = match current_session(&state, req).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return redirect(StatusCode::SEE_OTHER, "/login?next=%2Fsettings%2Fdeveloper"),
+        Err(e) => return super::unavailable(e),
+    };
+    if !session.csrf_ok(field(&form, "csrf_token")) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form is no longer valid. Go back, reload the page and try again.",
+        );
+    }
+    let agency = field(&form, "agency").unwrap_or_default().to_string();
+    let now = accounts::now();
+    let outcome: Result<Notice, ApiKeyError> = match field(&form, "action") {
+        Some("create") => {
+            let name = field(&form, "name").unwrap_or_default();
+            let days = field(&form, "expires_in_days")
+                .and_then(|d| d.trim().parse::<i64>().ok())
+                .unwrap_or(0);
+            api_keys::create(
+                &state.db,
+                &session.user_id,
+                &agency,
+                name,
+                &fields(&form, "scope"),
+                days,
+                now,
+            )
+            .await
+            .map(|i| Notice {
+                error: None,
+                secret: Some((i.secret, i.key.name)),
+            })
+        }
+        Some(action @ ("rotate" | "revoke")) => {
+            let id = field(&form, "key_id").unwrap_or_default();
+            // Only the member's own keys.
+            match api_keys::find(&state.db, id).await {
+                Ok(Some(k)) if k.user_id == session.user_id => {
+                    if action == "revoke" {
+                        api_keys::revoke(&state.db, &k.id, &session.user_id, now)
+                            .await
+                            .map(|_| Notice::default())
+                    } else {
+                        let grace = field(&form, "grace_days")
+                            .and_then(|d| d.parse::<i64>().ok())
+                            .unwrap_or(-1);
+                        api_keys::rotate(&state.db, &k, &session.user_id, grace, now)
+                            .await
+                            .map(|i| Notice {
+                                error: None,
+                                secret: Some((i.secret, i.key.name)),
+                            })
+                    }
+                }
+                Ok(_) => Err(ApiKeyError::NotFound(id.to_string())),
+                Err(e) => Err(e.into()),
+            }
+        }
+        _ => return message(StatusCode::BAD_REQUEST, "Bad request", "Unknown action."),
+    };
+    match outcome {
+        Ok(notice) => render(&state, &session, Some(&agency), notice, StatusCode::OK).await,
+        Err(ApiKeyError::Db(e)) => super::unavailable(e),
+        Err(e) => {
+            let notice = Notice {
+                error: Some(e.to_string()),
+                secret: None,
+            };
+            render(
+                &state,
+                &session,
+                Some(&agency),
+                notice,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    }
+}
