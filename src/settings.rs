@@ -81,6 +81,7 @@ impl std::fmt::Debug for KeySettings {
 pub struct TokenSettings {
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
+    pub refresh_token_idle_ttl_secs: u64,
 }
 
 /// Who may register clients over RFC 7591.
@@ -163,6 +164,7 @@ struct RawKeys {
 struct RawTokens {
     access_token_ttl_secs: u64,
     refresh_token_ttl_secs: u64,
+    refresh_token_idle_ttl_secs: u64,
 }
 #[derive(Deserialize)]
 struct RawResource {
@@ -341,6 +343,7 @@ impl Settings {
             tokens: TokenSettings {
                 access_token_ttl_secs: raw.tokens.access_token_ttl_secs,
                 refresh_token_ttl_secs: raw.tokens.refresh_token_ttl_secs,
+                refresh_token_idle_ttl_secs: raw.tokens.refresh_token_idle_ttl_secs,
             },
             default_resource,
             registration,

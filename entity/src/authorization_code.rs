@@ -11,6 +11,8 @@ pub struct Model {
     pub agency_id: String,
     #[sea_orm(column_type = "Text")]
     pub redirect_uri: String,
+    /// The authorization request named `redirect_uri` explicitly.
+    pub redirect_uri_given: bool,
     /// S256 code challenge (base64url of SHA-256 of the verifier).
     pub code_challenge: String,
     /// Space-separated granted scopes (after narrowing to the role).
@@ -22,6 +24,9 @@ pub struct Model {
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// The access token issued for this code (revoked on a replay).
+    pub access_jti: Option<String>,
+    pub access_exp: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,8 @@ pub mod client;
 pub mod consent;
 pub mod membership;
 pub mod rate_limit;
+pub mod refresh_family;
+pub mod refresh_token;
 pub mod session;
 pub mod signing_key;
 pub mod user;

@@ -6,6 +6,7 @@ mod m20261127_000001_signing_keys;
 mod m20261127_000002_clients;
 mod m20261127_000003_accounts;
 mod m20261127_000005_api_keys;
+mod m20261127_000006_refresh_tokens;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_clients::Migration),
             Box::new(m20261127_000003_accounts::Migration),
             Box::new(m20261127_000005_api_keys::Migration),
+            Box::new(m20261127_000006_refresh_tokens::Migration),
         ]
     }
 }

@@ -59,12 +59,15 @@ enum AuthorizationCodes {
     UserId,
     AgencyId,
     RedirectUri,
+    RedirectUriGiven,
     CodeChallenge,
     Scope,
     Resource,
     CreatedAt,
     ExpiresAt,
     UsedAt,
+    AccessJti,
+    AccessExp,
 }
 
 #[derive(DeriveIden)]
@@ -235,6 +238,13 @@ impl MigrationTrait for Migration {
                         .text()
                         .not_null(),
                 )
+                // Whether the authorization request named the redirect URI
+                // (then the token request must repeat it).
+                .col(
+                    ColumnDef::new(AuthorizationCodes::RedirectUriGiven)
+                        .boolean()
+                        .not_null(),
+                )
                 .col(
                     ColumnDef::new(AuthorizationCodes::CodeChallenge)
                         .string()
@@ -259,6 +269,17 @@ impl MigrationTrait for Migration {
                 // Set once, by the one redemption that wins; a later use is a replay.
                 .col(
                     ColumnDef::new(AuthorizationCodes::UsedAt)
+                        .big_integer()
+                        .null(),
+                )
+                // The access token issued for the code, revoked on a replay.
+                .col(
+                    ColumnDef::new(AuthorizationCodes::AccessJti)
+                        .string()
+                        .null(),
+                )
+                .col(
+                    ColumnDef::new(AuthorizationCodes::AccessExp)
                         .big_integer()
                         .null(),
                 )

@@ -18,6 +18,7 @@ pub struct NewCode<'a> {
     pub user_id: &'a str,
     pub agency_id: &'a str,
     pub redirect_uri: &'a str,
+    pub redirect_uri_given: bool,
     pub code_challenge: &'a str,
     pub scope: &'a str,
     pub resource: &'a str,
@@ -32,12 +33,15 @@ pub async fn issue(db: &impl ConnectionTrait, c: NewCode<'_>, now: i64) -> Resul
         user_id: Set(c.user_id.to_string()),
         agency_id: Set(c.agency_id.to_string()),
         redirect_uri: Set(c.redirect_uri.to_string()),
+        redirect_uri_given: Set(c.redirect_uri_given),
         code_challenge: Set(c.code_challenge.to_string()),
         scope: Set(c.scope.to_string()),
         resource: Set(c.resource.to_string()),
         created_at: Set(now),
         expires_at: Set(now + CODE_TTL_SECS),
         used_at: Set(None),
+        access_jti: Set(None),
+        access_exp: Set(None),
     })
     .exec_without_returning(db)
     .await?;

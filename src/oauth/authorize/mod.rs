@@ -405,6 +405,7 @@ async fn issue_code(
             user_id: &session.user_id,
             agency_id,
             redirect_uri: &v.redirect_uri,
+            redirect_uri_given: v.redirect_uri_given,
             code_challenge: &v.code_challenge,
             scope: &scope,
             resource: &v.resource,

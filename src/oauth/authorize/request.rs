@@ -113,6 +113,8 @@ pub struct ValidRequest {
     /// Where the response goes: the URI as presented (loopback ports may
     /// differ from the registered one), or the single registered one.
     pub redirect_uri: String,
+    /// The request named `redirect_uri` (the token request must repeat it).
+    pub redirect_uri_given: bool,
     pub state: Option<String>,
     pub code_challenge: String,
     /// Requested permission scopes (without `offline_access`), in the
@@ -259,6 +261,7 @@ pub fn validate(
     let prompt = parse_prompt(params.get("prompt")).map_err(|d| fail("invalid_request", d))?;
     Ok(ValidRequest {
         client_id: client.client_id.clone(),
+        redirect_uri_given: params.get("redirect_uri").is_some(),
         redirect_uri,
         state,
         code_challenge,

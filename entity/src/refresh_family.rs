@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+/// A refresh-token family: every rotation of one authorization grant.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "refresh_families")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub agency_id: String,
+    #[sea_orm(column_type = "Text")]
+    pub resource: String,
+    #[sea_orm(unique)]
+    pub code_hash: String,
+    pub created_at: i64,
+    /// Absolute end of the family.
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
