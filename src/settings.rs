@@ -37,6 +37,7 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub default_resource: String,
     pub registration: RegistrationSettings,
+    pub clients: ClientSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +82,12 @@ pub struct TokenSettings {
     pub refresh_token_ttl_secs: u64,
 }
 
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Seconds a client record stays in each instance's cache; 0 disables it.
+    pub cache_ttl_secs: u64,
+}
+
 /// Who may register clients over RFC 7591.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegistrationPolicy {
@@ -116,6 +123,11 @@ struct Raw {
     tokens: RawTokens,
     resource: RawResource,
     registration: RawRegistration,
+    clients: RawClients,
+}
+#[derive(Deserialize)]
+struct RawClients {
+    cache_ttl_secs: u64,
 }
 #[derive(Deserialize)]
 struct RawServer {
@@ -308,6 +320,9 @@ impl Settings {
             },
             default_resource,
             registration,
+            clients: ClientSettings {
+                cache_ttl_secs: raw.clients.cache_ttl_secs,
+            },
         })
     }
 
@@ -430,6 +445,7 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.keys.activation_delay_secs, s.keys.jwks_max_age_secs);
         assert_eq!(s.tokens.access_token_ttl_secs, 900);
+        assert_eq!(s.clients.cache_ttl_secs, 5);
     }
 
     #[test]

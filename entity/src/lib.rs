@@ -3,4 +3,5 @@
 
 pub mod client;
 pub mod rate_limit;
+pub mod revoked_access_token;
 pub mod signing_key;
