@@ -36,6 +36,9 @@ pub struct AppState {
     pub keys: KeyStore,
     /// The RFC 8414 document, serialised once.
     pub metadata: bytes::Bytes,
+    /// Client records read at the token, revocation and introspection
+    /// endpoints, kept `clients.cache_ttl_secs`.
+    pub client_cache: oauth::client_cache::ClientCache,
 }
 
 pub struct App {
@@ -54,12 +57,16 @@ impl App {
             .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
         let keys = KeyStore::open(db.clone(), &settings).await?;
         let metadata = oauth::metadata::to_bytes(&oauth::metadata::build(&settings)).into();
+        let client_cache = oauth::client_cache::ClientCache::new(std::time::Duration::from_secs(
+            settings.clients.cache_ttl_secs,
+        ));
         Ok(App {
             state: Arc::new(AppState {
                 settings,
                 db,
                 keys,
                 metadata,
+                client_cache,
             }),
         })
     }
@@ -89,14 +96,29 @@ impl App {
     }
 }
 
-type Apis = (api::Api, oauth::register::api::RegistrationApi);
+type Apis = (
+    api::Api,
+    oauth::register::api::RegistrationApi,
+    oauth::token::TokenApi,
+    oauth::revoke::RevocationApi,
+    oauth::introspect::IntrospectionApi,
+);
 
 fn openapi_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
     let apis = (
         api::Api {
             state: state.clone(),
         },
-        oauth::register::api::RegistrationApi { state },
+        oauth::register::api::RegistrationApi {
+            state: state.clone(),
+        },
+        oauth::token::TokenApi {
+            state: state.clone(),
+        },
+        oauth::revoke::RevocationApi {
+            state: state.clone(),
+        },
+        oauth::introspect::IntrospectionApi { state },
     );
     OpenApiService::new(apis, "SkedCast auth", env!("CARGO_PKG_VERSION"))
         .description("OAuth 2.1 authorization server for SkedCast agencies, apps and AI agents.")

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use poem::listener::{Acceptor, Listener, TcpListener};
+use skedcast_auth::oauth::resource;
 use skedcast_auth::settings::Settings;
 use skedcast_auth::{App, accounts, api_keys, keys, telemetry};
 
@@ -32,6 +33,11 @@ enum Command {
     SigningKey {
         #[command(subcommand)]
         action: SigningKeyAction,
+    },
+    /// Manage resource servers (the callers of /oauth/introspect).
+    ResourceServer {
+        #[command(subcommand)]
+        action: ResourceServerAction,
     },
     /// Print the OpenAPI document (regenerate openapi/openapi.json with it).
     Openapi,
@@ -126,6 +132,22 @@ enum MemberAction {
         email: String,
         #[arg(long)]
         agency: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ResourceServerAction {
+    /// Create a resource server: a confidential client allowed to call
+    /// /oauth/introspect. Prints its client_id and client_secret (shown
+    /// once), one per line.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Its resource identifier (RFC 8707), the `aud` of tokens for it:
+        /// the service's public base URL, e.g. https://api.example.com.
+        #[arg(long)]
+        resource: String,
     },
 }
 
@@ -289,6 +311,23 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = open_db(&settings).await?;
             let key = api_keys::revoke(&db, &id, "cli", accounts::now()).await?;
             eprintln!("revoked API key {} ({}…)", key.id, key.prefix);
+            Ok(())
+        }
+        Command::ResourceServer {
+            action: ResourceServerAction::Create { name, resource },
+        } => {
+            // Refuse bad input before touching the database.
+            resource::validate_name(&name).map_err(anyhow::Error::msg)?;
+            resource::validate_resource(&resource).map_err(anyhow::Error::msg)?;
+            let db = skedcast_auth::db::connect(&settings.database).await?;
+            skedcast_auth::db::migrate(&db).await?;
+            let created = resource::create_resource_server(&db, &name, &resource).await?;
+            println!("{}", created.client_id);
+            println!("{}", created.client_secret);
+            eprintln!(
+                "created resource server {:?} for {resource}; the secret is shown only now",
+                name
+            );
             Ok(())
         }
         Command::Openapi => {

@@ -10,8 +10,9 @@ use crate::oauth::clients;
 const PERIOD: Duration = Duration::from_secs(3600);
 
 /// One pass at time `now` (Unix seconds): delete never-used public clients
-/// older than `registration.unused_public_client_days`, and stale rate-limit
-/// counters. Failures are logged; the next pass retries.
+/// older than `registration.unused_public_client_days`, stale rate-limit
+/// counters, and revoked access tokens past their expiry. Failures are
+/// logged; the next pass retries.
 pub async fn run_once(state: &AppState, now: i64) {
     let days = state.settings.registration.unused_public_client_days;
     match clients::delete_unused_public_clients(&state.db, days, now).await {
@@ -27,6 +28,11 @@ pub async fn run_once(state: &AppState, now: i64) {
     }
     if let Err(e) = crate::oauth::authorize::codes::prune(&state.db, now).await {
         tracing::warn!(error = %e, "pruning expired authorization codes failed");
+    }
+    match crate::oauth::revoked_tokens::prune(&state.db, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "pruned expired revoked access tokens"),
+        Err(e) => tracing::warn!(error = %e, "pruning revoked access tokens failed"),
     }
 }
 

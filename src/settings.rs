@@ -39,6 +39,7 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     pub session: SessionSettings,
     pub login: LoginSettings,
+    pub clients: ClientSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +83,12 @@ pub struct TokenSettings {
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
     pub refresh_token_idle_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Seconds a client record stays in each instance's cache; 0 disables it.
+    pub cache_ttl_secs: u64,
 }
 
 /// Who may register clients over RFC 7591.
@@ -135,6 +142,11 @@ struct Raw {
     registration: RawRegistration,
     session: SessionSettings,
     login: LoginSettings,
+    clients: RawClients,
+}
+#[derive(Deserialize)]
+struct RawClients {
+    cache_ttl_secs: u64,
 }
 #[derive(Deserialize)]
 struct RawServer {
@@ -349,6 +361,9 @@ impl Settings {
             registration,
             session: raw.session,
             login: raw.login,
+            clients: ClientSettings {
+                cache_ttl_secs: raw.clients.cache_ttl_secs,
+            },
         })
     }
 
@@ -471,6 +486,7 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.keys.activation_delay_secs, s.keys.jwks_max_age_secs);
         assert_eq!(s.tokens.access_token_ttl_secs, 900);
+        assert_eq!(s.clients.cache_ttl_secs, 5);
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct Model {
     pub created_at: i64,
     pub updated_at: i64,
     pub first_authorized_at: Option<i64>,
+    /// RFC 8707 resource identifier of a `resource_server` client; NULL otherwise.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub resource: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

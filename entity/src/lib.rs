@@ -10,6 +10,7 @@ pub mod membership;
 pub mod rate_limit;
 pub mod refresh_family;
 pub mod refresh_token;
+pub mod revoked_access_token;
 pub mod session;
 pub mod signing_key;
 pub mod user;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_signing_keys;
 mod m20261127_000002_clients;
 mod m20261127_000003_accounts;
+mod m20261127_000004_resource_servers;
 mod m20261127_000005_api_keys;
 mod m20261127_000006_refresh_tokens;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_signing_keys::Migration),
             Box::new(m20261127_000002_clients::Migration),
             Box::new(m20261127_000003_accounts::Migration),
+            Box::new(m20261127_000004_resource_servers::Migration),
             Box::new(m20261127_000005_api_keys::Migration),
             Box::new(m20261127_000006_refresh_tokens::Migration),
         ]

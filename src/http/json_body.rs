@@ -15,7 +15,7 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 /// Why the body is not there to parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyProblem {
-    /// No or another content type than JSON (the value sent, if any).
+    /// No or another content type than the expected one (the value sent, if any).
     UnsupportedMediaType(Option<String>),
     /// Longer than the limit (bytes).
     TooLarge(usize),
@@ -41,13 +41,16 @@ pub fn is_json_media_type(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-async fn read(
+/// The body of `request`, at most `limit` bytes, when its content type is
+/// one `accept` takes.
+pub(crate) async fn read(
     request: &Request,
     body: &mut RequestBody,
     limit: usize,
+    accept: fn(&str) -> bool,
 ) -> Result<bytes::Bytes, BodyProblem> {
     match request.content_type() {
-        Some(ct) if is_json_media_type(ct) => {}
+        Some(ct) if accept(ct) => {}
         other => return Err(BodyProblem::UnsupportedMediaType(other.map(str::to_string))),
     }
     // Refuse early when the client announces too much.
@@ -93,7 +96,7 @@ impl<'a, T: Type, const LIMIT: usize> ApiExtractor<'a> for JsonBody<T, LIMIT> {
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         Ok(JsonBody {
-            bytes: read(request, body, LIMIT).await,
+            bytes: read(request, body, LIMIT, is_json_media_type).await,
             _schema: PhantomData,
         })
     }

@@ -1,6 +1,8 @@
 //! HTTP plumbing shared by every route.
 
+pub mod basic;
 pub mod bearer;
+pub mod form_body;
 pub mod json_body;
 pub mod json_bytes;
 pub mod no_store;

@@ -13,8 +13,8 @@ pub mod store;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use josekit::jws::JwsHeader;
-use josekit::jws::alg::ecdsa::EcdsaJwsSigner;
+use josekit::jws::alg::ecdsa::{EcdsaJwsSigner, EcdsaJwsVerifier};
+use josekit::jws::{JwsHeader, JwsVerifier};
 use sea_orm::DatabaseConnection;
 
 use crate::settings::Settings;
@@ -41,6 +41,8 @@ struct Snapshot {
     keys: Vec<Arc<LoadedKey>>,
     /// The JWKS document, serialised once per load.
     jwks: bytes::Bytes,
+    /// One verifier per published key, by `kid`.
+    verifiers: Vec<(String, EcdsaJwsVerifier)>,
 }
 
 pub struct KeyStore {
@@ -124,6 +126,27 @@ impl KeyStore {
         )?)
     }
 
+    /// Verify a compact JWS made by one of the published keys and return its
+    /// payload. The header must say `alg` ES256 (nothing else is accepted:
+    /// no `none`, no HS*/RS*), a published `kid`, and `typ` equal to `typ`
+    /// (compared as a media type: case-insensitive, `application/` optional,
+    /// RFC 7515 §4.1.9). `None` for anything else.
+    pub async fn verify(&self, typ: &str, token: &str) -> Option<Vec<u8>> {
+        let snap = self.current().await;
+        let selected = josekit::jws::deserialize_compact_with_selector(token, |header| {
+            let alg_ok = header.algorithm() == Some("ES256");
+            let typ_ok = header.token_type().is_some_and(|t| same_media_type(t, typ));
+            let verifier = header.key_id().and_then(|kid| {
+                snap.verifiers
+                    .iter()
+                    .find(|(k, _)| k == kid)
+                    .map(|(_, v)| v as &dyn JwsVerifier)
+            });
+            Ok(if alg_ok && typ_ok { verifier } else { None })
+        });
+        selected.ok().map(|(payload, _)| payload)
+    }
+
     /// The `kid` that signs now.
     pub async fn active_kid(&self) -> Option<String> {
         let snap = self.current().await;
@@ -146,9 +169,12 @@ async fn load(
     let now = store::now();
     let mut keys = Vec::with_capacity(rows.len());
     let mut published = Vec::new();
+    let mut verifiers = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         if schedule::is_published(&rows, i, now, retention_secs) {
-            published.push(material::public_jwk(&row.kid, &row.public_x, &row.public_y));
+            let jwk = material::public_jwk(&row.kid, &row.public_x, &row.public_y);
+            verifiers.push((row.kid.clone(), verifier(&jwk, &row.kid)?));
+            published.push(jwk);
         }
         let pem = seal::unseal(&row.private_key, kek, &row.kid)?;
         let signer = josekit::jws::ES256
@@ -166,5 +192,44 @@ async fn load(
         loaded_at: Instant::now(),
         keys,
         jwks: jwks.into(),
+        verifiers,
     })
+}
+
+fn verifier(jwk: &serde_json::Value, kid: &str) -> anyhow::Result<EcdsaJwsVerifier> {
+    let map = match jwk {
+        serde_json::Value::Object(m) => m.clone(),
+        _ => anyhow::bail!("public key {kid} is not a JSON object"),
+    };
+    let jwk = josekit::jwk::Jwk::from_map(map)
+        .map_err(|e| anyhow::anyhow!("public key {kid} is unreadable: {e}"))?;
+    josekit::jws::ES256
+        .verifier_from_jwk(&jwk)
+        .map_err(|e| anyhow::anyhow!("public key {kid} is unreadable: {e}"))
+}
+
+/// Media types compared as RFC 7515 §4.1.9 says for `typ`: case-insensitive,
+/// with the `application/` prefix optional.
+fn same_media_type(a: &str, b: &str) -> bool {
+    let strip = |s: &str| -> String {
+        let s = s.to_ascii_lowercase();
+        match s.strip_prefix("application/") {
+            Some(rest) => rest.to_string(),
+            None => s,
+        }
+    };
+    strip(a) == strip(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_media_type;
+
+    #[test]
+    fn typ_comparison() {
+        assert!(same_media_type("at+jwt", "at+jwt"));
+        assert!(same_media_type("application/at+JWT", "at+jwt"));
+        assert!(!same_media_type("JWT", "at+jwt"));
+        assert!(!same_media_type("", "at+jwt"));
+    }
 }

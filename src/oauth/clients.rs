@@ -5,13 +5,16 @@ use entity::client::{ActiveModel, Column, Entity, Model};
 use sea_orm::ActiveValue::NotSet;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter,
+    QueryFilter, QuerySelect,
 };
 
-use crate::oauth::register::ClientMetadata;
+use crate::oauth::register::{AuthMethod, ClientMetadata, GrantType};
 
 /// Clients registered over RFC 7591.
 pub const KIND_DYNAMIC: &str = "dynamic";
+/// Resource servers created with `skedcast-auth resource-server create`:
+/// confidential, no grants, allowed to call the introspection endpoint.
+pub const KIND_RESOURCE_SERVER: &str = "resource_server";
 
 const DAY_SECS: i64 = 86_400;
 
@@ -59,6 +62,7 @@ fn model(
         created_at,
         updated_at: now,
         first_authorized_at: None,
+        resource: None,
     }
 }
 
@@ -111,6 +115,7 @@ pub async fn replace(
     );
     row.kind = current.kind.clone();
     row.first_authorized_at = current.first_authorized_at;
+    row.resource = current.resource.clone();
     let mut am: ActiveModel = row.clone().into_active_model().reset_all();
     am.client_id = NotSet;
     let res = Entity::update_many()
@@ -181,4 +186,112 @@ pub async fn delete_unused_public_clients(
         .exec(db)
         .await?;
     Ok(res.rows_affected)
+}
+
+/// Store a resource server created by the CLI: a confidential client of kind
+/// [`KIND_RESOURCE_SERVER`] with no grants, authenticating with its secret
+/// (`client_secret_basic` or `client_secret_post` at the introspection
+/// endpoint), never managed over RFC 7592.
+pub async fn insert_resource_server(
+    db: &impl ConnectionTrait,
+    client_id: &str,
+    name: &str,
+    resource: &str,
+    secret_hash: String,
+    now: i64,
+) -> Result<Model, DbErr> {
+    let row = Model {
+        client_id: client_id.to_string(),
+        kind: KIND_RESOURCE_SERVER.to_string(),
+        client_secret_hash: Some(secret_hash),
+        registration_token_hash: None,
+        token_endpoint_auth_method: "client_secret_basic".to_string(),
+        grant_types: to_json(Vec::<String>::new()),
+        response_types: to_json(Vec::<String>::new()),
+        redirect_uris: to_json(Vec::<String>::new()),
+        contacts: to_json(Vec::<String>::new()),
+        scope: None,
+        client_name: Some(name.to_string()),
+        client_uri: None,
+        logo_uri: None,
+        tos_uri: None,
+        policy_uri: None,
+        software_id: None,
+        software_version: None,
+        created_at: now,
+        updated_at: now,
+        first_authorized_at: None,
+        resource: Some(resource.to_string()),
+    };
+    Entity::insert(row.clone().into_active_model().reset_all())
+        .exec_without_returning(db)
+        .await?;
+    Ok(row)
+}
+
+/// Whether `resource` is the resource identifier of a registered resource
+/// server (compared as exact strings).
+pub async fn is_registered_resource(
+    db: &impl ConnectionTrait,
+    resource: &str,
+) -> Result<bool, DbErr> {
+    let found = Entity::find()
+        .select_only()
+        .column(Column::ClientId)
+        .filter(Column::Kind.eq(KIND_RESOURCE_SERVER))
+        .filter(Column::Resource.eq(resource))
+        .into_tuple::<String>()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// What the token, revocation and introspection endpoints need of a client,
+/// parsed once from its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub kind: String,
+    /// SHA-256 hex of the secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    /// The registered `token_endpoint_auth_method`; `None` if the stored
+    /// value is not one this server knows (then the client cannot
+    /// authenticate).
+    pub auth_method: Option<AuthMethod>,
+    pub grant_types: Vec<GrantType>,
+    /// The registered scopes, in registration order.
+    pub scope: Vec<String>,
+    /// The resource identifier of a resource server.
+    pub resource: Option<String>,
+}
+
+impl ClientRecord {
+    pub fn from_model(m: &Model) -> ClientRecord {
+        ClientRecord {
+            client_id: m.client_id.clone(),
+            kind: m.kind.clone(),
+            secret_hash: m.client_secret_hash.clone(),
+            auth_method: AuthMethod::parse(&m.token_endpoint_auth_method),
+            grant_types: list(&m.grant_types)
+                .iter()
+                .filter_map(|g| GrantType::parse(g))
+                .collect(),
+            scope: m
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split_ascii_whitespace()
+                .map(str::to_string)
+                .collect(),
+            resource: m.resource.clone(),
+        }
+    }
+
+    pub fn is_resource_server(&self) -> bool {
+        self.kind == KIND_RESOURCE_SERVER
+    }
+
+    pub fn has_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
 }

@@ -17,6 +17,16 @@ pub struct ServerMetadata {
     pub registration_endpoint: String,
     /// The authorization endpoint (authorization code flow with PKCE S256).
     pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// The grants the token endpoint serves.
+    pub grant_types_supported: Vec<String>,
+    /// RFC 7009 token revocation.
+    pub revocation_endpoint: String,
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// RFC 7662 token introspection (resource servers only).
+    pub introspection_endpoint: String,
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
     pub response_types_supported: Vec<String>,
     pub response_modes_supported: Vec<String>,
     pub code_challenge_methods_supported: Vec<String>,
@@ -25,12 +35,28 @@ pub struct ServerMetadata {
     pub authorization_response_iss_parameter_supported: bool,
 }
 
+/// Client authentication at the token and revocation endpoints.
+const CLIENT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+/// Resource servers authenticate with their secret at introspection.
+const SECRET_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
 pub fn build(settings: &Settings) -> ServerMetadata {
     ServerMetadata {
         issuer: settings.issuer.clone(),
         jwks_uri: settings.endpoint("/.well-known/jwks.json"),
         registration_endpoint: settings.endpoint("/oauth/register"),
         authorization_endpoint: settings.endpoint("/oauth/authorize"),
+        token_endpoint: settings.endpoint("/oauth/token"),
+        token_endpoint_auth_methods_supported: strings(CLIENT_AUTH_METHODS),
+        grant_types_supported: strings(crate::oauth::token::GRANT_TYPES_SUPPORTED),
+        revocation_endpoint: settings.endpoint("/oauth/revoke"),
+        revocation_endpoint_auth_methods_supported: strings(CLIENT_AUTH_METHODS),
+        introspection_endpoint: settings.endpoint("/oauth/introspect"),
+        introspection_endpoint_auth_methods_supported: strings(SECRET_AUTH_METHODS),
         response_types_supported: vec!["code".into()],
         response_modes_supported: vec!["query".into()],
         code_challenge_methods_supported: vec!["S256".into()],

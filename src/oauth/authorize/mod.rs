@@ -27,20 +27,28 @@ use crate::web::{
     self, AgencyChoice, ConsentPage, ScopeLine, current_session, field, message, redirect,
 };
 
-/// The issuer's view of a resource identifier: scheme and host compared
-/// case-insensitively (RFC 3986 §6.2.2.1), the rest exactly.
-pub fn canonical_resource(state: &AppState, presented: &str) -> Option<String> {
-    let norm = |s: &str| {
-        url::Url::parse(s)
-            .ok()
-            .map(|u| u.to_string().trim_end_matches('/').to_string())
+/// A resource identifier normalised for comparison: scheme and host
+/// lower-cased (RFC 3986 §6.2.2.1), no trailing slash.
+fn normalise(s: &str) -> Option<String> {
+    url::Url::parse(s)
+        .ok()
+        .map(|u| u.to_string().trim_end_matches('/').to_string())
+}
+
+/// The served resource a presented `resource` names: the configured default
+/// or one registered with `resource-server create`.
+async fn resolve_resource(state: &AppState, presented: &str) -> Result<Option<String>, Response> {
+    let default = &state.settings.default_resource;
+    let Some(p) = normalise(presented) else {
+        return Ok(None);
     };
-    let p = norm(presented)?;
-    let known = [state.settings.default_resource.as_str()];
-    known
-        .iter()
-        .find(|k| norm(k).as_deref() == Some(p.as_str()))
-        .map(|k| k.to_string())
+    if normalise(default).as_deref() == Some(p.as_str()) {
+        return Ok(Some(default.clone()));
+    }
+    let registered = clients::is_registered_resource(&state.db, presented)
+        .await
+        .map_err(web::unavailable)?;
+    Ok(registered.then(|| presented.to_string()))
 }
 
 async fn validate(
@@ -53,11 +61,15 @@ async fn validate(
             .map_err(web::unavailable)?,
         None => None,
     };
+    let resource = match params.get("resource") {
+        Some(r) => resolve_resource(state, r).await?,
+        None => None,
+    };
     Ok(request::validate(
         params,
         client.as_ref(),
         &state.settings.default_resource,
-        |r| canonical_resource(state, r),
+        |_| resource.clone(),
     ))
 }
 

@@ -395,6 +395,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             first_authorized_at: None,
+            resource: None,
         }
     }
 

@@ -339,6 +339,7 @@ impl RegistrationApi {
         .map_err(|e| Failure::db(e, "update client"))?
         // A concurrent update rotated the token or a delete won.
         .ok_or_else(|| Failure::invalid_token(true, "registration access token"))?;
+        self.state.client_cache.invalidate(&row.client_id);
         tracing::info!(client_id = %row.client_id, "client updated");
         let info = information(
             &row,
@@ -372,6 +373,7 @@ impl RegistrationApi {
         if !deleted {
             return Err(Failure::invalid_token(true, "registration access token"));
         }
+        self.state.client_cache.invalidate(&current.client_id);
         tracing::info!(client_id = %current.client_id, "client deleted");
         Ok(Deleted::NoContent)
     }

@@ -1,0 +1,238 @@
+//! The one error type of the OAuth endpoints (token, revocation,
+//! introspection): an RFC 6749 §5.2 JSON body `{"error", "error_description"}`
+//! with `Cache-Control: no-store` and `Pragma: no-cache`, and for a 401 after
+//! an `Authorization` header a `WWW-Authenticate` challenge.
+//!
+//! Descriptions tell the client what to fix; they never contain a secret.
+
+use poem::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use poem::http::{HeaderValue, StatusCode};
+use poem::{IntoResponse, Response};
+use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::types::Type;
+use poem_openapi::{ApiResponse, Object};
+use sea_orm::DbErr;
+
+/// The challenge sent with `401 invalid_client` when the client tried HTTP
+/// Basic (RFC 6749 §5.2).
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"skedcast\"";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    /// The RFC 6749 / 7009 / 7662 / 8707 `error` code.
+    pub code: &'static str,
+    pub description: String,
+    /// `WWW-Authenticate` value, for 401 after an `Authorization` header.
+    pub challenge: Option<&'static str>,
+}
+
+/// RFC 6749 §5.2 error response (documentation shape).
+#[derive(Object)]
+#[oai(rename = "OAuthError")]
+pub struct OAuthErrorBody {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
+    /// `invalid_target`, `server_error` or `temporarily_unavailable`.
+    pub error: String,
+    /// What is wrong and what to change.
+    pub error_description: String,
+}
+
+#[derive(serde::Serialize)]
+struct Wire<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl OAuthError {
+    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        OAuthError {
+            status,
+            code,
+            description: description.into(),
+            challenge: None,
+        }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// `401 invalid_client`; with a Basic challenge when `basic_tried`.
+    pub fn invalid_client(description: impl Into<String>, basic_tried: bool) -> Self {
+        OAuthError {
+            challenge: basic_tried.then_some(BASIC_CHALLENGE),
+            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
+        }
+    }
+
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
+    pub fn unauthorized_client(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", description)
+    }
+
+    pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            description,
+        )
+    }
+
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+    }
+
+    /// RFC 8707 §2: the requested resource is unknown or not allowed.
+    pub fn invalid_target(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_target", description)
+    }
+
+    /// An unexpected fault: logged with its cause, answered without it.
+    pub fn server_error(cause: impl std::fmt::Display, during: &'static str) -> Self {
+        tracing::error!(error = %cause, during, "oauth: server error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "unexpected server error; retry later",
+        )
+    }
+
+    /// A database fault: 503 when the database is unreachable (retry), 500
+    /// otherwise. The cause is logged, never sent.
+    pub fn db(e: DbErr, during: &'static str) -> Self {
+        tracing::error!(error = %e, during, "oauth: database error");
+        match e {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the database is unavailable; retry later",
+            ),
+            _ => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "unexpected database error; retry later",
+            ),
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&Wire {
+            error: self.code,
+            error_description: &self.description,
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.description)
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut resp = Response::builder()
+            .status(self.status)
+            .header(CONTENT_TYPE, "application/json")
+            .header(CACHE_CONTROL, "no-store")
+            .header(PRAGMA, "no-cache")
+            .body(self.body());
+        if let Some(challenge) = self.challenge {
+            resp.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        resp
+    }
+}
+
+impl From<OAuthError> for poem::Error {
+    fn from(e: OAuthError) -> poem::Error {
+        poem::Error::from_response(e.into_response())
+    }
+}
+
+impl ApiResponse for OAuthError {
+    fn meta() -> MetaResponses {
+        let response = |status: u16, description: &'static str, challenge: bool| MetaResponse {
+            description,
+            status: Some(status),
+            status_range: None,
+            content: vec![MetaMediaType {
+                content_type: "application/json",
+                schema: OAuthErrorBody::schema_ref(),
+            }],
+            headers: if challenge {
+                vec![MetaHeader {
+                    name: "WWW-Authenticate".into(),
+                    description: Some(
+                        "`Basic realm=\"skedcast\"` when HTTP Basic was tried".into(),
+                    ),
+                    required: false,
+                    deprecated: false,
+                    schema: String::schema_ref(),
+                }]
+            } else {
+                Vec::new()
+            },
+        };
+        MetaResponses {
+            responses: vec![
+                response(400, "The request is invalid (RFC 6749 §5.2 error).", false),
+                response(
+                    401,
+                    "Client authentication failed (`invalid_client`).",
+                    true,
+                ),
+                response(500, "Unexpected server fault (`server_error`).", false),
+                response(
+                    503,
+                    "The database is unavailable (`temporarily_unavailable`).",
+                    false,
+                ),
+            ],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        OAuthErrorBody::register(registry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_body_and_headers() {
+        let e = OAuthError::invalid_client("client authentication failed", true);
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+        let v: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error": "invalid_client", "error_description": "client authentication failed"})
+        );
+        let resp = e.into_response();
+        assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+        assert_eq!(resp.headers()[PRAGMA], "no-cache");
+        assert_eq!(resp.headers()[WWW_AUTHENTICATE], BASIC_CHALLENGE);
+        let resp = OAuthError::invalid_client("x", false).into_response();
+        assert!(resp.headers().get(WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn database_faults() {
+        let e = OAuthError::db(DbErr::Custom("boom".into()), "test");
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        );
+        assert!(!e.description.contains("boom"));
+    }
+}

@@ -1,0 +1,243 @@
+//! `POST /oauth/introspect` (RFC 7662): resource servers ask whether a token
+//! is active and what it carries.
+//!
+//! - Only resource servers (clients created with `skedcast-auth
+//!   resource-server create`) may call it, authenticating with their secret
+//!   by HTTP Basic or in the body; anyone else gets `401 invalid_client`.
+//! - An active access token is answered with `active`, `scope`,
+//!   `client_id`, `sub`, `exp`, `iat`, `iss`, `aud`, `token_type` (`Bearer`,
+//!   the RFC 6749 §7.1 type, as RFC 7662 §2.2 defines the member), and
+//!   `agency_id`/`role` when the token has them.
+//! - A token is reported active only to the resource server it is for
+//!   (`aud` equals the caller's resource, RFC 7662 §4): a resource server
+//!   learns nothing about tokens meant for others.
+//! - Anything else (garbage, expired, revoked, signed by another key, another
+//!   audience) is exactly `{"active": false}`.
+//!
+//! The token's shape decides where it is looked up; see [`kind`].
+
+use std::sync::Arc;
+
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use crate::AppState;
+use crate::http::basic::ClientAuthorization;
+use crate::http::form_body::FormBody;
+use crate::http::no_store::no_store;
+use crate::oauth::TokenTag;
+use crate::oauth::client_auth::{self, Rule};
+use crate::oauth::clients::ClientRecord;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::{self, MAX_FORM_BYTES};
+use crate::oauth::revoked_tokens;
+use crate::oauth::token::access_token::{self, Claims};
+
+/// Prefix of API keys (contract: `sked_live_` + random base62).
+pub const API_KEY_PREFIX: &str = "sked_live_";
+
+/// What a presented token is, judged by its shape alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A compact JWS: one of our access tokens, if anything.
+    AccessToken,
+    /// `sked_live_...`.
+    ApiKey,
+    /// Anything else: refresh tokens are opaque random strings.
+    Opaque,
+}
+
+pub fn kind(token: &str) -> TokenKind {
+    if token.starts_with(API_KEY_PREFIX) {
+        TokenKind::ApiKey
+    } else if access_token::looks_like_jwt(token) {
+        TokenKind::AccessToken
+    } else {
+        TokenKind::Opaque
+    }
+}
+
+/// Introspection request (RFC 7662 §2.1), form-encoded.
+#[derive(Object)]
+pub struct IntrospectionRequest {
+    /// The token to introspect.
+    pub token: String,
+    /// `access_token` or `refresh_token`; a hint only (the token's shape
+    /// decides).
+    pub token_type_hint: Option<String>,
+    /// With client_secret_post.
+    pub client_id: Option<String>,
+    /// With client_secret_post.
+    pub client_secret: Option<String>,
+}
+
+/// Introspection response (RFC 7662 §2.2). Inactive: only `active: false`.
+#[derive(Object, Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntrospectionResponse {
+    pub active: bool,
+    #[oai(skip_serializing_if_is_none)]
+    pub scope: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub client_id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub sub: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub exp: Option<i64>,
+    #[oai(skip_serializing_if_is_none)]
+    pub iat: Option<i64>,
+    #[oai(skip_serializing_if_is_none)]
+    pub iss: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub aud: Option<String>,
+    /// `Bearer`.
+    #[oai(skip_serializing_if_is_none)]
+    pub token_type: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub agency_id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub role: Option<String>,
+}
+
+impl IntrospectionResponse {
+    pub fn inactive() -> Self {
+        Self::default()
+    }
+
+    pub fn from_claims(c: Claims) -> Self {
+        IntrospectionResponse {
+            active: true,
+            scope: Some(c.scope),
+            client_id: Some(c.client_id),
+            sub: Some(c.sub),
+            exp: Some(c.exp),
+            iat: Some(c.iat),
+            iss: Some(c.iss),
+            aud: Some(c.aud),
+            token_type: Some("Bearer".to_string()),
+            agency_id: c.agency_id,
+            role: c.role,
+        }
+    }
+}
+
+pub struct IntrospectionApi {
+    pub state: Arc<AppState>,
+}
+
+#[OpenApi]
+impl IntrospectionApi {
+    /// Token introspection (RFC 7662), for resource servers.
+    #[oai(
+        path = "/oauth/introspect",
+        method = "post",
+        tag = "TokenTag::Tokens",
+        transform = "no_store"
+    )]
+    async fn introspect(
+        &self,
+        authorization: ClientAuthorization,
+        body: FormBody<IntrospectionRequest, MAX_FORM_BYTES>,
+    ) -> Result<Json<IntrospectionResponse>, OAuthError> {
+        let params = params::from_body(body)?;
+        let header = authorization.header();
+        let caller =
+            client_auth::authenticate(&self.state, header, &params, Rule::AnySecretMethod).await?;
+        if !caller.is_resource_server() {
+            return Err(OAuthError::invalid_client(
+                "only resource servers (created with `skedcast-auth resource-server create`) may \
+                 call the introspection endpoint",
+                header.is_some(),
+            ));
+        }
+        let Some(token) = params.get("token") else {
+            return Err(OAuthError::invalid_request(
+                "token is required (the token to introspect)",
+            ));
+        };
+        introspect(&self.state, &caller, token).await.map(Json)
+    }
+}
+
+/// What `caller` may learn about `token`.
+pub async fn introspect(
+    state: &AppState,
+    caller: &ClientRecord,
+    token: &str,
+) -> Result<IntrospectionResponse, OAuthError> {
+    match kind(token) {
+        TokenKind::AccessToken => access_token(state, caller, token).await,
+        // API keys are looked up by their hash in the API-key table, which
+        // says whether the key is active, its scopes and its member (the
+        // API-key work plugs in here). Until then no key exists.
+        TokenKind::ApiKey => Ok(IntrospectionResponse::inactive()),
+        // Refresh tokens are opaque; they are looked up by their hash in the
+        // refresh-token table (refresh.rs plugs in here). Until then no
+        // opaque token is active.
+        TokenKind::Opaque => Ok(IntrospectionResponse::inactive()),
+    }
+}
+
+async fn access_token(
+    state: &AppState,
+    caller: &ClientRecord,
+    token: &str,
+) -> Result<IntrospectionResponse, OAuthError> {
+    let now = crate::keys::store::now();
+    let Some(claims) = access_token::verify(&state.keys, &state.settings.issuer, token, now).await
+    else {
+        return Ok(IntrospectionResponse::inactive());
+    };
+    if caller.resource.as_deref() != Some(claims.aud.as_str()) {
+        return Ok(IntrospectionResponse::inactive());
+    }
+    let revoked = revoked_tokens::is_revoked(&state.db, &claims.jti)
+        .await
+        .map_err(|e| OAuthError::db(e, "check revocation"))?;
+    Ok(if revoked {
+        IntrospectionResponse::inactive()
+    } else {
+        IntrospectionResponse::from_claims(claims)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poem_openapi::types::ToJSON;
+
+    #[test]
+    fn kinds_by_shape() {
+        assert_eq!(kind("eyJh.eyJz.c2ln"), TokenKind::AccessToken);
+        assert_eq!(kind("sked_live_abc123"), TokenKind::ApiKey);
+        assert_eq!(kind("x5Y_opaque-refresh"), TokenKind::Opaque);
+        assert_eq!(kind(""), TokenKind::Opaque);
+    }
+
+    #[test]
+    fn inactive_is_exactly_active_false() {
+        let v = IntrospectionResponse::inactive().to_json().unwrap();
+        assert_eq!(v, serde_json::json!({"active": false}));
+    }
+
+    #[test]
+    fn active_carries_the_claims() {
+        let c = Claims {
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: "a".into(),
+            client_id: "c".into(),
+            scope: "x y".into(),
+            iat: 1,
+            exp: 2,
+            jti: "j".into(),
+            agency_id: None,
+            role: None,
+        };
+        let v = IntrospectionResponse::from_claims(c).to_json().unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"active": true, "scope": "x y", "client_id": "c", "sub": "s",
+                "exp": 2, "iat": 1, "iss": "i", "aud": "a", "token_type": "Bearer"})
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! Resources (RFC 8707): the identifiers access tokens are issued for (their
+//! `aud`), and the resource servers that own them.
+//!
+//! The known resources are `resource.default` and the resource of every
+//! resource server created with `skedcast-auth resource-server create`.
+//! Identifiers are compared as exact strings.
+
+use sea_orm::ConnectionTrait;
+
+use crate::crypto;
+use crate::oauth::clients;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::{Params, quote};
+
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_RESOURCE_LEN: usize = 2000;
+
+/// A resource identifier a resource server may be created with: an
+/// absolute http(s) URL with a host, no user information, no query, no
+/// fragment (RFC 8707 §2), at most 2000 bytes.
+pub fn validate_resource(value: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("--resource {}: {why}", quote(value)));
+    if value.len() > MAX_RESOURCE_LEN {
+        return bad("is longer than 2000 bytes");
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("contains whitespace or control characters");
+    }
+    let url = match url::Url::parse(value) {
+        Ok(u) => u,
+        Err(e) => return bad(&format!("is not an absolute URL ({e})")),
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return bad("must be an http(s) URL with a host, e.g. https://api.example.com");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return bad("must not contain user information");
+    }
+    if url.query().is_some() || value.contains('?') {
+        return bad("must not have a query (RFC 8707 §2)");
+    }
+    if url.fragment().is_some() || value.contains('#') {
+        return bad("must not have a fragment (RFC 8707 §2)");
+    }
+    Ok(())
+}
+
+/// A resource server's display name: 1 to 200 characters, no control
+/// characters.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("--name must not be empty".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("--name is longer than {MAX_NAME_CHARS} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("--name must not contain control characters".into());
+    }
+    Ok(())
+}
+
+/// The credentials of a new resource server, shown once.
+pub struct Created {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// `skedcast-auth resource-server create`: store a confidential client of
+/// kind `resource_server` for `resource`.
+pub async fn create_resource_server(
+    db: &impl ConnectionTrait,
+    name: &str,
+    resource: &str,
+) -> anyhow::Result<Created> {
+    validate_name(name).map_err(anyhow::Error::msg)?;
+    validate_resource(resource).map_err(anyhow::Error::msg)?;
+    let client_id = crypto::b64url(&crypto::random_bytes::<16>());
+    let client_secret = crypto::random_token();
+    clients::insert_resource_server(
+        db,
+        &client_id,
+        name,
+        resource,
+        crypto::sha256_hex(&client_secret),
+        clients::now(),
+    )
+    .await?;
+    Ok(Created {
+        client_id,
+        client_secret,
+    })
+}
+
+/// The shape RFC 8707 §2 requires of a requested resource: an absolute URI
+/// without a fragment.
+fn check_shape(resource: &str) -> Result<(), OAuthError> {
+    let ok = resource.len() <= MAX_RESOURCE_LEN
+        && !resource.contains('#')
+        && url::Url::parse(resource).is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_target(format!(
+            "resource {} is not an absolute URI without a fragment (RFC 8707 §2)",
+            quote(resource)
+        )))
+    }
+}
+
+/// The audience of a token requested with `params`: the one `resource`
+/// parameter when it is a known resource, `default` when there is none.
+pub async fn audience(
+    db: &impl ConnectionTrait,
+    default: &str,
+    params: &Params,
+) -> Result<String, OAuthError> {
+    let mut requested = params.all("resource");
+    let Some(resource) = requested.next() else {
+        return Ok(default.to_string());
+    };
+    if requested.next().is_some() {
+        return Err(OAuthError::invalid_target(
+            "more than one resource was requested; this server issues a token for one resource \
+             at a time (send a single resource parameter)",
+        ));
+    }
+    check_shape(resource)?;
+    if resource == default
+        || clients::is_registered_resource(db, resource)
+            .await
+            .map_err(|e| OAuthError::db(e, "find resource"))?
+    {
+        Ok(resource.to_string())
+    } else {
+        Err(OAuthError::invalid_target(format!(
+            "resource {} is not a resource this server issues tokens for (omit resource for the \
+             default, {default})",
+            quote(resource)
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_server_identifiers() {
+        for ok in [
+            "https://api.example.com",
+            "http://127.0.0.1:8081",
+            "https://api.example.com/v1/",
+        ] {
+            assert_eq!(validate_resource(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("api.example.com", "not an absolute URL"),
+            ("ftp://api.example.com", "http(s)"),
+            ("https://u:p@api.example.com", "user information"),
+            ("https://api.example.com/?x=1", "query"),
+            ("https://api.example.com/#f", "fragment"),
+            ("https://api.example.com/ x", "whitespace"),
+            ("urn:example:api", "http(s)"),
+        ] {
+            let e = validate_resource(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+            assert!(e.starts_with("--resource"), "{e}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(validate_name("Scheduling API").is_ok());
+        assert!(validate_name(" ").is_err());
+        assert!(validate_name("a\nb").is_err());
+        assert!(validate_name(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn requested_resource_shape() {
+        assert!(check_shape("https://api.example.com").is_ok());
+        assert!(check_shape("urn:example:api").is_ok());
+        for bad in ["relative/path", "https://a.example/#x", ""] {
+            assert_eq!(
+                check_shape(bad).unwrap_err().code,
+                "invalid_target",
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Access tokens: ES256 JWTs in the RFC 9068 profile, as the contract
+//! describes them. [`claims`] decides what goes in (pure); [`issue`] signs
+//! with the active key; [`verify`] checks one of ours (signature against the
+//! published keys, `typ`, `iss`, `exp`) for introspection and revocation.
+//! Every grant issues its access tokens here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::KeyStore;
+use crate::scopes::Role;
+
+/// RFC 9068 §2.1 `typ` header.
+pub const TYP: &str = "at+jwt";
+
+/// The claims, exactly these; `agency_id` and `role` only when a member is
+/// behind the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    /// The member's user id, or the client id for client_credentials.
+    pub sub: String,
+    /// The resource the token is for (RFC 8707).
+    pub aud: String,
+    pub client_id: String,
+    /// Space-separated.
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// The member a token acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member<'a> {
+    pub agency_id: &'a str,
+    pub role: Role,
+}
+
+/// What a grant decided to issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant<'a> {
+    pub subject: &'a str,
+    pub client_id: &'a str,
+    pub scopes: &'a [&'a str],
+    pub audience: &'a str,
+    pub member: Option<Member<'a>>,
+}
+
+/// The claims of a token issued at `now` for `ttl_secs`.
+pub fn claims(grant: &Grant<'_>, issuer: &str, now: i64, ttl_secs: u64, jti: String) -> Claims {
+    Claims {
+        iss: issuer.to_string(),
+        sub: grant.subject.to_string(),
+        aud: grant.audience.to_string(),
+        client_id: grant.client_id.to_string(),
+        scope: grant.scopes.join(" "),
+        iat: now,
+        exp: now.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX)),
+        jti,
+        agency_id: grant.member.map(|m| m.agency_id.to_string()),
+        role: grant.member.map(|m| m.role.as_str().to_string()),
+    }
+}
+
+/// A signed access token and what it says.
+pub struct Issued {
+    pub token: String,
+    pub claims: Claims,
+}
+
+/// Sign an access token for `grant`, valid `ttl_secs` from now.
+pub async fn issue(
+    keys: &KeyStore,
+    issuer: &str,
+    ttl_secs: u64,
+    grant: &Grant<'_>,
+) -> anyhow::Result<Issued> {
+    let claims = claims(
+        grant,
+        issuer,
+        crate::keys::store::now(),
+        ttl_secs,
+        uuid::Uuid::new_v4().to_string(),
+    );
+    let token = keys.sign(TYP, &claims).await?;
+    Ok(Issued { token, claims })
+}
+
+/// Whether `token` has the shape of a compact JWS (three base64url parts).
+pub fn looks_like_jwt(token: &str) -> bool {
+    let b64url = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let mut parts = token.split('.');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(h), Some(p), Some(s), None) if b64url(h) && b64url(p) && b64url(s)
+    )
+}
+
+/// The claims of an access token this server issued that is still within
+/// its lifetime at `now`: signed by a published key (ES256, `typ` at+jwt),
+/// with our `iss`. `None` for anything else. Revocation is the caller's
+/// business.
+pub async fn verify(keys: &KeyStore, issuer: &str, token: &str, now: i64) -> Option<Claims> {
+    if !looks_like_jwt(token) {
+        return None;
+    }
+    let payload = keys.verify(TYP, token).await?;
+    let claims: Claims = serde_json::from_slice(&payload).ok()?;
+    check(&claims, issuer, now).then_some(claims)
+}
+
+/// The checks on verified claims: issuer and expiry.
+fn check(claims: &Claims, issuer: &str, now: i64) -> bool {
+    claims.iss == issuer && now < claims.exp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_without_member_skip_agency_and_role() {
+        let scopes = ["agency:read", "posts:read"];
+        let grant = Grant {
+            subject: "cid",
+            client_id: "cid",
+            scopes: &scopes,
+            audience: "https://api.example",
+            member: None,
+        };
+        let c = claims(&grant, "https://as.example", 1000, 900, "j1".into());
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "iss": "https://as.example", "sub": "cid", "aud": "https://api.example",
+                "client_id": "cid", "scope": "agency:read posts:read",
+                "iat": 1000, "exp": 1900, "jti": "j1",
+            })
+        );
+        assert!(check(&c, "https://as.example", 1899));
+        assert!(!check(&c, "https://as.example", 1900), "expired at exp");
+        assert!(!check(&c, "https://other.example", 1000));
+    }
+
+    #[test]
+    fn claims_with_member() {
+        let grant = Grant {
+            subject: "user-1",
+            client_id: "cid",
+            scopes: &["agency:read"],
+            audience: "https://api.example",
+            member: Some(Member {
+                agency_id: "ag-1",
+                role: Role::Editor,
+            }),
+        };
+        let c = claims(&grant, "https://as.example", 0, 60, "j".into());
+        assert_eq!(c.agency_id.as_deref(), Some("ag-1"));
+        assert_eq!(c.role.as_deref(), Some("editor"));
+        let back: Claims = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn jwt_shape() {
+        assert!(looks_like_jwt("eyJh.eyJz.c2ln"));
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "a..c",
+            "a.b.c=",
+            "sked_live_abc",
+            "a.b.c d",
+        ] {
+            assert!(!looks_like_jwt(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The client_credentials grant (RFC 6749 §4.4): a confidential client gets
+//! an access token for itself. `sub` is the client id; no member, so no
+//! `agency_id`/`role`; no refresh token.
+
+use crate::AppState;
+use crate::oauth::clients::ClientRecord;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::{Params, quote};
+use crate::oauth::register::GrantType;
+use crate::oauth::resource;
+use crate::scopes::OFFLINE_ACCESS;
+
+use super::access_token::{self, Grant};
+use super::{TokenResponse, split_scope};
+
+/// The scopes to grant `client` for a `scope` parameter (`None`: omitted),
+/// or why not.
+pub fn decide<'a>(
+    client: &'a ClientRecord,
+    requested: Option<&'a str>,
+) -> Result<Vec<&'a str>, OAuthError> {
+    if client.secret_hash.is_none() {
+        return Err(OAuthError::unauthorized_client(
+            "client_credentials is for confidential clients; a public client (\
+             token_endpoint_auth_method none) cannot use it",
+        ));
+    }
+    if !client.has_grant(GrantType::ClientCredentials) {
+        return Err(OAuthError::unauthorized_client(
+            "the client is not registered for the client_credentials grant (add it to \
+             grant_types with RFC 7592)",
+        ));
+    }
+    let registered = || client.scope.iter().map(String::as_str);
+    let scopes = match requested {
+        Some(requested) => {
+            let scopes = split_scope(requested);
+            if scopes.contains(&OFFLINE_ACCESS) {
+                return Err(OAuthError::invalid_scope(
+                    "offline_access cannot be requested with client_credentials (no refresh \
+                     token is issued); remove it",
+                ));
+            }
+            if let Some(outside) = scopes.iter().find(|s| !registered().any(|r| r == **s)) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope {} is not within the client's registered scope ({})",
+                    quote(outside),
+                    show_registered(client)
+                )));
+            }
+            scopes
+        }
+        None => registered().filter(|s| *s != OFFLINE_ACCESS).collect(),
+    };
+    if scopes.is_empty() {
+        return Err(OAuthError::invalid_scope(
+            "no scope to grant: the client has no registered scope usable with \
+             client_credentials (register one with RFC 7592) and requested none",
+        ));
+    }
+    Ok(scopes)
+}
+
+fn show_registered(client: &ClientRecord) -> String {
+    if client.scope.is_empty() {
+        "none".to_string()
+    } else {
+        client.scope.join(" ")
+    }
+}
+
+/// Serve a client_credentials request of an authenticated client.
+pub async fn exchange(
+    state: &AppState,
+    client: &ClientRecord,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let scopes = decide(client, params.get("scope"))?;
+    let settings = &state.settings;
+    let audience = resource::audience(&state.db, &settings.default_resource, params).await?;
+    let ttl = settings.tokens.access_token_ttl_secs;
+    let grant = Grant {
+        subject: &client.client_id,
+        client_id: &client.client_id,
+        scopes: &scopes,
+        audience: &audience,
+        member: None,
+    };
+    let issued = access_token::issue(&state.keys, &settings.issuer, ttl, &grant)
+        .await
+        .map_err(|e| OAuthError::server_error(e, "sign access token"))?;
+    tracing::debug!(client_id = %client.client_id, jti = %issued.claims.jti, "client_credentials token issued");
+    Ok(TokenResponse {
+        access_token: issued.token,
+        token_type: "Bearer".to_string(),
+        expires_in: ttl,
+        scope: issued.claims.scope,
+        refresh_token: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::register::AuthMethod;
+
+    fn client(scope: &str, grants: &[GrantType], secret: bool) -> ClientRecord {
+        ClientRecord {
+            client_id: "c".into(),
+            kind: "dynamic".into(),
+            secret_hash: secret.then(|| "00".repeat(32)),
+            auth_method: Some(if secret {
+                AuthMethod::ClientSecretBasic
+            } else {
+                AuthMethod::None
+            }),
+            grant_types: grants.to_vec(),
+            scope: scope.split_whitespace().map(str::to_string).collect(),
+            resource: None,
+        }
+    }
+
+    const CC: &[GrantType] = &[GrantType::ClientCredentials];
+
+    #[test]
+    fn scope_defaults_to_registered_without_offline_access() {
+        let c = client("agency:read posts:read offline_access", CC, true);
+        assert_eq!(decide(&c, None).unwrap(), ["agency:read", "posts:read"]);
+        assert_eq!(
+            decide(&c, Some("posts:read posts:read")).unwrap(),
+            ["posts:read"]
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let c = client("agency:read", CC, true);
+        let e = decide(&c, Some("agency:read billing:write")).unwrap_err();
+        assert_eq!(e.code, "invalid_scope");
+        assert!(e.description.contains("\"billing:write\""), "{e}");
+        let c = client("agency:read offline_access", CC, true);
+        let e = decide(&c, Some("agency:read offline_access")).unwrap_err();
+        assert_eq!(e.code, "invalid_scope");
+        assert!(e.description.contains("offline_access"));
+        let e = decide(&client("", CC, true), None).unwrap_err();
+        assert_eq!(e.code, "invalid_scope");
+        let e = decide(&client("agency:read", CC, false), None).unwrap_err();
+        assert_eq!(e.code, "unauthorized_client");
+        let e = decide(
+            &client("agency:read", &[GrantType::AuthorizationCode], true),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "unauthorized_client");
+    }
+}

@@ -1,0 +1,158 @@
+//! `POST /oauth/token` (RFC 6749 §3.2, OAuth 2.1): form-encoded requests
+//! only; every response, success or error, carries `Cache-Control: no-store`
+//! and `Pragma: no-cache`; errors are RFC 6749 §5.2 JSON.
+//!
+//! This file parses the request and dispatches on `grant_type`; each grant
+//! is one file beside it that authenticates nothing itself and decides
+//! everything about its grant:
+//! - `client_credentials.rs`
+//! - `code.rs` (authorization_code) and `refresh.rs` (refresh_token), added
+//!   with the accounts and authorize work.
+//!
+//! Access tokens are made by [`access_token`] whatever the grant.
+
+pub mod access_token;
+pub mod client_credentials;
+
+use std::sync::Arc;
+
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use crate::AppState;
+use crate::http::basic::ClientAuthorization;
+use crate::http::form_body::FormBody;
+use crate::http::no_store::no_store;
+use crate::oauth::TokenTag;
+use crate::oauth::client_auth::{self, Rule};
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::{self, MAX_FORM_BYTES, Params, quote};
+
+/// The grant types served, as advertised in the metadata
+/// (`grant_types_supported`). `authorization_code` and `refresh_token` are
+/// added here by their files.
+pub const GRANT_TYPES_SUPPORTED: &[&str] = &["client_credentials"];
+
+/// Token request (RFC 6749 §4.4.2), form-encoded. Each parameter at most
+/// once (except `resource`); unknown parameters are ignored.
+#[derive(Object)]
+pub struct TokenRequest {
+    /// `client_credentials`.
+    pub grant_type: String,
+    /// Space-separated scopes, within the client's registered scope; omitted:
+    /// the registered scope.
+    pub scope: Option<String>,
+    /// RFC 8707 resource the token is for (its `aud`); omitted: the default
+    /// resource.
+    pub resource: Option<String>,
+    /// client_secret_post and public clients.
+    pub client_id: Option<String>,
+    /// client_secret_post.
+    pub client_secret: Option<String>,
+}
+
+/// Successful token response (RFC 6749 §5.1).
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct TokenResponse {
+    /// An ES256 JWT (RFC 9068, `typ` at+jwt).
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The granted scopes, space-separated (always present).
+    pub scope: String,
+    /// Issued by the authorization_code and refresh_token grants to clients
+    /// with the refresh_token grant; never by client_credentials.
+    #[oai(skip_serializing_if_is_none)]
+    pub refresh_token: Option<String>,
+}
+
+pub struct TokenApi {
+    pub state: Arc<AppState>,
+}
+
+#[OpenApi]
+impl TokenApi {
+    /// Token endpoint (RFC 6749 §3.2): `client_credentials`.
+    #[oai(
+        path = "/oauth/token",
+        method = "post",
+        tag = "TokenTag::Tokens",
+        transform = "no_store"
+    )]
+    async fn token(
+        &self,
+        authorization: ClientAuthorization,
+        body: FormBody<TokenRequest, MAX_FORM_BYTES>,
+    ) -> Result<Json<TokenResponse>, OAuthError> {
+        let params = params::from_body(body)?;
+        exchange(&self.state, authorization.header(), &params)
+            .await
+            .map(Json)
+    }
+}
+
+/// Dispatch a token request on its `grant_type`.
+pub async fn exchange(
+    state: &AppState,
+    authorization: Option<&str>,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let Some(grant_type) = params.get("grant_type") else {
+        return Err(OAuthError::invalid_request(format!(
+            "grant_type is required (supported: {})",
+            GRANT_TYPES_SUPPORTED.join(", ")
+        )));
+    };
+    match grant_type {
+        "client_credentials" => {
+            let client =
+                client_auth::authenticate(state, authorization, params, Rule::Registered).await?;
+            client_credentials::exchange(state, &client, params).await
+        }
+        // The authorization_code grant (code.rs) and the refresh_token grant
+        // (refresh.rs) take these arms over when they land; until then the
+        // server answers them like any grant type it does not serve.
+        "authorization_code" | "refresh_token" => Err(unsupported(grant_type)),
+        other => Err(unsupported(other)),
+    }
+}
+
+fn unsupported(grant_type: &str) -> OAuthError {
+    OAuthError::unsupported_grant_type(format!(
+        "grant_type {} is not supported by this server (supported: {})",
+        quote(grant_type),
+        GRANT_TYPES_SUPPORTED.join(", ")
+    ))
+}
+
+/// The scope tokens of a `scope` parameter, in order, without repeats.
+pub fn split_scope(scope: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in scope.split_ascii_whitespace() {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_split_without_repeats() {
+        assert_eq!(split_scope(" a  b a\tc "), ["a", "b", "c"]);
+        assert!(split_scope("").is_empty());
+    }
+
+    #[test]
+    fn unsupported_grant_names_what_is_supported() {
+        let e = unsupported("password");
+        assert_eq!(e.code, "unsupported_grant_type");
+        assert!(e.description.contains("\"password\""));
+        assert!(e.description.contains("client_credentials"));
+    }
+}
