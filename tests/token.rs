@@ -431,7 +431,7 @@ async fn every_token_error_has_its_code_and_no_store() {
         .unwrap();
     expect_error(resp, StatusCode::BAD_REQUEST, "invalid_request").await;
 
-    // Missing, unsupported and not-yet-served grant types.
+    // Missing and unsupported grant types.
     let resp = token_basic(&app, &c, &[("scope", "agency:read")]).await;
     let d = expect_error(resp, StatusCode::BAD_REQUEST, "invalid_request").await;
     assert!(d.contains("grant_type"), "{d}");
@@ -439,12 +439,17 @@ async fn every_token_error_has_its_code_and_no_store() {
     expect_error(resp, StatusCode::BAD_REQUEST, "invalid_request").await;
     for g in [
         "password",
-        "authorization_code",
-        "refresh_token",
         "implicit",
+        "urn:ietf:params:oauth:grant-type:device_code",
     ] {
         let resp = token_basic(&app, &c, &[("grant_type", g)]).await;
         let d = expect_error(resp, StatusCode::BAD_REQUEST, "unsupported_grant_type").await;
+        assert!(d.contains(g), "{d}");
+    }
+    // Served grants the client did not register for.
+    for g in ["authorization_code", "refresh_token"] {
+        let resp = token_basic(&app, &c, &[("grant_type", g)]).await;
+        let d = expect_error(resp, StatusCode::BAD_REQUEST, "unauthorized_client").await;
         assert!(d.contains(g), "{d}");
     }
 
@@ -853,7 +858,10 @@ async fn metadata_advertises_what_the_token_endpoints_support() {
     assert_eq!(meta["token_endpoint"], app.url("/oauth/token"));
     assert_eq!(meta["revocation_endpoint"], app.url("/oauth/revoke"));
     assert_eq!(meta["introspection_endpoint"], app.url("/oauth/introspect"));
-    assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
+    assert_eq!(
+        meta["grant_types_supported"],
+        json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
     let all = json!(["client_secret_basic", "client_secret_post", "none"]);
     assert_eq!(meta["token_endpoint_auth_methods_supported"], all);
     assert_eq!(meta["revocation_endpoint_auth_methods_supported"], all);

@@ -166,14 +166,8 @@ pub async fn introspect(
 ) -> Result<IntrospectionResponse, OAuthError> {
     match kind(token) {
         TokenKind::AccessToken => access_token(state, caller, token).await,
-        // API keys are looked up by their hash in the API-key table, which
-        // says whether the key is active, its scopes and its member (the
-        // API-key work plugs in here). Until then no key exists.
-        TokenKind::ApiKey => Ok(IntrospectionResponse::inactive()),
-        // Refresh tokens are opaque; they are looked up by their hash in the
-        // refresh-token table (refresh.rs plugs in here). Until then no
-        // opaque token is active.
-        TokenKind::Opaque => Ok(IntrospectionResponse::inactive()),
+        TokenKind::ApiKey => api_key(state, token).await,
+        TokenKind::Opaque => refresh_token(state, caller, token).await,
     }
 }
 
@@ -197,6 +191,70 @@ async fn access_token(
         IntrospectionResponse::inactive()
     } else {
         IntrospectionResponse::from_claims(claims)
+    })
+}
+
+/// An API key: active while not expired or revoked and its member is still
+/// in the agency; `scope` is the key's scopes ∩ the role now. The checksum
+/// is checked before any lookup.
+async fn api_key(state: &AppState, token: &str) -> Result<IntrospectionResponse, OAuthError> {
+    let now = crate::accounts::now();
+    let Some(k) = crate::api_keys::check(&state.db, token, now)
+        .await
+        .map_err(|e| OAuthError::db(e, "check API key"))?
+    else {
+        return Ok(IntrospectionResponse::inactive());
+    };
+    Ok(IntrospectionResponse {
+        active: true,
+        scope: Some(k.scopes.join(" ")),
+        sub: Some(k.user_id),
+        exp: Some(k.expires_at),
+        iss: Some(state.settings.issuer.clone()),
+        token_type: Some("api_key".to_string()),
+        agency_id: Some(k.agency_id),
+        role: Some(k.role.as_str().to_string()),
+        ..IntrospectionResponse::default()
+    })
+}
+
+/// A refresh token, for the resource server it was granted for: active
+/// while usable and the member is still in the agency.
+async fn refresh_token(
+    state: &AppState,
+    caller: &ClientRecord,
+    token: &str,
+) -> Result<IntrospectionResponse, OAuthError> {
+    let now = crate::accounts::now();
+    let Some((t, f)) = crate::oauth::token::families::find(&state.db, token)
+        .await
+        .map_err(|e| OAuthError::db(e, "find refresh token"))?
+    else {
+        return Ok(IntrospectionResponse::inactive());
+    };
+    if !crate::oauth::token::families::usable(&t, &f, now)
+        || caller.resource.as_deref() != Some(f.resource.as_str())
+    {
+        return Ok(IntrospectionResponse::inactive());
+    }
+    let Some(role) = crate::accounts::role_in(&state.db, &f.user_id, &f.agency_id)
+        .await
+        .map_err(|e| OAuthError::db(e, "find membership"))?
+    else {
+        return Ok(IntrospectionResponse::inactive());
+    };
+    Ok(IntrospectionResponse {
+        active: true,
+        scope: Some(t.scope),
+        client_id: Some(f.client_id),
+        sub: Some(f.user_id),
+        exp: Some(t.expires_at.min(f.expires_at)),
+        iat: Some(t.created_at),
+        iss: Some(state.settings.issuer.clone()),
+        aud: Some(f.resource),
+        token_type: Some("refresh_token".to_string()),
+        agency_id: Some(f.agency_id),
+        role: Some(role.as_str().to_string()),
     })
 }
 

@@ -96,7 +96,7 @@ pub async fn revoke(
         TokenKind::AccessToken => access_token(state, client, token).await,
         // Refresh tokens are opaque; revoking one revokes its whole family
         // in the refresh-token table (refresh.rs plugs in here).
-        TokenKind::Opaque => Ok(()),
+        TokenKind::Opaque => refresh_token(state, client, token).await,
         // API keys are revoked by their owners (settings page, CLI), not by
         // OAuth clients.
         TokenKind::ApiKey => Ok(()),
@@ -122,5 +122,27 @@ async fn access_token(
         .await
         .map_err(|e| OAuthError::db(e, "record revocation"))?;
     tracing::info!(client_id = %client.client_id, jti = %claims.jti, "access token revoked");
+    Ok(())
+}
+
+/// A refresh token revokes its whole family, when it belongs to `client`.
+async fn refresh_token(
+    state: &AppState,
+    client: &ClientRecord,
+    token: &str,
+) -> Result<(), OAuthError> {
+    let found = crate::oauth::token::families::find(&state.db, token)
+        .await
+        .map_err(|e| OAuthError::db(e, "find refresh token"))?;
+    let Some((_, family)) = found else {
+        return Ok(());
+    };
+    if family.client_id != client.client_id {
+        return Ok(());
+    }
+    crate::oauth::token::families::revoke_family(&state.db, &family.id, crate::accounts::now())
+        .await
+        .map_err(|e| OAuthError::db(e, "revoke refresh family"))?;
+    tracing::info!(client_id = %client.client_id, family_id = %family.id, "refresh token family revoked");
     Ok(())
 }

@@ -13,6 +13,9 @@
 
 pub mod access_token;
 pub mod client_credentials;
+pub mod code;
+pub mod families;
+pub mod refresh;
 
 use std::sync::Arc;
 
@@ -31,14 +34,23 @@ use crate::oauth::params::{self, MAX_FORM_BYTES, Params, quote};
 /// The grant types served, as advertised in the metadata
 /// (`grant_types_supported`). `authorization_code` and `refresh_token` are
 /// added here by their files.
-pub const GRANT_TYPES_SUPPORTED: &[&str] = &["client_credentials"];
+pub const GRANT_TYPES_SUPPORTED: &[&str] =
+    &["authorization_code", "refresh_token", "client_credentials"];
 
 /// Token request (RFC 6749 §4.4.2), form-encoded. Each parameter at most
 /// once (except `resource`); unknown parameters are ignored.
 #[derive(Object)]
 pub struct TokenRequest {
-    /// `client_credentials`.
+    /// `authorization_code`, `refresh_token` or `client_credentials`.
     pub grant_type: String,
+    /// authorization_code: the code from the authorization response.
+    pub code: Option<String>,
+    /// authorization_code: the PKCE verifier (43–128 characters).
+    pub code_verifier: Option<String>,
+    /// authorization_code: required when the authorization request had one.
+    pub redirect_uri: Option<String>,
+    /// refresh_token: the refresh token (rotated on every use).
+    pub refresh_token: Option<String>,
     /// Space-separated scopes, within the client's registered scope; omitted:
     /// the registered scope.
     pub scope: Option<String>,
@@ -74,7 +86,8 @@ pub struct TokenApi {
 
 #[OpenApi]
 impl TokenApi {
-    /// Token endpoint (RFC 6749 §3.2): `client_credentials`.
+    /// Token endpoint (RFC 6749 §3.2): `authorization_code` (PKCE S256),
+    /// `refresh_token` (rotating), `client_credentials`.
     #[oai(
         path = "/oauth/token",
         method = "post",
@@ -111,10 +124,16 @@ pub async fn exchange(
                 client_auth::authenticate(state, authorization, params, Rule::Registered).await?;
             client_credentials::exchange(state, &client, params).await
         }
-        // The authorization_code grant (code.rs) and the refresh_token grant
-        // (refresh.rs) take these arms over when they land; until then the
-        // server answers them like any grant type it does not serve.
-        "authorization_code" | "refresh_token" => Err(unsupported(grant_type)),
+        "authorization_code" => {
+            let client =
+                client_auth::authenticate(state, authorization, params, Rule::Registered).await?;
+            code::exchange(state, &client, params).await
+        }
+        "refresh_token" => {
+            let client =
+                client_auth::authenticate(state, authorization, params, Rule::Registered).await?;
+            refresh::exchange(state, &client, params).await
+        }
         other => Err(unsupported(other)),
     }
 }

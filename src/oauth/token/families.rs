@@ -1,0 +1,196 @@
+//! Refresh-token families: storage and revocation.
+//!
+//! A family is every rotation of one authorization grant. A token is good
+//! only while it is unused, within its idle and absolute lifetimes, and its
+//! family is not revoked. Revoking is one row (the family), so a token
+//! rotated concurrently with a revocation is dead as well. Revocation also
+//! records the `jti` of every access token the family issued, so
+//! introspection reports them inactive (offline verifiers see them until
+//! they expire).
+
+use entity::{authorization_code, refresh_family, refresh_token};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+
+use crate::crypto::sha256_hex;
+use crate::oauth::revoked_tokens;
+
+/// A new token row of `family_id`.
+pub struct NewToken<'a> {
+    pub secret: &'a str,
+    pub family_id: &'a str,
+    pub scope: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+    pub access_jti: &'a str,
+    pub access_exp: i64,
+}
+
+pub async fn insert_token(db: &impl ConnectionTrait, t: NewToken<'_>) -> Result<(), DbErr> {
+    refresh_token::Entity::insert(refresh_token::ActiveModel {
+        token_hash: Set(sha256_hex(t.secret)),
+        family_id: Set(t.family_id.to_string()),
+        scope: Set(t.scope.to_string()),
+        created_at: Set(t.now),
+        expires_at: Set(t.expires_at),
+        used_at: Set(None),
+        access_jti: Set(Some(t.access_jti.to_string())),
+        access_exp: Set(Some(t.access_exp)),
+    })
+    .exec_without_returning(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn insert_family(
+    db: &impl ConnectionTrait,
+    f: refresh_family::Model,
+) -> Result<(), DbErr> {
+    refresh_family::Entity::insert(refresh_family::ActiveModel {
+        id: Set(f.id),
+        client_id: Set(f.client_id),
+        user_id: Set(f.user_id),
+        agency_id: Set(f.agency_id),
+        resource: Set(f.resource),
+        code_hash: Set(f.code_hash),
+        created_at: Set(f.created_at),
+        expires_at: Set(f.expires_at),
+        revoked_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await
+    .map(|_| ())
+}
+
+/// A token and its family, by the token's secret.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    secret: &str,
+) -> Result<Option<(refresh_token::Model, refresh_family::Model)>, DbErr> {
+    let Some(token) = refresh_token::Entity::find_by_id(sha256_hex(secret))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let family = refresh_family::Entity::find_by_id(token.family_id.clone())
+        .one(db)
+        .await?;
+    Ok(family.map(|f| (token, f)))
+}
+
+/// Pure: whether a token of a family may be used at `now`.
+pub fn usable(token: &refresh_token::Model, family: &refresh_family::Model, now: i64) -> bool {
+    token.used_at.is_none()
+        && family.revoked_at.is_none()
+        && token.expires_at > now
+        && family.expires_at > now
+}
+
+/// Mark `secret`'s token used, if nobody did first. Returns whether this call
+/// won: of concurrent rotations of one token exactly one does.
+pub async fn mark_used(db: &impl ConnectionTrait, secret: &str, now: i64) -> Result<bool, DbErr> {
+    let res = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+        .filter(refresh_token::Column::TokenHash.eq(sha256_hex(secret)))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Revoke a family and the access tokens it issued that have not expired.
+pub async fn revoke_family(
+    db: &impl ConnectionTrait,
+    family_id: &str,
+    now: i64,
+) -> Result<(), DbErr> {
+    refresh_family::Entity::update_many()
+        .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_family::Column::Id.eq(family_id))
+        .filter(refresh_family::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    let tokens = refresh_token::Entity::find()
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::AccessExp.gt(now))
+        .all(db)
+        .await?;
+    for t in tokens {
+        if let (Some(jti), Some(exp)) = (t.access_jti, t.access_exp) {
+            revoked_tokens::record(db, &jti, exp).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A replayed authorization code: revoke everything issued from it.
+pub async fn revoke_from_code(
+    db: &impl ConnectionTrait,
+    code: &authorization_code::Model,
+    now: i64,
+) -> Result<(), DbErr> {
+    if let (Some(jti), Some(exp)) = (&code.access_jti, code.access_exp)
+        && exp > now
+    {
+        revoked_tokens::record(db, jti, exp).await?;
+    }
+    let families = refresh_family::Entity::find()
+        .filter(refresh_family::Column::CodeHash.eq(&code.code_hash))
+        .all(db)
+        .await?;
+    for f in families {
+        revoke_family(db, &f.id, now).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(
+        used: Option<i64>,
+        revoked: Option<i64>,
+        idle: i64,
+        abs: i64,
+    ) -> (refresh_token::Model, refresh_family::Model) {
+        (
+            refresh_token::Model {
+                token_hash: "h".into(),
+                family_id: "f".into(),
+                scope: "s".into(),
+                created_at: 0,
+                expires_at: idle,
+                used_at: used,
+                access_jti: None,
+                access_exp: None,
+            },
+            refresh_family::Model {
+                id: "f".into(),
+                client_id: "c".into(),
+                user_id: "u".into(),
+                agency_id: "a".into(),
+                resource: "r".into(),
+                code_hash: "x".into(),
+                created_at: 0,
+                expires_at: abs,
+                revoked_at: revoked,
+            },
+        )
+    }
+
+    #[test]
+    fn usability() {
+        let (t, f) = pair(None, None, 100, 200);
+        assert!(usable(&t, &f, 99));
+        assert!(!usable(&t, &f, 100), "idle expiry");
+        let (t, f) = pair(None, None, 300, 200);
+        assert!(!usable(&t, &f, 250), "absolute expiry");
+        let (t, f) = pair(Some(5), None, 100, 200);
+        assert!(!usable(&t, &f, 10), "used");
+        let (t, f) = pair(None, Some(5), 100, 200);
+        assert!(!usable(&t, &f, 10), "family revoked");
+    }
+}

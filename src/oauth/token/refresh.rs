@@ -1,0 +1,216 @@
+//! The refresh_token grant with rotation (OAuth 2.1 §4.3, RFC 9700 §4.14.2).
+//!
+//! Every use rotates: the presented token is marked used (one conditional
+//! UPDATE, so of concurrent refreshes exactly one wins) and a new token of
+//! the same family is issued with the same scope (RFC 6749 §6). Presenting a
+//! used token revokes the whole family. The access token's scopes are
+//! recomputed from the member's role now: a demotion narrows them, a member
+//! removed from the agency ends the family.
+
+use sea_orm::TransactionTrait;
+
+use super::access_token::{self, Grant, Member};
+use super::families::{self, NewToken};
+use super::{TokenResponse, split_scope};
+use crate::AppState;
+use crate::accounts;
+use crate::crypto::random_token;
+use crate::oauth::clients::ClientRecord;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::{Params, quote};
+use crate::oauth::register::GrantType;
+use crate::scopes::{OFFLINE_ACCESS, Role};
+
+const INVALID_TOKEN: &str =
+    "the refresh token is invalid, expired or revoked; start a new authorization";
+
+/// Pure: the access token's scopes for an optional narrower `requested`
+/// scope, within the grant's `granted` scope and the `role` now.
+pub fn decide<'a>(
+    granted: &'a str,
+    requested: Option<&'a str>,
+    role: Role,
+) -> Result<Vec<&'a str>, OAuthError> {
+    let granted: Vec<&str> = split_scope(granted);
+    let asked: Vec<&str> = match requested {
+        Some(r) => {
+            let asked = split_scope(r);
+            if let Some(wider) = asked.iter().find(|s| !granted.contains(s)) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope {} was not granted; a refresh may narrow the scope, never widen it",
+                    quote(wider)
+                )));
+            }
+            asked
+        }
+        None => granted,
+    };
+    let allowed: Vec<&str> = asked
+        .into_iter()
+        .filter(|s| *s != OFFLINE_ACCESS && role.allows(s))
+        .collect();
+    if allowed.is_empty() {
+        return Err(OAuthError::invalid_grant(
+            "the member's role no longer allows any of the requested scopes",
+        ));
+    }
+    Ok(allowed)
+}
+
+pub async fn exchange(
+    state: &AppState,
+    client: &ClientRecord,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.has_grant(GrantType::RefreshToken) {
+        return Err(OAuthError::unauthorized_client(
+            "the client is not registered for the refresh_token grant",
+        ));
+    }
+    let Some(secret) = params.get("refresh_token") else {
+        return Err(OAuthError::invalid_request("refresh_token is required"));
+    };
+    let db = &state.db;
+    let now = accounts::now();
+    let (token, family) = families::find(db, secret)
+        .await
+        .map_err(|e| OAuthError::db(e, "find refresh token"))?
+        .ok_or_else(|| OAuthError::invalid_grant(INVALID_TOKEN))?;
+    if family.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if token.used_at.is_some() && family.revoked_at.is_none() {
+        return Err(reused(state, &family.id, now).await);
+    }
+    if !families::usable(&token, &family, now) {
+        return Err(OAuthError::invalid_grant(INVALID_TOKEN));
+    }
+    let mut resources = params.all("resource");
+    if let Some(r) = resources.next()
+        && (r != family.resource || resources.next().is_some())
+    {
+        return Err(OAuthError::invalid_target(format!(
+            "resource must be the one of the original grant ({})",
+            family.resource
+        )));
+    }
+    let Some(role) = accounts::role_in(db, &family.user_id, &family.agency_id)
+        .await
+        .map_err(|e| OAuthError::db(e, "find membership"))?
+    else {
+        families::revoke_family(db, &family.id, now)
+            .await
+            .map_err(|e| OAuthError::db(e, "revoke family"))?;
+        return Err(OAuthError::invalid_grant(
+            "the member is no longer in the agency of this grant; the grant is revoked",
+        ));
+    };
+    let scopes = decide(&token.scope, params.get("scope"), role)?;
+
+    let tokens = &state.settings.tokens;
+    let ttl = tokens.access_token_ttl_secs;
+    let jti = uuid::Uuid::new_v4().to_string();
+    let access_exp = now + ttl as i64;
+    let next = random_token();
+    let txn = db.begin().await.map_err(|e| OAuthError::db(e, "begin"))?;
+    let won = families::mark_used(&txn, secret, now)
+        .await
+        .map_err(|e| OAuthError::db(e, "rotate refresh token"))?;
+    if !won {
+        drop(txn);
+        return Err(reused(state, &family.id, now).await);
+    }
+    families::insert_token(
+        &txn,
+        NewToken {
+            secret: &next,
+            family_id: &family.id,
+            scope: &token.scope,
+            now,
+            expires_at: family
+                .expires_at
+                .min(now + tokens.refresh_token_idle_ttl_secs as i64),
+            access_jti: &jti,
+            access_exp,
+        },
+    )
+    .await
+    .map_err(|e| OAuthError::db(e, "store refresh token"))?;
+    txn.commit()
+        .await
+        .map_err(|e| OAuthError::db(e, "commit"))?;
+
+    let grant = Grant {
+        subject: &family.user_id,
+        client_id: &family.client_id,
+        scopes: &scopes,
+        audience: &family.resource,
+        member: Some(Member {
+            agency_id: &family.agency_id,
+            role,
+        }),
+    };
+    let claims = access_token::claims(&grant, &state.settings.issuer, now, ttl, jti);
+    let access = state
+        .keys
+        .sign(access_token::TYP, &claims)
+        .await
+        .map_err(|e| OAuthError::server_error(e, "sign access token"))?;
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "Bearer".into(),
+        expires_in: ttl,
+        scope: claims.scope,
+        refresh_token: Some(next),
+    })
+}
+
+/// A used refresh token came back: someone holds a copy. Revoke the family.
+async fn reused(state: &AppState, family_id: &str, now: i64) -> OAuthError {
+    if let Err(e) = families::revoke_family(&state.db, family_id, now).await {
+        return OAuthError::db(e, "revoke family");
+    }
+    tracing::warn!(
+        family_id,
+        "refresh token reuse detected; the family is revoked"
+    );
+    OAuthError::invalid_grant(
+        "the refresh token was already used, so the whole grant is revoked (RFC 9700 §4.14.2); start a new authorization",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrowing_and_role() {
+        let granted = "agency:read posts:write offline_access";
+        assert_eq!(
+            decide(granted, None, Role::Owner).unwrap(),
+            ["agency:read", "posts:write"]
+        );
+        assert_eq!(
+            decide(granted, None, Role::Viewer).unwrap(),
+            ["agency:read"]
+        );
+        assert_eq!(
+            decide(granted, Some("posts:write"), Role::Editor).unwrap(),
+            ["posts:write"]
+        );
+        assert_eq!(
+            decide(granted, Some("billing:read"), Role::Owner)
+                .unwrap_err()
+                .code,
+            "invalid_scope"
+        );
+        assert_eq!(
+            decide(granted, Some("posts:write"), Role::Viewer)
+                .unwrap_err()
+                .code,
+            "invalid_grant"
+        );
+    }
+}
