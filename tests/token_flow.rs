@@ -280,7 +280,8 @@ async fn reuse_of_a_rotated_refresh_token_revokes_the_newest_too() {
 async fn pkce_redirect_and_code_errors() {
     let mut f = setup("owner", "agency:read").await;
     let code = f.code("agency:read").await;
-    let bad: &[(&[(&str, &str)], StatusCode, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], StatusCode, &'a str);
+    let bad: &[Case] = &[
         (
             &[(
                 "code_verifier",
