@@ -896,11 +896,12 @@ async fn database_faults_are_json_errors_with_no_store() {
     let c = cc_client(&app, "client_secret_basic", "agency:read").await;
     let cc = [("grant_type", "client_credentials")];
     assert_eq!(token_basic(&app, &c, &cc).await.status(), StatusCode::OK);
-    app.state
-        .db
-        .execute_unprepared("DROP TABLE clients")
-        .await
-        .unwrap();
+    let drop = if app.db.is_postgres() {
+        "DROP TABLE clients CASCADE"
+    } else {
+        "DROP TABLE clients"
+    };
+    app.state.db.execute_unprepared(drop).await.unwrap();
     // An uncached client needs the table.
     let resp = post_form(
         &app,
