@@ -631,6 +631,45 @@ async fn api_keys_at_introspection_follow_the_role_rotation_and_revocation() {
     assert_eq!(i["scope"], "agency:read members:write posts:write");
     assert_eq!(i["role"], "owner");
     assert!(i["agency_id"].is_string() && i["sub"].is_string() && i["exp"].is_i64());
+    // last_used_at is written once, not on every check within a minute.
+    let used = || async {
+        use sea_orm::EntityTrait;
+        entity::api_key::Entity::find()
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+    };
+    let first_use = used().await.expect("last_used_at set");
+    use sea_orm::{ConnectionTrait, Statement};
+    app.state
+        .db
+        .execute_raw(Statement::from_string(
+            app.state.db.get_database_backend(),
+            format!("UPDATE api_keys SET last_used_at = {}", first_use - 30),
+        ))
+        .await
+        .unwrap();
+    introspect(&app, &rs, &key).await;
+    assert_eq!(
+        used().await,
+        Some(first_use - 30),
+        "no write within a minute"
+    );
+    app.state
+        .db
+        .execute_raw(Statement::from_string(
+            app.state.db.get_database_backend(),
+            format!("UPDATE api_keys SET last_used_at = {}", first_use - 61),
+        ))
+        .await
+        .unwrap();
+    introspect(&app, &rs, &key).await;
+    assert!(
+        used().await.unwrap() >= first_use,
+        "written again after a minute"
+    );
 
     // Demoted: the scopes shrink at once.
     skedcast_auth::accounts::set_role(&app.state.db, "ann@example.com", "Acme", "viewer")
@@ -718,7 +757,6 @@ async fn api_keys_at_introspection_follow_the_role_rotation_and_revocation() {
         "1",
     ]);
     let old = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    use sea_orm::{ConnectionTrait, Statement};
     app.state
         .db
         .execute_raw(Statement::from_string(
