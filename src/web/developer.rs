@@ -209,11 +209,7 @@ pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
         Err(e) => return super::unavailable(e),
     };
     if !session.csrf_ok(field(&form, "csrf_token")) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form is no longer valid. Go back, reload the page and try again.",
-        );
+        return super::form_expired();
     }
     let agency = field(&form, "agency").unwrap_or_default().to_string();
     let now = accounts::now();

@@ -140,11 +140,7 @@ pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
         );
     };
     if !session::login_csrf_ok(csrf_cookie(req).as_deref(), field(&form, "csrf_token")) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form is no longer valid. Go back, reload the page and try again.",
-        );
+        return super::form_expired();
     }
     let next = safe_next(field(&form, "next"));
     let email_raw = field(&form, "email").unwrap_or_default();
@@ -239,11 +235,7 @@ pub async fn logout(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
         return redirect(StatusCode::SEE_OTHER, "/login");
     };
     if !s.csrf_ok(field(&form, "csrf_token")) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form is no longer valid. Go back, reload the page and try again.",
-        );
+        return super::form_expired();
     }
     if let Err(e) = session::destroy(&state.db, &s.raw_id).await {
         return super::unavailable(e);

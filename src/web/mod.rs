@@ -98,6 +98,15 @@ pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
     )
 }
 
+/// A POST whose CSRF token is missing or wrong: 403, nothing changed.
+pub fn form_expired() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "This form is no longer valid. Go back, reload the page and try again.",
+    )
+}
+
 /// The page for a database or other internal fault: logged, never a panic.
 pub fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "page failed on a storage error");

@@ -323,11 +323,7 @@ pub async fn post(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> Res
         );
     };
     if !session.csrf_ok(field(&form, "csrf_token")) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form is no longer valid. Go back, reload the page and try again.",
-        );
+        return web::form_expired();
     }
     match field(&form, "decision") {
         Some("allow") => {}

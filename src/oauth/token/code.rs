@@ -11,7 +11,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::TokenResponse;
-use super::access_token::{self, Grant, Member};
+use super::access_token::{Grant, Member};
 use super::families::{self, NewToken};
 use crate::AppState;
 use crate::accounts;
@@ -203,20 +203,8 @@ pub async fn exchange(
             role,
         }),
     };
-    let claims = access_token::claims(&grant, &state.settings.issuer, now, ttl, jti);
-    let token = state
-        .keys
-        .sign(access_token::TYP, &claims)
-        .await
-        .map_err(|e| OAuthError::server_error(e, "sign access token"))?;
-    tracing::info!(client_id = %code.client_id, user_id = %code.user_id, jti = %claims.jti, "authorization code redeemed");
-    Ok(TokenResponse {
-        access_token: token,
-        token_type: "Bearer".into(),
-        expires_in: ttl,
-        scope: claims.scope,
-        refresh_token: refresh,
-    })
+    tracing::info!(client_id = %code.client_id, user_id = %code.user_id, %jti, "authorization code redeemed");
+    super::member_response(state, &grant, now, jti, refresh).await
 }
 
 /// A code used before: revoke what it issued and say so.

@@ -138,6 +138,31 @@ pub async fn exchange(
     }
 }
 
+/// Sign the access token of a member's grant (its `jti` already recorded
+/// with the refresh token) and build the response.
+pub async fn member_response(
+    state: &AppState,
+    grant: &access_token::Grant<'_>,
+    now: i64,
+    jti: String,
+    refresh_token: Option<String>,
+) -> Result<TokenResponse, OAuthError> {
+    let ttl = state.settings.tokens.access_token_ttl_secs;
+    let claims = access_token::claims(grant, &state.settings.issuer, now, ttl, jti);
+    let token = state
+        .keys
+        .sign(access_token::TYP, &claims)
+        .await
+        .map_err(|e| OAuthError::server_error(e, "sign access token"))?;
+    Ok(TokenResponse {
+        access_token: token,
+        token_type: "Bearer".into(),
+        expires_in: ttl,
+        scope: claims.scope,
+        refresh_token,
+    })
+}
+
 fn unsupported(grant_type: &str) -> OAuthError {
     OAuthError::unsupported_grant_type(format!(
         "grant_type {} is not supported by this server (supported: {})",

@@ -9,7 +9,7 @@
 
 use sea_orm::TransactionTrait;
 
-use super::access_token::{self, Grant, Member};
+use super::access_token::{Grant, Member};
 use super::families::{self, NewToken};
 use super::{TokenResponse, split_scope};
 use crate::AppState;
@@ -152,19 +152,7 @@ pub async fn exchange(
             role,
         }),
     };
-    let claims = access_token::claims(&grant, &state.settings.issuer, now, ttl, jti);
-    let access = state
-        .keys
-        .sign(access_token::TYP, &claims)
-        .await
-        .map_err(|e| OAuthError::server_error(e, "sign access token"))?;
-    Ok(TokenResponse {
-        access_token: access,
-        token_type: "Bearer".into(),
-        expires_in: ttl,
-        scope: claims.scope,
-        refresh_token: Some(next),
-    })
+    super::member_response(state, &grant, now, jti, Some(next)).await
 }
 
 /// A used refresh token came back: someone holds a copy. Revoke the family.
