@@ -9,7 +9,12 @@ use skedcast_auth::scopes::{Role, SCOPES};
 const UNRESERVED: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
 
 fn roles() -> impl Strategy<Value = Role> {
-    prop_oneof![Just(Role::Owner), Just(Role::Manager), Just(Role::Editor), Just(Role::Viewer)]
+    prop_oneof![
+        Just(Role::Owner),
+        Just(Role::Manager),
+        Just(Role::Editor),
+        Just(Role::Viewer)
+    ]
 }
 
 proptest! {

@@ -22,6 +22,16 @@ impl Browser {
         Browser::from_ip(app, "127.0.0.1")
     }
 
+    /// A browser for a server at `base` (e.g. a separate process).
+    pub fn at(base: &str) -> Browser {
+        Browser {
+            client: super::http_client(),
+            base: base.to_string(),
+            cookies: BTreeMap::new(),
+            set_cookies: Vec::new(),
+        }
+    }
+
     /// A browser whose connections come from another loopback address, so
     /// per-IP limits see a different client.
     pub fn from_ip(app: &TestApp, ip: &str) -> Browser {

@@ -276,3 +276,4 @@ pub fn verify_with_p256(
     Ok(claims)
 }
 pub mod browser;
+pub mod process;
