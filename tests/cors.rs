@@ -73,7 +73,10 @@ async fn preflights_are_answered_on_the_client_facing_endpoints() {
         assert_eq!(resp.status(), 204, "{what}");
         assert_cors(&resp, &what);
         let methods = header(&resp, "access-control-allow-methods").unwrap();
-        assert!(methods.split(", ").any(|m| m == method), "{what}: {methods}");
+        assert!(
+            methods.split(", ").any(|m| m == method),
+            "{what}: {methods}"
+        );
         let allowed = header(&resp, "access-control-allow-headers")
             .unwrap()
             .to_ascii_lowercase();
