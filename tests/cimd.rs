@@ -416,7 +416,8 @@ async fn bad_documents_are_error_pages_and_invalid_client() {
         },
     );
 
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         ("/mismatch.json", &[], "is not its URL"),
         (
             "/good.json",
