@@ -522,12 +522,19 @@ pub async fn client(state: &AppState, client_id: &str) -> Result<Model, CimdErro
     let url = parse_url(client_id, cfg.allow_loopback)?;
     let db = &state.db;
     let now = clients::now();
-    let cached = Entity::find_by_id(client_id.to_string()).one(db).await?;
-    if cached.is_some_and(|d| d.expires_at > now)
-        && let Some(row) = clients::find(db, client_id).await?
-        && row.kind == clients::KIND_CIMD
-    {
-        return Ok(row);
+    let row = clients::find(db, client_id).await?;
+    if let Some(row) = row {
+        // Never overwrite another kind of client (registered ids cannot
+        // look like URLs, so this does not happen; make sure of it).
+        if row.kind != clients::KIND_CIMD {
+            return Err(CimdError::Url(
+                "the client_id URL is the id of a client that is not a metadata document".into(),
+            ));
+        }
+        let entry = Entity::find_by_id(client_id.to_string()).one(db).await?;
+        if entry.is_some_and(|d| d.expires_at > now) {
+            return Ok(row);
+        }
     }
     let fetched = fetch(&url, cfg).await?;
     let meta = validate_document(client_id, &fetched.body)?;
