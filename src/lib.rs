@@ -92,6 +92,7 @@ impl App {
                 get(oauth::authorize::get).post(oauth::authorize::post),
             )
             .data(self.state.clone())
+            .around(http::cors::cors)
             .around(http::request_log::log_requests)
     }
 }

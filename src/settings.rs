@@ -40,6 +40,21 @@ pub struct Settings {
     pub session: SessionSettings,
     pub login: LoginSettings,
     pub clients: ClientSettings,
+    pub cimd: CimdSettings,
+}
+
+/// Client ID Metadata Documents (`client_id` = an https URL).
+#[derive(Debug, Clone)]
+pub struct CimdSettings {
+    /// Whether URL client ids are fetched at all.
+    pub enabled: bool,
+    /// Whole fetch (DNS, connect, TLS, headers, body) deadline.
+    pub fetch_timeout_secs: u64,
+    /// Bounds of the cache lifetime taken from the response's Cache-Control.
+    pub min_cache_secs: u64,
+    pub max_cache_secs: u64,
+    /// TEST ONLY: loopback addresses and http://127.0.0.1 documents.
+    pub allow_loopback: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +158,15 @@ struct Raw {
     session: SessionSettings,
     login: LoginSettings,
     clients: RawClients,
+    cimd: RawCimd,
+}
+#[derive(Deserialize)]
+struct RawCimd {
+    enabled: bool,
+    fetch_timeout_secs: u64,
+    min_cache_secs: u64,
+    max_cache_secs: u64,
+    allow_loopback: bool,
 }
 #[derive(Deserialize)]
 struct RawClients {
@@ -329,6 +353,7 @@ impl Settings {
         }
         let default_resource = validate_absolute_url("resource.default", &raw.resource.default)?;
         let registration = validate_registration(raw.registration)?;
+        let cimd = validate_cimd(raw.cimd)?;
         Ok(Settings {
             issuer,
             bind,
@@ -364,6 +389,7 @@ impl Settings {
             clients: ClientSettings {
                 cache_ttl_secs: raw.clients.cache_ttl_secs,
             },
+            cimd,
         })
     }
 
@@ -458,6 +484,34 @@ fn validate_registration(raw: RawRegistration) -> Result<RegistrationSettings, S
     })
 }
 
+fn validate_cimd(raw: RawCimd) -> Result<CimdSettings, SettingsError> {
+    if !(1..=30).contains(&raw.fetch_timeout_secs) {
+        return Err(key_error(
+            "cimd.fetch_timeout_secs",
+            "must be between 1 and 30",
+        ));
+    }
+    if raw.max_cache_secs > 86_400 {
+        return Err(key_error(
+            "cimd.max_cache_secs",
+            "must not exceed 86400 (24 hours)",
+        ));
+    }
+    if raw.min_cache_secs > raw.max_cache_secs {
+        return Err(key_error(
+            "cimd.min_cache_secs",
+            "must not exceed cimd.max_cache_secs",
+        ));
+    }
+    Ok(CimdSettings {
+        enabled: raw.enabled,
+        fetch_timeout_secs: raw.fetch_timeout_secs,
+        min_cache_secs: raw.min_cache_secs,
+        max_cache_secs: raw.max_cache_secs,
+        allow_loopback: raw.allow_loopback,
+    })
+}
+
 fn decode_kek(b64: &str) -> Result<[u8; 32], SettingsError> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -487,6 +541,36 @@ mod tests {
         assert_eq!(s.keys.activation_delay_secs, s.keys.jwks_max_age_secs);
         assert_eq!(s.tokens.access_token_ttl_secs, 900);
         assert_eq!(s.clients.cache_ttl_secs, 5);
+        assert!(s.cimd.enabled && !s.cimd.allow_loopback);
+        assert_eq!(s.cimd.fetch_timeout_secs, 5);
+        assert_eq!(
+            (s.cimd.min_cache_secs, s.cimd.max_cache_secs),
+            (300, 86_400)
+        );
+    }
+
+    #[test]
+    fn cimd_bounds_name_their_key() {
+        for (k, v, want) in [
+            (
+                "SKEDCAST__CIMD__FETCH_TIMEOUT_SECS",
+                "0",
+                "`cimd.fetch_timeout_secs`",
+            ),
+            (
+                "SKEDCAST__CIMD__MAX_CACHE_SECS",
+                "90000",
+                "`cimd.max_cache_secs`",
+            ),
+            (
+                "SKEDCAST__CIMD__MIN_CACHE_SECS",
+                "86401",
+                "`cimd.min_cache_secs`",
+            ),
+        ] {
+            let err = load(&[(k, v)]).unwrap_err().to_string();
+            assert!(err.contains(want), "{k}={v}: {err}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
 
-/// An OAuth client. `kind` is "dynamic" (registered over RFC 7591) or
-/// "resource_server" (created by the CLI). Secrets are SHA-256 hex only.
+/// An OAuth client. `kind` is "dynamic" (registered over RFC 7591),
+/// "resource_server" (created by the CLI) or "cimd" (a Client ID Metadata
+/// Document: `client_id` is its URL). Secrets are SHA-256 hex only.
 /// List fields hold JSON arrays of strings as text.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "clients")]
@@ -42,6 +43,8 @@ pub struct Model {
     /// RFC 8707 resource identifier of a `resource_server` client; NULL otherwise.
     #[sea_orm(column_type = "Text", nullable)]
     pub resource: Option<String>,
+    /// `web` or `native` when the client sent `application_type`; NULL otherwise.
+    pub application_type: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

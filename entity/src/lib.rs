@@ -5,6 +5,7 @@ pub mod agency;
 pub mod api_key;
 pub mod authorization_code;
 pub mod client;
+pub mod client_metadata_document;
 pub mod consent;
 pub mod membership;
 pub mod rate_limit;

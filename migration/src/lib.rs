@@ -8,6 +8,7 @@ mod m20261127_000003_accounts;
 mod m20261127_000004_resource_servers;
 mod m20261127_000005_api_keys;
 mod m20261127_000006_refresh_tokens;
+mod m20261127_000007_client_metadata_documents;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_resource_servers::Migration),
             Box::new(m20261127_000005_api_keys::Migration),
             Box::new(m20261127_000006_refresh_tokens::Migration),
+            Box::new(m20261127_000007_client_metadata_documents::Migration),
         ]
     }
 }

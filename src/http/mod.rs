@@ -2,6 +2,7 @@
 
 pub mod basic;
 pub mod bearer;
+pub mod cors;
 pub mod form_body;
 pub mod json_body;
 pub mod json_bytes;

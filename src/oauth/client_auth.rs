@@ -21,12 +21,14 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use crate::AppState;
 use crate::crypto;
+use crate::oauth::cimd;
 use crate::oauth::clients::ClientRecord;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::register::AuthMethod;
 
-/// Longer client ids are never issued: refused without a database read.
+/// Longer client ids are never issued: refused without a database read
+/// (metadata document URLs have their own bound, [`cimd::MAX_URL_LEN`]).
 const MAX_CLIENT_ID_LEN: usize = 256;
 
 /// Not the hex of any SHA-256 (`x` is not hex): compared against when the
@@ -255,7 +257,20 @@ pub async fn authenticate(
         params.get("client_id"),
         params.get("client_secret"),
     )?;
-    let client = if presented.client_id().len() > MAX_CLIENT_ID_LEN {
+    let id = presented.client_id();
+    let client = if cimd::is_document_id(id) && state.settings.cimd.enabled {
+        // A metadata document client: fresh from the shared cache, or fetched.
+        Some(cimd::record(state, id).await.map_err(|e| match e {
+            cimd::CimdError::Db(e) => OAuthError::db(e, "load document client"),
+            e => OAuthError::invalid_client(
+                format!(
+                    "the client metadata document {} cannot be used: {e}",
+                    crate::oauth::params::quote(id)
+                ),
+                presented.basic_tried(),
+            ),
+        })?)
+    } else if id.len() > MAX_CLIENT_ID_LEN {
         None
     } else {
         state

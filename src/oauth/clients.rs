@@ -3,6 +3,7 @@
 
 use entity::client::{ActiveModel, Column, Entity, Model};
 use sea_orm::ActiveValue::NotSet;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QuerySelect,
@@ -12,6 +13,10 @@ use crate::oauth::register::{AuthMethod, ClientMetadata, GrantType};
 
 /// Clients registered over RFC 7591.
 pub const KIND_DYNAMIC: &str = "dynamic";
+/// Clients named by a Client ID Metadata Document: the `client_id` is the
+/// document's URL and the row holds its validated metadata (see
+/// [`crate::oauth::cimd`]). Public, never managed over RFC 7592.
+pub const KIND_CIMD: &str = "cimd";
 /// Resource servers created with `skedcast-auth resource-server create`:
 /// confidential, no grants, allowed to call the introspection endpoint.
 pub const KIND_RESOURCE_SERVER: &str = "resource_server";
@@ -63,6 +68,7 @@ fn model(
         updated_at: now,
         first_authorized_at: None,
         resource: None,
+        application_type: meta.application_type.map(|t| t.as_str().to_string()),
     }
 }
 
@@ -164,11 +170,52 @@ pub async fn mark_authorized(
     Ok(())
 }
 
-/// Delete dynamically registered public clients that never completed an
-/// authorization and were registered more than `max_age_days` days before
-/// `now`, so that spam registrations do not pile up. Confidential clients
-/// are kept: they may only ever use client_credentials. Returns how many
-/// were deleted; `max_age_days` 0 deletes nothing.
+/// Store (or refresh) the client a metadata document describes, under its
+/// URL as `client_id`: kind [`KIND_CIMD`], public, no registration token.
+/// An existing row keeps its creation time and first authorization, so
+/// the codes, consents and refresh families that reference it stay.
+pub async fn upsert_document_client(
+    db: &impl ConnectionTrait,
+    url: &str,
+    meta: &ClientMetadata,
+    now: i64,
+) -> Result<(), DbErr> {
+    let mut row = model(url, meta, None, None, now, now);
+    row.kind = KIND_CIMD.to_string();
+    Entity::insert(row.into_active_model().reset_all())
+        .on_conflict(
+            OnConflict::column(Column::ClientId)
+                .update_columns([
+                    Column::TokenEndpointAuthMethod,
+                    Column::GrantTypes,
+                    Column::ResponseTypes,
+                    Column::RedirectUris,
+                    Column::Contacts,
+                    Column::Scope,
+                    Column::ClientName,
+                    Column::ClientUri,
+                    Column::LogoUri,
+                    Column::TosUri,
+                    Column::PolicyUri,
+                    Column::SoftwareId,
+                    Column::SoftwareVersion,
+                    Column::ApplicationType,
+                    Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Delete public clients (registered over RFC 7591, or fetched from a
+/// metadata document) that never completed an authorization and were
+/// created more than `max_age_days` days before `now`, so that spam
+/// registrations do not pile up; a document client is fetched again at its
+/// next use. Confidential clients are kept: they may only ever use
+/// client_credentials. Returns how many were deleted; `max_age_days` 0
+/// deletes nothing.
 pub async fn delete_unused_public_clients(
     db: &impl ConnectionTrait,
     max_age_days: u32,
@@ -179,7 +226,7 @@ pub async fn delete_unused_public_clients(
     }
     let cutoff = now - i64::from(max_age_days) * DAY_SECS;
     let res = Entity::delete_many()
-        .filter(Column::Kind.eq(KIND_DYNAMIC))
+        .filter(Column::Kind.is_in([KIND_DYNAMIC, KIND_CIMD]))
         .filter(Column::TokenEndpointAuthMethod.eq("none"))
         .filter(Column::FirstAuthorizedAt.is_null())
         .filter(Column::CreatedAt.lt(cutoff))
@@ -222,6 +269,7 @@ pub async fn insert_resource_server(
         updated_at: now,
         first_authorized_at: None,
         resource: Some(resource.to_string()),
+        application_type: None,
     };
     Entity::insert(row.clone().into_active_model().reset_all())
         .exec_without_returning(db)
@@ -229,21 +277,18 @@ pub async fn insert_resource_server(
     Ok(row)
 }
 
-/// Whether `resource` is the resource identifier of a registered resource
-/// server (compared as exact strings).
-pub async fn is_registered_resource(
-    db: &impl ConnectionTrait,
-    resource: &str,
-) -> Result<bool, DbErr> {
+/// The resource identifiers of every registered resource server (a handful:
+/// they are created by operators with the CLI).
+pub async fn registered_resources(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
     let found = Entity::find()
         .select_only()
-        .column(Column::ClientId)
+        .column(Column::Resource)
         .filter(Column::Kind.eq(KIND_RESOURCE_SERVER))
-        .filter(Column::Resource.eq(resource))
-        .into_tuple::<String>()
-        .one(db)
+        .filter(Column::Resource.is_not_null())
+        .into_tuple::<Option<String>>()
+        .all(db)
         .await?;
-    Ok(found.is_some())
+    Ok(found.into_iter().flatten().collect())
 }
 
 /// What the token, revocation and introspection endpoints need of a client,

@@ -33,6 +33,9 @@ pub struct ServerMetadata {
     pub scopes_supported: Vec<String>,
     /// RFC 9207: authorization responses carry `iss`.
     pub authorization_response_iss_parameter_supported: bool,
+    /// A `client_id` may be the https URL of a Client ID Metadata Document
+    /// (draft-ietf-oauth-client-id-metadata-document).
+    pub client_id_metadata_document_supported: bool,
 }
 
 /// Client authentication at the token and revocation endpoints.
@@ -62,6 +65,7 @@ pub fn build(settings: &Settings) -> ServerMetadata {
         code_challenge_methods_supported: vec!["S256".into()],
         scopes_supported: crate::scopes::supported(),
         authorization_response_iss_parameter_supported: true,
+        client_id_metadata_document_supported: settings.cimd.enabled,
     }
 }
 

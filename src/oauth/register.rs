@@ -119,6 +119,45 @@ impl GrantType {
     }
 }
 
+/// OpenID Connect Dynamic Client Registration §2 `application_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplicationType {
+    /// Runs on a server or in a browser: redirect URIs are https only.
+    Web,
+    /// Runs on the user's device: https, http on a loopback host (RFC 8252
+    /// §7.3) and private-use schemes (RFC 8252 §7.1).
+    Native,
+}
+
+impl ApplicationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationType::Web => "web",
+            ApplicationType::Native => "native",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApplicationType> {
+        match s {
+            "web" => Some(ApplicationType::Web),
+            "native" => Some(ApplicationType::Native),
+            _ => None,
+        }
+    }
+
+    /// Why `uri` (already valid for registration) is not allowed for this
+    /// type, if it is not.
+    pub fn refuses(self, uri: &str) -> Option<&'static str> {
+        match self {
+            ApplicationType::Native => None,
+            ApplicationType::Web => (!uri.starts_with("https://")).then_some(
+                "is not allowed for application_type web, whose redirect URIs must be https \
+                 (use application_type native for loopback http or private-use schemes)",
+            ),
+        }
+    }
+}
+
 /// The only response type of OAuth 2.1.
 pub const RESPONSE_TYPE_CODE: &str = "code";
 
@@ -140,6 +179,10 @@ pub struct ClientMetadata {
     pub contacts: Vec<String>,
     pub software_id: Option<String>,
     pub software_version: Option<String>,
+    /// `None` when the client sent none: then every redirect URI form of
+    /// [`redirect_uri::validate`] is accepted (MCP clients register loopback
+    /// URIs without saying `native`).
+    pub application_type: Option<ApplicationType>,
 }
 
 impl ClientMetadata {
@@ -242,7 +285,23 @@ pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, MetadataErro
         ));
     }
 
+    let application_type = match opt_string(obj, "application_type", 64)? {
+        None => None,
+        Some(s) => Some(ApplicationType::parse(&s).ok_or_else(|| {
+            metadata_err(format!(
+                "application_type: {} is not supported (supported: web, native)",
+                show(&s)
+            ))
+        })?),
+    };
     let redirect_uris = redirect_uris(obj, code_grant)?;
+    if let Some(t) = application_type
+        && let Some((uri, why)) = redirect_uris
+            .iter()
+            .find_map(|u| t.refuses(u).map(|why| (u, why)))
+    {
+        return Err(redirect_err(format!("redirect_uris: {} {why}", show(uri))));
+    }
     let scope = scope(obj)?;
 
     Ok(ClientMetadata {
@@ -259,6 +318,7 @@ pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, MetadataErro
         contacts: contacts(obj)?,
         software_id: opt_text(obj, "software_id", MAX_TEXT_LEN)?,
         software_version: opt_text(obj, "software_version", MAX_TEXT_LEN)?,
+        application_type,
     })
 }
 
@@ -637,6 +697,40 @@ mod tests {
         );
         let many: Vec<String> = (0..11).map(|i| format!("https://a.example/{i}")).collect();
         assert_err(json!({"redirect_uris": many}), R, "at most 10");
+    }
+
+    #[test]
+    fn application_type() {
+        let loopback = "http://127.0.0.1:33418/callback";
+        let private = "com.example.app:/cb";
+        let https = "https://app.example/cb";
+        // Absent: every registrable form, as before.
+        let m = check(json!({"redirect_uris": [loopback, private, https]})).unwrap();
+        assert_eq!(m.application_type, None);
+        let m = check(
+            json!({"application_type": "native", "redirect_uris": [loopback, private, https]}),
+        )
+        .unwrap();
+        assert_eq!(m.application_type, Some(ApplicationType::Native));
+        let m = check(json!({"application_type": "web", "redirect_uris": [https]})).unwrap();
+        assert_eq!(m.application_type, Some(ApplicationType::Web));
+        for bad in [loopback, private] {
+            assert_err(
+                json!({"application_type": "web", "redirect_uris": [https, bad]}),
+                ErrorCode::InvalidRedirectUri,
+                "application_type web",
+            );
+        }
+        assert_err(
+            json!({"application_type": "desktop", "redirect_uris": [https]}),
+            ErrorCode::InvalidClientMetadata,
+            "application_type: \"desktop\" is not supported",
+        );
+        assert_err(
+            json!({"application_type": 1, "redirect_uris": [https]}),
+            ErrorCode::InvalidClientMetadata,
+            "application_type must be a string",
+        );
     }
 
     #[test]

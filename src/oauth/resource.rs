@@ -3,7 +3,9 @@
 //!
 //! The known resources are `resource.default` and the resource of every
 //! resource server created with `skedcast-auth resource-server create`.
-//! Identifiers are compared as exact strings.
+//! Identifiers are compared after RFC 3986 §6.2.2 normalisation: scheme and
+//! host case-insensitively, a default port and a trailing slash ignored,
+//! the rest (path, query) exactly; tokens carry the configured spelling.
 
 use sea_orm::ConnectionTrait;
 
@@ -108,6 +110,38 @@ fn check_shape(resource: &str) -> Result<(), OAuthError> {
     }
 }
 
+/// A resource identifier normalised for comparison: scheme and host
+/// lower-cased (RFC 3986 §6.2.2.1), default port dropped and dot segments
+/// removed (§6.2.3, both done by the URL parser), no trailing slash.
+/// `None` when it is not an absolute URI.
+pub fn canonical(s: &str) -> Option<String> {
+    url::Url::parse(s)
+        .ok()
+        .map(|u| u.as_str().trim_end_matches('/').to_string())
+}
+
+/// Whether two resource identifiers name the same resource.
+pub fn same(a: &str, b: &str) -> bool {
+    a == b || matches!((canonical(a), canonical(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// The served resource `presented` names, spelled as configured (the
+/// default or a registered resource server's); `None` when it is none of them.
+pub async fn resolve(
+    db: &impl ConnectionTrait,
+    default: &str,
+    presented: &str,
+) -> Result<Option<String>, sea_orm::DbErr> {
+    if same(presented, default) {
+        return Ok(Some(default.to_string()));
+    }
+    if canonical(presented).is_none() {
+        return Ok(None);
+    }
+    let registered = clients::registered_resources(db).await?;
+    Ok(registered.into_iter().find(|r| same(presented, r)))
+}
+
 /// The audience of a token requested with `params`: the one `resource`
 /// parameter when it is a known resource, `default` when there is none.
 pub async fn audience(
@@ -126,19 +160,16 @@ pub async fn audience(
         ));
     }
     check_shape(resource)?;
-    if resource == default
-        || clients::is_registered_resource(db, resource)
-            .await
-            .map_err(|e| OAuthError::db(e, "find resource"))?
-    {
-        Ok(resource.to_string())
-    } else {
-        Err(OAuthError::invalid_target(format!(
-            "resource {} is not a resource this server issues tokens for (omit resource for the \
-             default, {default})",
-            quote(resource)
-        )))
-    }
+    resolve(db, default, resource)
+        .await
+        .map_err(|e| OAuthError::db(e, "find resource"))?
+        .ok_or_else(|| {
+            OAuthError::invalid_target(format!(
+                "resource {} is not a resource this server issues tokens for (omit resource for \
+                 the default, {default})",
+                quote(resource)
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -175,6 +206,35 @@ mod tests {
         assert!(validate_name(" ").is_err());
         assert!(validate_name("a\nb").is_err());
         assert!(validate_name(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn scheme_and_host_compare_case_insensitively() {
+        let api = "http://127.0.0.1:8081";
+        for same_one in [
+            api,
+            "HTTP://127.0.0.1:8081",
+            "http://127.0.0.1:8081/",
+            "Http://127.0.0.1:8081/",
+        ] {
+            assert!(same(api, same_one), "{same_one}");
+        }
+        assert!(same(
+            "https://API.Example.com/v1",
+            "https://api.example.com:443/v1"
+        ));
+        for other in [
+            "http://127.0.0.1:8082",
+            "https://127.0.0.1:8081",
+            "https://api.example.com/V1",
+            "https://api.example.com/v1?x=1",
+            "not a uri",
+        ] {
+            assert!(
+                !same(api, other) && !same("https://api.example.com/v1", other),
+                "{other}"
+            );
+        }
     }
 
     #[test]

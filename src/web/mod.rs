@@ -39,6 +39,8 @@ pub struct AgencyChoice {
 pub struct ConsentPage<'a> {
     pub client_name: &'a str,
     pub client_id: &'a str,
+    /// The host of a metadata document client's URL (its verified identity).
+    pub client_host: Option<&'a str>,
     pub redirect_host: &'a str,
     pub loopback_only: bool,
     pub scopes: Vec<ScopeLine>,

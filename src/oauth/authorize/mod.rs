@@ -20,35 +20,19 @@ use poem::{Body, Request, Response, handler};
 use self::request::{AuthzError, Params, ValidRequest};
 use crate::AppState;
 use crate::accounts;
-use crate::oauth::clients;
+use crate::oauth::{cimd, clients, resource};
 use crate::scopes::{self, Role};
 use crate::session::Session;
 use crate::web::{
     self, AgencyChoice, ConsentPage, ScopeLine, current_session, field, message, redirect,
 };
 
-/// A resource identifier normalised for comparison: scheme and host
-/// lower-cased (RFC 3986 §6.2.2.1), no trailing slash.
-fn normalise(s: &str) -> Option<String> {
-    url::Url::parse(s)
-        .ok()
-        .map(|u| u.to_string().trim_end_matches('/').to_string())
-}
-
-/// The served resource a presented `resource` names: the configured default
-/// or one registered with `resource-server create`.
+/// The served resource a presented `resource` names (the configured default
+/// or one registered with `resource-server create`), spelled as configured.
 async fn resolve_resource(state: &AppState, presented: &str) -> Result<Option<String>, Response> {
-    let default = &state.settings.default_resource;
-    let Some(p) = normalise(presented) else {
-        return Ok(None);
-    };
-    if normalise(default).as_deref() == Some(p.as_str()) {
-        return Ok(Some(default.clone()));
-    }
-    let registered = clients::is_registered_resource(&state.db, presented)
+    resource::resolve(&state.db, &state.settings.default_resource, presented)
         .await
-        .map_err(web::unavailable)?;
-    Ok(registered.then(|| presented.to_string()))
+        .map_err(web::unavailable)
 }
 
 async fn validate(
@@ -56,6 +40,24 @@ async fn validate(
     params: &Params,
 ) -> Result<Result<ValidRequest, AuthzError>, Response> {
     let client = match params.get("client_id") {
+        // A metadata document: fetched or from the shared cache. A document
+        // that cannot be used is an error page, never a redirect.
+        Some(id)
+            if cimd::is_document_id(id)
+                && state.settings.cimd.enabled
+                && !params.is_repeated("client_id") =>
+        {
+            match cimd::client(state, id).await {
+                Ok(row) => Some(row),
+                Err(cimd::CimdError::Db(e)) => return Err(web::unavailable(e)),
+                Err(e) => {
+                    tracing::info!(client_id = %id, error = %e, "client metadata document refused");
+                    return Ok(Err(AuthzError::Page(format!(
+                        "The app's client metadata document ({id}) cannot be used: {e}."
+                    ))));
+                }
+            }
+        }
         Some(id) => clients::find(&state.db, id)
             .await
             .map_err(web::unavailable)?,
@@ -269,6 +271,10 @@ async fn consent_page(
         .client_name
         .clone()
         .unwrap_or_else(|| client.client_id.clone());
+    // A document client's name is self-asserted; its URL's host is not.
+    let client_host = (client.kind == clients::KIND_CIMD)
+        .then(|| cimd::display_host(&client.client_id))
+        .flatten();
     let csrf = session.csrf_token();
     let redirect_host = request::display_host(&v.redirect_uri);
     web::page(
@@ -276,6 +282,7 @@ async fn consent_page(
         ConsentPage {
             client_name: &client_name,
             client_id: &client.client_id,
+            client_host: client_host.as_deref(),
             redirect_host: &redirect_host,
             loopback_only,
             scopes,

@@ -59,6 +59,11 @@ impl Params {
         p
     }
 
+    /// Whether `k` appeared more than once.
+    pub fn is_repeated(&self, k: &str) -> bool {
+        self.repeated.iter().any(|r| r == k)
+    }
+
     pub fn get(&self, k: &str) -> Option<&str> {
         self.values
             .get(k)
@@ -193,6 +198,14 @@ pub fn validate(
         error,
         description,
     };
+    if params.is_repeated("resource") {
+        return Err(fail(
+            "invalid_target",
+            "more than one resource was requested; this server issues a token for one resource \
+             at a time (RFC 8707 §2)"
+                .into(),
+        ));
+    }
     if let Some(r) = params.repeated.first() {
         return Err(fail(
             "invalid_request",
@@ -396,6 +409,7 @@ mod tests {
             updated_at: 0,
             first_authorized_at: None,
             resource: None,
+            application_type: None,
         }
     }
 
@@ -514,6 +528,13 @@ mod tests {
         );
         assert_eq!(
             redirect_error(run(&params(&[("resource", "http://other")]), &c)),
+            "invalid_target"
+        );
+        let mut two = params(&[]).pairs();
+        two.push(("resource".into(), "http://api".into()));
+        two.push(("resource".into(), "http://api".into()));
+        assert_eq!(
+            redirect_error(run(&Params::from_pairs(two), &c)),
             "invalid_target"
         );
         assert_eq!(

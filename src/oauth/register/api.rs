@@ -77,6 +77,9 @@ pub struct ClientMetadataRequest {
     pub contacts: Option<Vec<String>>,
     pub software_id: Option<String>,
     pub software_version: Option<String>,
+    /// `web` (redirect URIs https only) or `native` (https, loopback http,
+    /// private-use schemes). Absent: every form is accepted.
+    pub application_type: Option<String>,
     /// Update (RFC 7592) only: must equal the client's client_id.
     pub client_id: Option<String>,
     /// Update (RFC 7592) only: if present, must equal the issued secret.
@@ -110,6 +113,8 @@ pub struct ClientInformation {
     pub contacts: Option<Vec<String>>,
     pub software_id: Option<String>,
     pub software_version: Option<String>,
+    /// Present when the client registered one.
+    pub application_type: Option<String>,
 }
 
 /// RFC 7591 §3.2.2 / RFC 6750 §3 error.
@@ -510,5 +515,6 @@ fn information(
         contacts: (!contacts.is_empty()).then_some(contacts),
         software_id: row.software_id.clone(),
         software_version: row.software_version.clone(),
+        application_type: row.application_type.clone(),
     }
 }

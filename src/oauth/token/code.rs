@@ -21,6 +21,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::pkce;
 use crate::oauth::register::GrantType;
+use crate::oauth::resource;
 use crate::scopes::{OFFLINE_ACCESS, Role};
 
 const INVALID_CODE: &str =
@@ -64,7 +65,7 @@ pub fn check(
     }
     let mut resources = params.all("resource");
     if let Some(r) = resources.next()
-        && (r != code.resource || resources.next().is_some())
+        && (!resource::same(r, &code.resource) || resources.next().is_some())
     {
         return Err(OAuthError::invalid_target(format!(
             "resource must be the one of the authorization request ({})",

@@ -19,6 +19,7 @@ use crate::oauth::clients::ClientRecord;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{Params, quote};
 use crate::oauth::register::GrantType;
+use crate::oauth::resource;
 use crate::scopes::{OFFLINE_ACCESS, Role};
 
 const INVALID_TOKEN: &str =
@@ -35,7 +36,12 @@ pub fn decide<'a>(
     let asked: Vec<&str> = match requested {
         Some(r) => {
             let asked = split_scope(r);
-            if let Some(wider) = asked.iter().find(|s| !granted.contains(s)) {
+            // offline_access only asks for a refresh token, which every
+            // refresh returns: never a widening.
+            if let Some(wider) = asked
+                .iter()
+                .find(|s| **s != OFFLINE_ACCESS && !granted.contains(s))
+            {
                 return Err(OAuthError::invalid_scope(format!(
                     "scope {} was not granted; a refresh may narrow the scope, never widen it",
                     quote(wider)
@@ -89,7 +95,7 @@ pub async fn exchange(
     }
     let mut resources = params.all("resource");
     if let Some(r) = resources.next()
-        && (r != family.resource || resources.next().is_some())
+        && (!resource::same(r, &family.resource) || resources.next().is_some())
     {
         return Err(OAuthError::invalid_target(format!(
             "resource must be the one of the original grant ({})",
@@ -193,6 +199,16 @@ mod tests {
                 .unwrap_err()
                 .code,
             "invalid_scope"
+        );
+        // MCP clients repeat offline_access on refresh, granted or not.
+        assert_eq!(
+            decide(
+                "agency:read",
+                Some("agency:read offline_access"),
+                Role::Owner
+            )
+            .unwrap(),
+            ["agency:read"]
         );
         assert_eq!(
             decide(granted, Some("posts:write"), Role::Viewer)

@@ -1,0 +1,683 @@
+//! Client ID Metadata Documents end to end: a document served by a small
+//! HTTP server inside the test (on loopback, allowed by the test-only
+//! `cimd.allow_loopback` switch), the whole flow with `client_id` = the
+//! document URL, every way a document can be refused, the database-shared
+//! cache, and the SSRF rules with the switch off (nothing is ever sent).
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::browser::*;
+use common::*;
+use reqwest::StatusCode;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What the document server answers on one path.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    content_type: String,
+    cache_control: Option<String>,
+    location: Option<String>,
+    body: Vec<u8>,
+    /// Sent without Content-Length (the body ends when the connection does).
+    no_length: bool,
+    /// Wait before answering.
+    delay: Duration,
+}
+
+impl Answer {
+    fn json(v: &Value) -> Answer {
+        Answer {
+            status: 200,
+            content_type: "application/json".into(),
+            cache_control: Some("public, max-age=3600".into()),
+            location: None,
+            body: v.to_string().into_bytes(),
+            no_length: false,
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 that counts connections and
+/// requests per path.
+struct DocServer {
+    addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+    answers: Arc<Mutex<HashMap<String, Answer>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DocServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl DocServer {
+    async fn start() -> DocServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let answers: Arc<Mutex<HashMap<String, Answer>>> = Arc::default();
+        let (c, h, a) = (connections.clone(), hits.clone(), answers.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                let (h, a) = (h.clone(), a.clone());
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).to_string();
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+                    *h.lock().unwrap().entry(path.clone()).or_default() += 1;
+                    let answer = a.lock().unwrap().get(&path).cloned();
+                    let Some(ans) = answer else {
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                            .await;
+                        return;
+                    };
+                    tokio::time::sleep(ans.delay).await;
+                    let mut out = format!(
+                        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nConnection: close\r\n",
+                        ans.status, ans.content_type
+                    );
+                    if let Some(cc) = &ans.cache_control {
+                        out.push_str(&format!("Cache-Control: {cc}\r\n"));
+                    }
+                    if let Some(loc) = &ans.location {
+                        out.push_str(&format!("Location: {loc}\r\n"));
+                    }
+                    if !ans.no_length {
+                        out.push_str(&format!("Content-Length: {}\r\n", ans.body.len()));
+                    }
+                    out.push_str("\r\n");
+                    let _ = sock.write_all(out.as_bytes()).await;
+                    let _ = sock.write_all(&ans.body).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        DocServer {
+            addr,
+            connections,
+            hits,
+            answers,
+            task,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    fn serve(&self, path: &str, answer: Answer) {
+        self.answers.lock().unwrap().insert(path.into(), answer);
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// A good document for `url`.
+fn document(url: &str) -> Value {
+    json!({
+        "client_id": url,
+        "client_name": "Research Agent",
+        "client_uri": "https://agent.example",
+        "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "scope": "agency:read posts:read offline_access",
+    })
+}
+
+const LOOPBACK_ON: &[(&str, &str)] = &[
+    ("SKEDCAST__CIMD__ALLOW_LOOPBACK", "true"),
+    ("SKEDCAST__CIMD__FETCH_TIMEOUT_SECS", "1"),
+];
+
+async fn app_with_loopback() -> TestApp {
+    spawn_app_with(Arc::new(fresh_db().await), LOOPBACK_ON).await
+}
+
+async fn token(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(app.url("/oauth/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn error_of(resp: reqwest::Response) -> (StatusCode, String, String) {
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap();
+    (
+        status,
+        v["error"].as_str().unwrap_or_default().to_string(),
+        v["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+/// An authorization request for a document client must end on an error
+/// page (400, HTML, no redirect) that says `needle`.
+async fn assert_error_page(app: &TestApp, url: &str, extra: &[(&str, &str)], needle: &str) {
+    let resp = app.get(&authorize_url(url, extra)).await;
+    assert_eq!(resp.status(), 400, "{url}");
+    assert!(resp.headers().get("location").is_none(), "{url}");
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = resp.text().await.unwrap();
+    let page = page.replace("&#34;", "\"").replace("&quot;", "\"");
+    assert!(page.contains(needle), "{url}: {needle:?} not in {page}");
+}
+
+async fn client_row(app: &TestApp, id: &str) -> Option<entity::client::Model> {
+    entity::client::Entity::find_by_id(id.to_string())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn full_flow_with_a_metadata_document() {
+    let docs = DocServer::start().await;
+    let app = app_with_loopback().await;
+    let user_id = member(&app, "ann@example.com", "Acme", "owner").await;
+    let url = docs.url("/clients/agent.json");
+    docs.serve("/clients/agent.json", Answer::json(&document(&url)));
+
+    let meta = app
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert_eq!(meta["client_id_metadata_document_supported"], true);
+
+    // Sign in, then the consent page names the app and, prominently, the
+    // host its client_id URL is on.
+    let scope = "agency:read posts:read offline_access";
+    let mut b = Browser::new(&app);
+    let resp = b.get(&authorize_url(&url, &[("scope", scope)])).await;
+    assert_eq!(resp.status(), 302);
+    let next = location(&resp);
+    assert!(next.starts_with("/login"), "{next}");
+    let signed = b
+        .sign_in("ann@example.com", PASSWORD, Some(&next_param(&next)))
+        .await;
+    assert_eq!(signed.status(), 303);
+    let resp = b.get(&location(&signed)).await;
+    assert_eq!(resp.status(), 200);
+    let page = resp.text().await.unwrap();
+    let host = docs.host();
+    assert!(page.contains("Research Agent"), "{page}");
+    assert!(
+        page.contains(&format!("from <span class=\"host\">{host}</span>")),
+        "the host is next to the name: {page}"
+    );
+    assert!(page.contains("published at"), "{page}");
+    // Every redirect URI is loopback: the existing warning shows.
+    assert!(page.contains("runs on your own device"), "{page}");
+    let mut form = hidden_fields(&page);
+    form.push(("decision".into(), "allow".into()));
+    let resp = b.post_form("/oauth/authorize", &form).await;
+    assert_eq!(resp.status(), 303);
+    let params = location_params(&resp);
+    assert_eq!(params["iss"], app.base);
+    assert_eq!(params["state"], "st-123");
+    let code = params["code"].clone();
+
+    // Code → tokens, as a public client named by its URL.
+    let resp = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &url),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["scope"], "agency:read posts:read");
+    let (_, claims) = jwt_parts(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["client_id"], url);
+    assert_eq!(claims["sub"], user_id);
+    let rt = body["refresh_token"].as_str().unwrap().to_string();
+
+    // Refresh rotates; the client is still the document.
+    let resp = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &url),
+            ("refresh_token", &rt),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let rt2 = body["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(rt, rt2);
+
+    // A secret is never accepted for such a client.
+    let resp = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(&url, Some("guess"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", &rt2)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(resp).await.1, "invalid_client");
+
+    // Revocation as that client ends the grant.
+    let resp = app
+        .client
+        .post(app.url("/oauth/revoke"))
+        .form(&[("client_id", url.as_str()), ("token", rt2.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &url),
+            ("refresh_token", &rt2),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(resp).await.1, "invalid_grant");
+
+    // One fetch served the whole flow; the client is stored as public.
+    assert_eq!(docs.hits("/clients/agent.json"), 1);
+    let row = client_row(&app, &url).await.unwrap();
+    assert_eq!(row.kind, "cimd");
+    assert_eq!(row.token_endpoint_auth_method, "none");
+    assert!(row.client_secret_hash.is_none() && row.registration_token_hash.is_none());
+    // It is not manageable over RFC 7592.
+    let resp = app
+        .client
+        .get(app.url(&format!("/oauth/register/{}", urlencode(&url))))
+        .bearer_auth("anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+/// The `next` parameter of a `/login?next=...` location.
+fn next_param(login_location: &str) -> String {
+    let u = url::Url::parse(&format!("http://x{login_location}")).unwrap();
+    u.query_pairs()
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn bad_documents_are_error_pages_and_invalid_client() {
+    let docs = DocServer::start().await;
+    let app = app_with_loopback().await;
+    let u = |p: &str| docs.url(p);
+
+    let mut other = document(&u("/mismatch.json"));
+    other["client_id"] = json!(u("/someone-else.json"));
+    docs.serve("/mismatch.json", Answer::json(&other));
+
+    docs.serve("/good.json", Answer::json(&document(&u("/good.json"))));
+
+    let big_doc = {
+        let mut d = document(&u("/big.json"));
+        d["padding"] = json!("x".repeat(100 * 1024));
+        d
+    };
+    docs.serve("/big.json", Answer::json(&big_doc));
+    let mut streamed = document(&u("/streamed.json"));
+    streamed["padding"] = json!("x".repeat(100 * 1024));
+    docs.serve(
+        "/streamed.json",
+        Answer {
+            no_length: true,
+            ..Answer::json(&streamed)
+        },
+    );
+    docs.serve(
+        "/slow.json",
+        Answer {
+            delay: Duration::from_secs(3),
+            ..Answer::json(&document(&u("/slow.json")))
+        },
+    );
+    docs.serve(
+        "/html.json",
+        Answer {
+            content_type: "text/html".into(),
+            ..Answer::json(&document(&u("/html.json")))
+        },
+    );
+    docs.serve(
+        "/broken.json",
+        Answer {
+            body: b"{\"client_id\": ".to_vec(),
+            ..Answer::json(&json!({}))
+        },
+    );
+    let mut secret = document(&u("/secret.json"));
+    secret["token_endpoint_auth_method"] = json!("client_secret_basic");
+    docs.serve("/secret.json", Answer::json(&secret));
+    let mut web_loopback = document(&u("/web.json"));
+    web_loopback["application_type"] = json!("web");
+    docs.serve("/web.json", Answer::json(&web_loopback));
+    docs.serve(
+        "/moved.json",
+        Answer {
+            status: 302,
+            location: Some(u("/good.json")),
+            ..Answer::json(&json!({}))
+        },
+    );
+
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        ("/mismatch.json", &[], "is not its URL"),
+        (
+            "/good.json",
+            &[("redirect_uri", "http://127.0.0.1/elsewhere")],
+            "The redirect_uri is not registered for this client",
+        ),
+        ("/big.json", &[], "larger than 64 KiB"),
+        ("/streamed.json", &[], "larger than 64 KiB"),
+        ("/html.json", &[], "is not JSON (Content-Type \"text/html\""),
+        ("/broken.json", &[], "the document is not valid JSON"),
+        ("/secret.json", &[], "is a public client (none)"),
+        ("/web.json", &[], "application_type web"),
+        ("/moved.json", &[], "redirects are not followed"),
+        ("/missing.json", &[], "answered HTTP 404"),
+    ];
+    for (path, extra, needle) in cases {
+        assert_error_page(&app, &u(path), extra, needle).await;
+    }
+    // The redirect was not followed.
+    assert_eq!(docs.hits("/good.json"), 1);
+
+    // Too slow: cut at the configured 1 s, without waiting for the server.
+    let started = Instant::now();
+    assert_error_page(&app, &u("/slow.json"), &[], "did not arrive within 1 s").await;
+    assert!(started.elapsed() < Duration::from_millis(2500));
+
+    // Nothing was stored for a refused document.
+    for (path, _, _) in cases.iter().filter(|(p, _, _)| *p != "/good.json") {
+        assert!(client_row(&app, &u(path)).await.is_none(), "{path}");
+    }
+
+    // At the token endpoint the same documents are invalid_client (401).
+    for path in ["/mismatch.json", "/big.json", "/html.json", "/missing.json"] {
+        let resp = token(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &u(path)),
+                ("code", "x"),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+        let (status, error, description) = error_of(resp).await;
+        assert_eq!(
+            (status, error.as_str()),
+            (StatusCode::UNAUTHORIZED, "invalid_client"),
+            "{path}"
+        );
+        assert!(
+            description.contains("client metadata document"),
+            "{description}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn documents_are_cached_in_the_database_for_every_instance() {
+    let docs = DocServer::start().await;
+    let db = Arc::new(fresh_db().await);
+    let one = spawn_app_with(db.clone(), LOOPBACK_ON).await;
+    let two = spawn_app_with(db.clone(), LOOPBACK_ON).await;
+    let path = "/cached.json";
+    let url = docs.url(path);
+    docs.serve(path, Answer::json(&document(&url)));
+
+    // Signed out: validated (and fetched), then sent to sign in.
+    for app in [&one, &one, &two] {
+        let resp = app.get(&authorize_url(&url, &[])).await;
+        assert_eq!(resp.status(), 302);
+        assert!(location(&resp).starts_with("/login"));
+    }
+    // The token endpoint of the other instance uses the same cache entry.
+    let resp = token(
+        &two,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &url),
+            ("refresh_token", "unknown"),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(resp).await.1, "invalid_grant");
+    assert_eq!(docs.hits(path), 1, "one fetch for both instances");
+
+    // The lifetime follows Cache-Control (max-age=3600), within the bounds.
+    let entry = entity::client_metadata_document::Entity::find_by_id(url.clone())
+        .one(&one.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.expires_at - entry.fetched_at, 3600);
+
+    // Once the entry expires the document is fetched again and the stored
+    // client follows it.
+    let mut changed = document(&url);
+    changed["client_name"] = json!("Research Agent 2");
+    docs.serve(path, Answer::json(&changed));
+    entity::client_metadata_document::Entity::update_many()
+        .col_expr(
+            entity::client_metadata_document::Column::ExpiresAt,
+            Expr::value(0i64),
+        )
+        .filter(entity::client_metadata_document::Column::Url.eq(url.as_str()))
+        .exec(&one.state.db)
+        .await
+        .unwrap();
+    let resp = two.get(&authorize_url(&url, &[])).await;
+    assert_eq!(resp.status(), 302);
+    assert_eq!(docs.hits(path), 2);
+    let row = client_row(&one, &url).await.unwrap();
+    assert_eq!(row.client_name.as_deref(), Some("Research Agent 2"));
+
+    // A document that went bad after expiry makes the client unusable.
+    docs.serve(path, Answer::json(&json!({"client_id": "nope"})));
+    entity::client_metadata_document::Entity::update_many()
+        .col_expr(
+            entity::client_metadata_document::Column::ExpiresAt,
+            Expr::value(0i64),
+        )
+        .exec(&one.state.db)
+        .await
+        .unwrap();
+    assert_error_page(&one, &url, &[], "is not its URL").await;
+
+    // A short max-age is raised to the 5-minute floor.
+    let short = "/short.json";
+    let short_url = docs.url(short);
+    docs.serve(
+        short,
+        Answer {
+            cache_control: Some("max-age=5".into()),
+            ..Answer::json(&document(&short_url))
+        },
+    );
+    assert_eq!(one.get(&authorize_url(&short_url, &[])).await.status(), 302);
+    let entry = entity::client_metadata_document::Entity::find_by_id(short_url)
+        .one(&one.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.expires_at - entry.fetched_at, 300);
+}
+
+#[tokio::test]
+async fn ssrf_rules_refuse_before_sending_anything() {
+    let docs = DocServer::start().await;
+    // The default configuration: loopback refused.
+    let app = spawn_app().await;
+    let port = docs.addr.port();
+    docs.serve("/agent.json", Answer::json(&json!({})));
+    let cases = [
+        (
+            format!("https://127.0.0.1:{port}/agent.json"),
+            "127.0.0.1 is a loopback address",
+        ),
+        (
+            "https://10.0.0.1/agent.json".to_string(),
+            "10.0.0.1 is a private address",
+        ),
+        (
+            "https://169.254.169.254/latest/meta-data.json".to_string(),
+            "169.254.169.254 is a link-local address",
+        ),
+        (
+            format!("https://[::1]:{port}/agent.json"),
+            "::1 is a loopback address",
+        ),
+        (
+            format!("https://localhost:{port}/agent.json"),
+            "the host localhost resolves to",
+        ),
+        (
+            format!("http://127.0.0.1:{port}/agent.json"),
+            "must use https",
+        ),
+        (
+            "https://[::ffff:a9fe:a9fe]/agent.json".to_string(),
+            "is a link-local address",
+        ),
+    ];
+    for (url, needle) in &cases {
+        assert_error_page(&app, url, &[], needle).await;
+        let resp = token(
+            &app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", url),
+                ("refresh_token", "x"),
+            ],
+        )
+        .await;
+        let (status, error, _) = error_of(resp).await;
+        assert_eq!(
+            (status, error.as_str()),
+            (StatusCode::UNAUTHORIZED, "invalid_client"),
+            "{url}"
+        );
+    }
+    assert_eq!(docs.connections(), 0, "no request reached the server");
+
+    // The test switch admits loopback, and only loopback.
+    let lenient = app_with_loopback().await;
+    for (url, needle) in [
+        (
+            "https://10.0.0.1/agent.json",
+            "10.0.0.1 is a private address",
+        ),
+        (
+            "https://169.254.169.254/agent.json",
+            "169.254.169.254 is a link-local address",
+        ),
+        ("https://[fd00::1]/agent.json", "is a unique-local address"),
+        ("http://10.0.0.1/agent.json", "must use https"),
+    ] {
+        assert_error_page(&lenient, url, &[], needle).await;
+    }
+    assert_eq!(docs.connections(), 0);
+}
+
+#[tokio::test]
+async fn switched_off_url_client_ids_are_unknown() {
+    let docs = DocServer::start().await;
+    let app = spawn_app_with(
+        Arc::new(fresh_db().await),
+        &[
+            ("SKEDCAST__CIMD__ENABLED", "false"),
+            ("SKEDCAST__CIMD__ALLOW_LOOPBACK", "true"),
+        ],
+    )
+    .await;
+    let url = docs.url("/agent.json");
+    docs.serve("/agent.json", Answer::json(&document(&url)));
+    let meta = app
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert_eq!(meta["client_id_metadata_document_supported"], false);
+    assert_error_page(&app, &url, &[], "Unknown client").await;
+    assert_eq!(docs.connections(), 0);
+}
+
+#[tokio::test]
+async fn unused_document_clients_are_cleaned_up_like_registrations() {
+    let docs = DocServer::start().await;
+    let app = app_with_loopback().await;
+    let url = docs.url("/agent.json");
+    docs.serve("/agent.json", Answer::json(&document(&url)));
+    assert_eq!(app.get(&authorize_url(&url, &[])).await.status(), 302);
+    assert!(client_row(&app, &url).await.is_some());
+    let later = skedcast_auth::oauth::clients::now() + 8 * 86_400;
+    skedcast_auth::maintenance::run_once(&app.state, later).await;
+    assert!(client_row(&app, &url).await.is_none());
+    // The cache entry went with it; the next use fetches again.
+    assert!(
+        entity::client_metadata_document::Entity::find_by_id(url.clone())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(app.get(&authorize_url(&url, &[])).await.status(), 302);
+    assert_eq!(docs.hits("/agent.json"), 2);
+}
