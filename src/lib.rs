@@ -49,6 +49,7 @@ impl App {
     /// Connect, migrate, make sure a signing key exists, and assemble state.
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
         install_crypto_provider();
+        http::metrics::install();
         let db = db::connect(&settings.database)
             .await
             .map_err(|e| anyhow::anyhow!("database {}: {e}", redact_url(&settings.database.url)))?;
@@ -83,6 +84,7 @@ impl App {
             // HTML pages (plain poem handlers: forms, cookies, redirects).
             .at("/login", get(web::login::show).post(web::login::submit))
             .at("/logout", post(web::login::logout))
+            .at("/metrics", get(http::metrics::endpoint))
             .at(
                 "/settings/developer",
                 get(web::developer::show).post(web::developer::submit),

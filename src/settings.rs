@@ -39,6 +39,8 @@ pub struct Settings {
     pub registration: RegistrationSettings,
     pub session: SessionSettings,
     pub login: LoginSettings,
+    /// Bearer token for `/metrics`; empty: the endpoint is off.
+    pub metrics_token: String,
     pub clients: ClientSettings,
     pub cimd: CimdSettings,
 }
@@ -157,6 +159,7 @@ struct Raw {
     registration: RawRegistration,
     session: SessionSettings,
     login: LoginSettings,
+    metrics: RawMetrics,
     clients: RawClients,
     cimd: RawCimd,
 }
@@ -171,6 +174,10 @@ struct RawCimd {
 #[derive(Deserialize)]
 struct RawClients {
     cache_ttl_secs: u64,
+}
+#[derive(Deserialize)]
+struct RawMetrics {
+    token: String,
 }
 #[derive(Deserialize)]
 struct RawServer {
@@ -386,6 +393,7 @@ impl Settings {
             registration,
             session: raw.session,
             login: raw.login,
+            metrics_token: raw.metrics.token.trim().to_string(),
             clients: ClientSettings {
                 cache_ttl_secs: raw.clients.cache_ttl_secs,
             },

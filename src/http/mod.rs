@@ -6,5 +6,6 @@ pub mod cors;
 pub mod form_body;
 pub mod json_body;
 pub mod json_bytes;
+pub mod metrics;
 pub mod no_store;
 pub mod request_log;

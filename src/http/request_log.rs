@@ -27,6 +27,7 @@ pub async fn log_requests<E: Endpoint>(next: E, req: Request) -> poem::Result<Re
         .get(REQUEST_ID)
         .and_then(acceptable_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let path = req.uri().path().to_string();
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
@@ -42,7 +43,9 @@ pub async fn log_requests<E: Endpoint>(next: E, req: Request) -> poem::Result<Re
         resp.headers_mut().insert(REQUEST_ID, v);
     }
     let status = resp.status().as_u16();
-    let latency_us = start.elapsed().as_micros() as u64;
+    let elapsed = start.elapsed();
+    let latency_us = elapsed.as_micros() as u64;
+    super::metrics::observe(&path, status, elapsed.as_secs_f64());
     span.in_scope(|| {
         if status >= 500 {
             tracing::warn!(status, latency_us, "request failed");

@@ -159,7 +159,10 @@ pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
     for bucket in ip_bucket.iter().chain(std::iter::once(&acct_bucket)) {
         match rate_limit::check_in(&state.db, bucket, cfg.max_failures, window, now).await {
             Ok(Decision::Allowed) => {}
-            Ok(Decision::Limited { retry_after_secs }) => return too_many(retry_after_secs),
+            Ok(Decision::Limited { retry_after_secs }) => {
+                metrics::counter!("rate_limit_hits_total", "limit" => "login").increment(1);
+                return too_many(retry_after_secs);
+            }
             Err(e) => return super::unavailable(e),
         }
     }
@@ -179,6 +182,7 @@ pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
             }
         }
         tracing::info!("sign-in failed");
+        metrics::counter!("sign_in_failures_total").increment(1);
         return login_form(
             &state,
             req,

@@ -398,6 +398,7 @@ impl RegistrationApi {
         {
             Decision::Allowed => Ok(()),
             Decision::Limited { retry_after_secs } => {
+                metrics::counter!("rate_limit_hits_total", "limit" => "register").increment(1);
                 tracing::info!(%bucket, "registration rate limit reached");
                 Err(Failure::TooManyRequests(
                     body(

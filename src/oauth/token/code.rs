@@ -223,5 +223,6 @@ async fn replayed(state: &AppState, code: &Code, now: i64) -> OAuthError {
         return OAuthError::db(e, "revoke tokens of a replayed code");
     }
     tracing::warn!(client_id = %code.client_id, "authorization code replayed; its tokens are revoked");
+    metrics::counter!("authorization_code_replays_total").increment(1);
     OAuthError::invalid_grant(INVALID_CODE)
 }

@@ -112,6 +112,23 @@ pub async fn exchange(
     authorization: Option<&str>,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
+    let result = dispatch(state, authorization, params).await;
+    if result.is_ok() {
+        let grant: &'static str = match params.get("grant_type") {
+            Some("authorization_code") => "authorization_code",
+            Some("refresh_token") => "refresh_token",
+            _ => "client_credentials",
+        };
+        metrics::counter!("tokens_issued_total", "grant" => grant).increment(1);
+    }
+    result
+}
+
+async fn dispatch(
+    state: &AppState,
+    authorization: Option<&str>,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
     let Some(grant_type) = params.get("grant_type") else {
         return Err(OAuthError::invalid_request(format!(
             "grant_type is required (supported: {})",
