@@ -38,7 +38,11 @@ impl Drop for Driver {
 
 impl Driver {
     async fn start(chromedriver: &str) -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -97,44 +101,78 @@ impl Driver {
             .json()
             .await
             .unwrap();
-        let sid = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}"));
+        let sid = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"));
         self.session = Some(sid.to_string());
     }
 
     async fn goto(&self, url: &str) {
-        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
     }
 
     async fn url(&self) -> String {
-        self.cmd(reqwest::Method::GET, "/url", None).await.as_str().unwrap().to_string()
+        self.cmd(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     async fn element(&self, css: &str) -> String {
         let v = self
-            .cmd(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
             .await;
-        v.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string()
+        v.as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     async fn type_into(&self, css: &str, text: &str) {
         let id = self.element(css).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
     }
 
     async fn click(&self, css: &str) {
         let id = self.element(css).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            Some(json!({})),
+        )
+        .await;
     }
 
     async fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine;
         let b64 = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
-        let png = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap()).unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap())
+            .unwrap();
         std::fs::write(path, png).unwrap();
     }
 
     async fn page_source(&self) -> String {
-        self.cmd(reqwest::Method::GET, "/source", None).await.as_str().unwrap().to_string()
+        self.cmd(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 }
 
@@ -176,19 +214,31 @@ async fn headless_chromium_signs_in_consents_and_lands_on_the_redirect_with_a_co
     // Registered as http://127.0.0.1/callback; any port matches (RFC 8252 §7.3).
     let port = redirect_target().await;
     let redirect = format!("http://127.0.0.1:{port}/callback");
-    let url = app.url(&authorize_url(id, &[("redirect_uri", &redirect), ("scope", "agency:read posts:write")]));
+    let url = app.url(&authorize_url(
+        id,
+        &[
+            ("redirect_uri", &redirect),
+            ("scope", "agency:read posts:write"),
+        ],
+    ));
 
     let profile = tempfile::tempdir().unwrap();
     let mut d = Driver::start(&chromedriver).await;
     d.new_session(&chromium, profile.path()).await;
 
     d.goto(&url).await;
-    assert!(d.url().await.starts_with(&app.url("/login")), "sent to sign in");
+    assert!(
+        d.url().await.starts_with(&app.url("/login")),
+        "sent to sign in"
+    );
     d.type_into("input[name=email]", "ann@example.com").await;
     d.type_into("input[name=password]", PASSWORD).await;
     d.click("button[type=submit]").await;
 
-    assert!(d.url().await.starts_with(&app.url("/oauth/authorize")), "back at authorize");
+    assert!(
+        d.url().await.starts_with(&app.url("/oauth/authorize")),
+        "back at authorize"
+    );
     let html = d.page_source().await;
     assert!(html.contains("Desk Assistant"));
     assert!(html.contains("Create, edit and schedule posts"));
@@ -199,8 +249,11 @@ async fn headless_chromium_signs_in_consents_and_lands_on_the_redirect_with_a_co
     d.click("button[name=decision][value=allow]").await;
     let landed = d.url().await;
     assert!(landed.starts_with(&redirect), "{landed}");
-    let params: std::collections::BTreeMap<String, String> =
-        url::Url::parse(&landed).unwrap().query_pairs().into_owned().collect();
+    let params: std::collections::BTreeMap<String, String> = url::Url::parse(&landed)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
     assert!(params["code"].len() >= 43);
     assert_eq!(params["state"], "st-123");
     assert_eq!(params["iss"], app.base);
