@@ -20,10 +20,13 @@ pub const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(10);
 /// Largest JWKS document accepted.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 
+/// Verifiers by `kid`.
+pub type Keys = HashMap<String, Arc<EcdsaJwsVerifier>>;
+
 /// The verifiers of one fetched JWKS, by `kid`.
 #[derive(Default)]
 pub struct KeySet {
-    pub keys: HashMap<String, Arc<EcdsaJwsVerifier>>,
+    pub keys: Keys,
     /// Bumped whenever the set of `kid`s changes (`kid`s are thumbprints:
     /// the same `kid` is the same key).
     pub generation: u64,
@@ -32,7 +35,7 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    pub fn same_kids(&self, other: &HashMap<String, Arc<EcdsaJwsVerifier>>) -> bool {
+    pub fn same_kids(&self, other: &Keys) -> bool {
         self.keys.len() == other.len() && other.keys().all(|k| self.keys.contains_key(k))
     }
 }
@@ -41,10 +44,7 @@ impl KeySet {
 /// `alg` absent or the configured one, `use` absent or `sig`, with a `kid`.
 /// Other keys are skipped (returned by `kid` for a log line); a document
 /// that is not a JWKS is an error.
-pub fn parse_jwks(
-    body: &[u8],
-    alg: Algorithm,
-) -> Result<(HashMap<String, Arc<EcdsaJwsVerifier>>, Vec<String>), String> {
+pub fn parse_jwks(body: &[u8], alg: Algorithm) -> Result<(Keys, Vec<String>), String> {
     let doc: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("the JWKS is not JSON: {e}"))?;
     let keys = doc
