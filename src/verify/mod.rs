@@ -214,7 +214,15 @@ impl Verifier {
         match self.fetch_keys(&mut st).await {
             Ok(next) => next,
             Err(e) => {
-                tracing::warn!(error = %e, "fetching the JWKS failed; verifying with cached keys");
+                if self.keys_loaded() {
+                    tracing::warn!(error = %e, "fetching the JWKS failed; verifying with cached keys");
+                } else {
+                    tracing::warn!(
+                        error = %e,
+                        "fetching the JWKS failed; no keys yet: access tokens are answered 503 \
+                         until it succeeds"
+                    );
+                }
                 jwks::retry_after_failures(st.failures)
             }
         }
