@@ -1,4 +1,5 @@
-//! SkedCast auth: an OAuth 2.1 authorization server.
+//! SkedCast auth: an OAuth 2.1 authorization server, the verifier resource
+//! servers embed ([`verify`]) and the resource service ([`resource_api`]).
 //!
 //! [`App::build`] is the one place where state is assembled and routes are
 //! mounted; `main.rs` and the tests both go through it.
@@ -13,10 +14,12 @@ pub mod keys;
 pub mod maintenance;
 pub mod oauth;
 pub mod rate_limit;
+pub mod resource_api;
 pub mod scopes;
 pub mod session;
 pub mod settings;
 pub mod telemetry;
+pub mod verify;
 pub mod web;
 
 use std::sync::Arc;

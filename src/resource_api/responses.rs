@@ -1,0 +1,320 @@
+//! What the resource service answers, as pure functions: the RFC 9728
+//! document, the `/v1/agency` body, and every refusal with its status and
+//! `WWW-Authenticate` challenge (RFC 6750 §3, RFC 9728 §5.1).
+
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::verify::{AuthError, Forbidden, Principal};
+
+pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+
+/// RFC 9728 §3.1: the well-known segment goes between the host and the
+/// resource's path. Returns (absolute URL, path to serve it at).
+pub fn metadata_location(resource: &str) -> (String, String) {
+    match url::Url::parse(resource) {
+        Ok(u) => {
+            let path = format!("{WELL_KNOWN}{}", u.path().trim_end_matches('/'));
+            (format!("{}{path}", u.origin().ascii_serialization()), path)
+        }
+        Err(_) => (format!("{resource}{WELL_KNOWN}"), WELL_KNOWN.to_string()),
+    }
+}
+
+/// RFC 9728 §2 protected resource metadata.
+#[derive(Debug, Serialize)]
+pub struct ProtectedResourceMetadata {
+    pub resource: String,
+    pub authorization_servers: Vec<String>,
+    pub scopes_supported: Vec<String>,
+    pub bearer_methods_supported: Vec<String>,
+    pub resource_name: String,
+}
+
+/// `scopes_supported` lists the permission scopes of the contract (not
+/// `offline_access`, which asks the auth server for a refresh token and
+/// grants nothing here).
+pub fn protected_resource_metadata(resource: &str, issuer: &str) -> ProtectedResourceMetadata {
+    ProtectedResourceMetadata {
+        resource: resource.to_string(),
+        authorization_servers: vec![issuer.to_string()],
+        scopes_supported: crate::scopes::SCOPES
+            .iter()
+            .map(|(s, _)| s.to_string())
+            .collect(),
+        bearer_methods_supported: vec!["header".into()],
+        resource_name: "SkedCast API".into(),
+    }
+}
+
+/// `GET /v1/agency`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct AgencyView<'a> {
+    pub id: &'a str,
+    pub role: Option<&'a str>,
+    pub scopes: Vec<&'a str>,
+    pub via: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<&'a str>,
+}
+
+pub fn agency_view(p: &Principal) -> AgencyView<'_> {
+    AgencyView {
+        id: p.agency_id.as_deref().unwrap_or(""),
+        role: p.role.as_deref(),
+        scopes: p.scopes.iter().collect(),
+        via: p.via.as_str(),
+        client_id: p.client_id.as_deref(),
+    }
+}
+
+/// Why a request gets no data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// 401: no credential sent.
+    NoCredential,
+    /// 400 `invalid_request` (token in the query, repeated header).
+    BadRequest(&'static str),
+    /// 401 `invalid_token`.
+    InvalidToken(&'static str),
+    /// 403 `insufficient_scope`.
+    Forbidden { scope: &'static str, why: Forbidden },
+    /// 503 with `Retry-After`.
+    Unavailable {
+        retry_after_secs: u64,
+        reason: &'static str,
+    },
+}
+
+impl From<AuthError> for Denial {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidToken(d) => Denial::InvalidToken(d),
+            AuthError::Unavailable {
+                retry_after_secs,
+                reason,
+            } => Denial::Unavailable {
+                retry_after_secs,
+                reason,
+            },
+        }
+    }
+}
+
+/// Status, `WWW-Authenticate` (if any), `error`, `error_description`.
+pub fn denial_parts(
+    d: &Denial,
+    metadata_url: &str,
+) -> (
+    StatusCode,
+    Option<String>,
+    Option<&'static str>,
+    &'static str,
+) {
+    let rm = format!("resource_metadata=\"{metadata_url}\"");
+    match d {
+        Denial::NoCredential => (
+            StatusCode::UNAUTHORIZED,
+            Some(format!("Bearer {rm}")),
+            None,
+            "send an access token or API key as Authorization: Bearer <token>",
+        ),
+        Denial::BadRequest(desc) => (
+            StatusCode::BAD_REQUEST,
+            Some(format!(
+                "Bearer {rm}, error=\"invalid_request\", error_description=\"{desc}\""
+            )),
+            Some("invalid_request"),
+            desc,
+        ),
+        Denial::InvalidToken(desc) => (
+            StatusCode::UNAUTHORIZED,
+            Some(format!(
+                "Bearer {rm}, error=\"invalid_token\", error_description=\"{desc}\""
+            )),
+            Some("invalid_token"),
+            desc,
+        ),
+        Denial::Forbidden { scope, why } => {
+            let desc = match why {
+                Forbidden::MissingScope => "the credential lacks the scope this request needs",
+                Forbidden::NoAgency => {
+                    "the credential acts for no agency (client_credentials tokens do not)"
+                }
+            };
+            let challenge = match why {
+                Forbidden::MissingScope => {
+                    format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\", {rm}")
+                }
+                Forbidden::NoAgency => format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"{scope}\", {rm}, \
+                     error_description=\"{desc}\""
+                ),
+            };
+            (
+                StatusCode::FORBIDDEN,
+                Some(challenge),
+                Some("insufficient_scope"),
+                desc,
+            )
+        }
+        Denial::Unavailable { reason, .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            Some("temporarily_unavailable"),
+            reason,
+        ),
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    error_description: &'a str,
+}
+
+pub fn denial_response(d: &Denial, metadata_url: &str) -> Response {
+    let (status, challenge, error, description) = denial_parts(d, metadata_url);
+    let body = serde_json::to_vec(&ErrorBody {
+        error,
+        error_description: description,
+    })
+    .unwrap_or_default();
+    let mut resp = json_response(status, body);
+    if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    if let Denial::Unavailable {
+        retry_after_secs, ..
+    } = d
+    {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    }
+    resp
+}
+
+/// A JSON response that no cache keeps.
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(body)
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{ScopeSet, Via};
+
+    const MD: &str = "http://api.example/.well-known/oauth-protected-resource";
+
+    #[test]
+    fn rfc9728_location() {
+        assert_eq!(
+            metadata_location("http://127.0.0.1:8081"),
+            (
+                "http://127.0.0.1:8081/.well-known/oauth-protected-resource".into(),
+                WELL_KNOWN.into()
+            )
+        );
+        assert_eq!(
+            metadata_location("https://api.example/").0,
+            format!("https://api.example{WELL_KNOWN}")
+        );
+        assert_eq!(
+            metadata_location("https://example.com/api"),
+            (
+                "https://example.com/.well-known/oauth-protected-resource/api".into(),
+                "/.well-known/oauth-protected-resource/api".into()
+            )
+        );
+    }
+
+    #[test]
+    fn metadata_document() {
+        let m = protected_resource_metadata("http://api", "http://auth");
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["resource"], "http://api");
+        assert_eq!(
+            v["authorization_servers"],
+            serde_json::json!(["http://auth"])
+        );
+        assert_eq!(v["bearer_methods_supported"], serde_json::json!(["header"]));
+        let scopes = v["scopes_supported"].as_array().unwrap();
+        assert!(scopes.contains(&"agency:read".into()));
+        assert!(!scopes.contains(&"offline_access".into()));
+    }
+
+    #[test]
+    fn challenges() {
+        let (s, c, e, _) = denial_parts(&Denial::NoCredential, MD);
+        assert_eq!(s, 401);
+        assert_eq!(c.unwrap(), format!("Bearer resource_metadata=\"{MD}\""));
+        assert_eq!(e, None, "RFC 6750 §3.1: no error code without a credential");
+        let (s, c, e, _) = denial_parts(&Denial::InvalidToken("the access token has expired"), MD);
+        assert_eq!(s, 401);
+        assert_eq!(
+            c.unwrap(),
+            format!(
+                "Bearer resource_metadata=\"{MD}\", error=\"invalid_token\", \
+                 error_description=\"the access token has expired\""
+            )
+        );
+        assert_eq!(e, Some("invalid_token"));
+        let (s, c, _, _) = denial_parts(
+            &Denial::Forbidden {
+                scope: "agency:read",
+                why: Forbidden::MissingScope,
+            },
+            MD,
+        );
+        assert_eq!(s, 403);
+        assert_eq!(
+            c.unwrap(),
+            format!(
+                "Bearer error=\"insufficient_scope\", scope=\"agency:read\", resource_metadata=\"{MD}\""
+            )
+        );
+        let (s, c, _, _) = denial_parts(&Denial::BadRequest("x"), MD);
+        assert_eq!(s, 400);
+        assert!(c.unwrap().contains("error=\"invalid_request\""));
+        let d = Denial::Unavailable {
+            retry_after_secs: 5,
+            reason: "r",
+        };
+        let resp = denial_response(&d, MD);
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()["retry-after"], "5");
+        assert!(resp.headers().get("www-authenticate").is_none());
+    }
+
+    #[test]
+    fn agency_body() {
+        let p = Principal {
+            via: Via::OAuth,
+            subject: "u".into(),
+            client_id: Some("c".into()),
+            agency_id: Some("a".into()),
+            role: Some("viewer".into()),
+            scopes: ScopeSet::parse("posts:read agency:read"),
+            expires_at: 0,
+        };
+        assert_eq!(
+            serde_json::to_value(agency_view(&p)).unwrap(),
+            serde_json::json!({"id":"a","role":"viewer","scopes":["agency:read","posts:read"],"via":"oauth","client_id":"c"})
+        );
+        let key = Principal {
+            via: Via::ApiKey,
+            client_id: None,
+            ..p
+        };
+        let v = serde_json::to_value(agency_view(&key)).unwrap();
+        assert_eq!(v["via"], "api_key");
+        assert!(v.get("client_id").is_none());
+    }
+}
