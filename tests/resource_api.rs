@@ -924,3 +924,145 @@ async fn api_keys_work_and_demotion_and_revocation_show_within_the_cache_ttl() {
     let typo: String = typo.into_iter().collect();
     assert_eq!(api.agency(Some(&typo)).await.status(), 401);
 }
+
+/// The virtualenv with the official MCP Python SDK (created on first use;
+/// `.ci/run` creates it ahead of the tests).
+fn mcp_python() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-mcp");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let ok = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && std::process::Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "mcp==2.3.0"])
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "the MCP SDK test needs python3 with venv and PyPI access (pip install mcp==2.3.0 into target/venv-mcp)"
+        );
+    }
+    python
+}
+
+/// A Client ID Metadata Document served on loopback at `/client.json`.
+async fn serve_client_document(redirect: &str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/client.json",
+        listener.local_addr().unwrap().port()
+    );
+    let doc = json!({
+        "client_id": url,
+        "client_name": "MCP SDK via metadata document",
+        "redirect_uris": [redirect],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    })
+    .to_string();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = listener.accept().await {
+            let doc = doc.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{doc}",
+                    doc.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+async fn mcp_sdk_flow(cimd: bool) {
+    let python = mcp_python();
+    let (acceptor, api_base) = bind_port0().await;
+    let auth = spawn_app_with(
+        Arc::new(fresh_db().await),
+        &[
+            ("SKEDCAST__RESOURCE__DEFAULT", api_base.as_str()),
+            ("SKEDCAST__CIMD__ALLOW_LOOPBACK", "true"),
+        ],
+    )
+    .await;
+    let api = start_api(acceptor, api_base.clone(), &auth.base, &[]).await;
+    common::browser::member(&auth, "ann@example.com", "Acme", "viewer").await;
+    let redirect = "http://127.0.0.1:53682/callback";
+    let cimd_url = if cimd {
+        serve_client_document(redirect).await
+    } else {
+        String::new()
+    };
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_sdk/oauth_client.py");
+    let out = tokio::process::Command::new(&python)
+        .arg(script)
+        .env("API_URL", &api.base)
+        .env("EMAIL", "ann@example.com")
+        .env("PASSWORD", common::browser::PASSWORD)
+        .env("REDIRECT_URI", redirect)
+        .env("CIMD_URL", &cimd_url)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "MCP SDK client failed:\n{stdout}\n{stderr}"
+    );
+    let result: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(result["status"], 200, "{result}");
+    assert_eq!(result["again"], 200, "{result}");
+    assert_eq!(result["body"]["via"], "oauth");
+    assert_eq!(result["body"]["role"], "viewer");
+    // The SDK asks for what the resource advertises; the grant is narrowed
+    // to the viewer's role.
+    let scopes: Vec<&str> = result["body"]["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(scopes.contains(&"agency:read"), "{scopes:?}");
+    assert!(
+        scopes
+            .iter()
+            .all(|s| skedcast_auth::scopes::Role::Viewer.allows(s)),
+        "{scopes:?}"
+    );
+    assert_eq!(
+        result["refresh_token"], true,
+        "offline_access: a refresh token"
+    );
+    if cimd {
+        assert_eq!(
+            result["client_id"],
+            cimd_url.as_str(),
+            "the document URL is the client_id"
+        );
+    } else {
+        assert!(
+            result["client_id"].as_str().unwrap().len() >= 16,
+            "registered over DCR"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_mcp_sdk_signs_in_with_dcr_and_calls_the_api() {
+    mcp_sdk_flow(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_mcp_sdk_signs_in_with_a_metadata_document_and_calls_the_api() {
+    mcp_sdk_flow(true).await;
+}
