@@ -112,6 +112,20 @@ impl Driver {
             .await;
     }
 
+    /// The current URL once it starts with `prefix` (navigation after a
+    /// click completes asynchronously); the last URL seen after 15 s.
+    async fn url_starting_with(&self, prefix: &str) -> String {
+        let mut url = String::new();
+        for _ in 0..150 {
+            url = self.url().await;
+            if url.starts_with(prefix) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        url
+    }
+
     async fn url(&self) -> String {
         self.cmd(reqwest::Method::GET, "/url", None)
             .await
@@ -228,7 +242,9 @@ async fn headless_chromium_signs_in_consents_and_lands_on_the_redirect_with_a_co
 
     d.goto(&url).await;
     assert!(
-        d.url().await.starts_with(&app.url("/login")),
+        d.url_starting_with(&app.url("/login"))
+            .await
+            .starts_with(&app.url("/login")),
         "sent to sign in"
     );
     d.type_into("input[name=email]", "ann@example.com").await;
@@ -236,7 +252,9 @@ async fn headless_chromium_signs_in_consents_and_lands_on_the_redirect_with_a_co
     d.click("button[type=submit]").await;
 
     assert!(
-        d.url().await.starts_with(&app.url("/oauth/authorize")),
+        d.url_starting_with(&app.url("/oauth/authorize"))
+            .await
+            .starts_with(&app.url("/oauth/authorize")),
         "back at authorize"
     );
     let html = d.page_source().await;
@@ -247,7 +265,7 @@ async fn headless_chromium_signs_in_consents_and_lands_on_the_redirect_with_a_co
     assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
 
     d.click("button[name=decision][value=allow]").await;
-    let landed = d.url().await;
+    let landed = d.url_starting_with(&redirect).await;
     assert!(landed.starts_with(&redirect), "{landed}");
     let params: std::collections::BTreeMap<String, String> = url::Url::parse(&landed)
         .unwrap()
