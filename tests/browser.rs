@@ -27,10 +27,19 @@ struct Driver {
     base: String,
     http: reqwest::Client,
     session: Option<String>,
+    profile: Option<String>,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // Chromium outlives chromedriver if the test failed before closing
+        // the session: end it by its unique profile folder.
+        if let Some(profile) = &self.profile {
+            let _ = Command::new("pkill")
+                .arg("-f")
+                .arg(format!("--user-data-dir={profile}"))
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -54,6 +63,7 @@ impl Driver {
             base: format!("http://127.0.0.1:{port}"),
             http: http_client(),
             session: None,
+            profile: None,
         };
         for _ in 0..100 {
             if let Ok(r) = d.http.get(format!("{}/status", d.base)).send().await
@@ -79,6 +89,7 @@ impl Driver {
     }
 
     async fn new_session(&mut self, chromium: &str, profile: &std::path::Path) {
+        self.profile = Some(profile.display().to_string());
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
