@@ -12,7 +12,7 @@
 //! Environment (all optional):
 //! - `LOAD_CONNECTIONS` (64), `LOAD_SECONDS` (10), `LOAD_WARMUP_SECONDS` (1)
 //! - `LOAD_DATABASES` (`sqlite,postgres`), `LOAD_SCENARIOS` (`token,jwks`)
-//! - `LOAD_SERVER_THREADS` (2) / `LOAD_CLIENT_THREADS` (1): worker threads
+//! - `LOAD_SERVER_THREADS` (2) / `LOAD_CLIENT_THREADS` (2): worker threads
 //!   of the server's and the load generator's Tokio runtimes
 //! - `LOAD_TARGET=http://host:port`: load an already running server instead
 //!   (it must allow registration; the database list is then ignored)
@@ -366,7 +366,7 @@ fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; nothing else is understood.
     let connections: usize = env_or("LOAD_CONNECTIONS", 64);
     let secs: u64 = env_or("LOAD_SECONDS", 10);
-    let client_rt = runtime(env_or("LOAD_CLIENT_THREADS", 1), GENERATOR_THREAD)?;
+    let client_rt = runtime(env_or("LOAD_CLIENT_THREADS", 2), GENERATOR_THREAD)?;
 
     if let Ok(target) = std::env::var("LOAD_TARGET") {
         let url = url::Url::parse(&target)?;
