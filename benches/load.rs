@@ -4,14 +4,15 @@
 //! - `GET /.well-known/jwks.json`,
 //!
 //! with the app spawned in-process on port 0, on SQLite and on Postgres.
-//! Prints requests/s and p50/p99 latency per scenario.
+//! Prints requests/s, p50/p99 latency, and the CPU time per request of the
+//! server and of the load generator (Linux), per scenario.
 //!
 //! Run: `cargo bench --bench load`
 //!
 //! Environment (all optional):
 //! - `LOAD_CONNECTIONS` (64), `LOAD_SECONDS` (10), `LOAD_WARMUP_SECONDS` (1)
 //! - `LOAD_DATABASES` (`sqlite,postgres`), `LOAD_SCENARIOS` (`token,jwks`)
-//! - `LOAD_SERVER_THREADS` (2) / `LOAD_CLIENT_THREADS` (1): worker threads
+//! - `LOAD_SERVER_THREADS` (2) / `LOAD_CLIENT_THREADS` (2): worker threads
 //!   of the server's and the load generator's Tokio runtimes
 //! - `LOAD_TARGET=http://host:port`: load an already running server instead
 //!   (it must allow registration; the database list is then ignored)
@@ -67,6 +68,53 @@ struct Outcome {
     /// Microseconds, sorted.
     latencies: Vec<u32>,
     elapsed: Duration,
+    /// CPU seconds spent during the measurement by the server's threads
+    /// (Tokio workers, SQLite workers) and by the load generator's.
+    cpu: Cpu,
+}
+
+/// CPU seconds per group of threads of this process.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    server: f64,
+    generator: f64,
+}
+
+const SERVER_THREAD: &str = "srv-worker";
+const GENERATOR_THREAD: &str = "gen-worker";
+
+/// User + system time of this process's threads, by group, from
+/// /proc/self/task/*/stat (Linux; zero elsewhere).
+fn cpu_now() -> Cpu {
+    let mut cpu = Cpu::default();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return cpu;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ..." with utime, stime the 14th and 15th fields.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // Fields after the comm start at field 3 (state): utime is field 14.
+        let secs = (ticks(11) + ticks(12)) / 100.0;
+        if comm.starts_with(GENERATOR_THREAD) {
+            cpu.generator += secs;
+        } else if comm.starts_with(SERVER_THREAD) || comm.starts_with("sqlx") {
+            cpu.server += secs;
+        }
+    }
+    cpu
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -132,11 +180,14 @@ async fn run(addr: SocketAddr, scenario: Scenario, connections: usize, secs: u64
     let tasks: Vec<_> = (0..connections)
         .map(|_| tokio::spawn(connection(addr, scenario.clone(), measure_from, stop)))
         .collect();
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu_start = cpu_now();
     let mut out = Outcome {
         requests: 0,
         errors: 0,
         latencies: Vec::new(),
         elapsed: Duration::from_secs(secs),
+        cpu: Cpu::default(),
     };
     for t in tasks {
         match t.await {
@@ -149,14 +200,23 @@ async fn run(addr: SocketAddr, scenario: Scenario, connections: usize, secs: u64
             Err(e) => eprintln!("connection task failed: {e}"),
         }
     }
+    let cpu_end = cpu_now();
+    out.cpu = Cpu {
+        server: cpu_end.server - cpu_start.server,
+        generator: cpu_end.generator - cpu_start.generator,
+    };
     out.latencies.sort_unstable();
     out
 }
 
+/// One line per run. `cpu/req` is the CPU time per request of the server's
+/// threads (`srv`) and of the load generator's (`gen`), measured from
+/// /proc: unlike req/s it does not depend on what else runs on the box.
 fn report(db: &str, name: &str, connections: usize, o: &Outcome) {
     let rps = o.requests as f64 / o.elapsed.as_secs_f64();
+    let per_req = |secs: f64| secs * 1e6 / (o.requests.max(1) as f64);
     println!(
-        "{db:<9} {name:<20} {connections:>4} conns {:>4.0} s  {:>9} req  {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  errors {}",
+        "{db:<9} {name:<18} {connections:>3} conns {:>3.0} s {:>8} req {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  errors {}  cpu/req srv {:>5.1} us gen {:>5.1} us",
         o.elapsed.as_secs_f64(),
         o.requests,
         rps,
@@ -164,6 +224,8 @@ fn report(db: &str, name: &str, connections: usize, o: &Outcome) {
         percentile(&o.latencies, 0.99),
         percentile(&o.latencies, 1.0),
         o.errors,
+        per_req(o.cpu.server),
+        per_req(o.cpu.generator),
     );
 }
 
@@ -292,9 +354,10 @@ fn spawn_app(server_rt: &tokio::runtime::Runtime, db_url: &str) -> anyhow::Resul
     })
 }
 
-fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+fn runtime(threads: usize, name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
+        .thread_name(name)
         .enable_all()
         .build()?)
 }
@@ -303,7 +366,7 @@ fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; nothing else is understood.
     let connections: usize = env_or("LOAD_CONNECTIONS", 64);
     let secs: u64 = env_or("LOAD_SECONDS", 10);
-    let client_rt = runtime(env_or("LOAD_CLIENT_THREADS", 1))?;
+    let client_rt = runtime(env_or("LOAD_CLIENT_THREADS", 2), GENERATOR_THREAD)?;
 
     if let Ok(target) = std::env::var("LOAD_TARGET") {
         let url = url::Url::parse(&target)?;
@@ -330,7 +393,7 @@ fn main() -> anyhow::Result<()> {
                 continue;
             }
         };
-        let server_rt = runtime(env_or("LOAD_SERVER_THREADS", 2))?;
+        let server_rt = runtime(env_or("LOAD_SERVER_THREADS", 2), SERVER_THREAD)?;
         let result = (|| -> anyhow::Result<()> {
             let addr = spawn_app(&server_rt, &url)?;
             let auth = client_rt.block_on(client_credentials_auth(&format!("http://{addr}")))?;

@@ -923,3 +923,28 @@ async fn database_faults_are_json_errors_with_no_store() {
     .await;
     expect_error(resp, StatusCode::INTERNAL_SERVER_ERROR, "server_error").await;
 }
+
+#[tokio::test]
+async fn other_instances_see_a_deleted_client_within_the_cache_ttl() {
+    let db = std::sync::Arc::new(fresh_db().await);
+    let a = spawn_app_with(db.clone(), &[]).await;
+    let b = spawn_app_with(db, &[("SKEDCAST__CLIENTS__CACHE_TTL_SECS", "1")]).await;
+    let c = cc_client(&a, "client_secret_basic", "agency:read").await;
+    let cc = [("grant_type", "client_credentials")];
+    // B caches the client.
+    assert_eq!(token_basic(&b, &c, &cc).await.status(), StatusCode::OK);
+    let resp = a
+        .client
+        .delete(a.url(&format!("/oauth/register/{}", c.id)))
+        .header(AUTHORIZATION, format!("Bearer {}", c.registration_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    // A knows at once; B within its TTL (1 s).
+    let resp = token_basic(&a, &c, &cc).await;
+    expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let resp = token_basic(&b, &c, &cc).await;
+    expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_client").await;
+}

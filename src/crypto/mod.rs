@@ -32,10 +32,12 @@ pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
 
 /// SHA-256 of a secret, hex-encoded: the only form a secret is stored in.
 pub fn sha256_hex(secret: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(secret.as_bytes());
     let mut out = String::with_capacity(64);
     for b in digest {
-        out.push_str(&format!("{b:02x}"));
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
     }
     out
 }
