@@ -1,13 +1,11 @@
 //! ES256 signing keys: created at first start, rotated by the CLI, published
-//! as a JWKS, used to sign JWTs (ring on the hot path, see [`ring_signer`];
-//! josekit / OpenSSL to load keys, verify, and sign what ring cannot).
+//! as a JWKS, used to sign JWTs (josekit / OpenSSL on the hot path).
 //!
 //! Each instance caches the key set for `keys.refresh_interval_secs`; the
 //! choice of signer is made per signature from the clock, so instances that
 //! share one database switch keys at the same moment.
 
 pub mod material;
-pub mod ring_signer;
 pub mod schedule;
 pub mod seal;
 pub mod store;
@@ -27,8 +25,6 @@ pub struct LoadedKey {
     pub generation: i64,
     pub activates_at: i64,
     signer: EcdsaJwsSigner,
-    /// The same key for ring, when ring takes its encoding.
-    fast: Option<ring_signer::RingSigner>,
 }
 
 impl schedule::Scheduled for Arc<LoadedKey> {
@@ -119,13 +115,10 @@ impl KeyStore {
         let i = schedule::active_index(&snap.keys, store::now())
             .ok_or_else(|| anyhow::anyhow!("no signing key"))?;
         let key = &snap.keys[i];
-        let payload = serde_json::to_vec(claims)?;
-        if let Some(fast) = &key.fast {
-            return fast.sign_compact(typ, &key.kid, &payload);
-        }
         let mut header = JwsHeader::new();
         header.set_token_type(typ);
         header.set_key_id(key.kid.clone());
+        let payload = serde_json::to_vec(claims)?;
         Ok(josekit::jws::serialize_compact(
             &payload,
             &header,
@@ -187,16 +180,11 @@ async fn load(
         let signer = josekit::jws::ES256
             .signer_from_pem(pem.as_bytes())
             .map_err(|e| anyhow::anyhow!("signing key {} is unreadable: {e}", row.kid))?;
-        let fast = ring_signer::RingSigner::from_pem(&pem);
-        if fast.is_none() {
-            tracing::warn!(kid = %row.kid, "ring does not take this signing key; josekit signs with it");
-        }
         keys.push(Arc::new(LoadedKey {
             kid: row.kid.clone(),
             generation: row.generation,
             activates_at: row.activates_at,
             signer,
-            fast,
         }));
     }
     let jwks = serde_json::to_vec(&serde_json::json!({ "keys": published }))?;
