@@ -100,7 +100,12 @@ fn cpu_now() -> Cpu {
         };
         let comm = &stat[open + 1..close];
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         // Fields after the comm start at field 3 (state): utime is field 14.
         let secs = (ticks(11) + ticks(12)) / 100.0;
         if comm.starts_with(GENERATOR_THREAD) {
