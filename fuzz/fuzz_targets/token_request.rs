@@ -63,7 +63,13 @@ fuzz_target!(|data: &[u8]| {
         let _ = pkce::is_valid_challenge(c);
     }
     let stored = stored_code();
-    let _ = code::check(&stored, p.get("client_id").unwrap_or("app"), &p, verifier, 50);
+    let _ = code::check(
+        &stored,
+        p.get("client_id").unwrap_or("app"),
+        &p,
+        verifier,
+        50,
+    );
     for role in [Role::Owner, Role::Manager, Role::Editor, Role::Viewer] {
         let _ = code::effective(&stored.scope, role);
         if let Ok(scopes) = refresh::decide(&stored.scope, p.get("scope"), role) {
