@@ -276,6 +276,12 @@ def main():
         peak = max(s[col] for s in samples) / 1024
         print(f"{name}: RSS mean first {window:.0f} s {f:.1f} MiB, last {window:.0f} s {la:.1f} MiB, "
               f"growth {la - f:+.1f} MiB ({(la - f) / f * 100:+.1f} %), peak {peak:.1f} MiB")
+        # Past warm-up: the second minute against the last one (runs of 3 min or more).
+        second = [s for s in samples if 60 <= s[0] < 120]
+        if elapsed >= 180 and second:
+            m2 = sum(s[col] for s in second) / len(second) / 1024
+            print(f"{'':{len(name)}}  after warm-up: mean of minute 2 {m2:.1f} MiB, last minute {la:.1f} MiB, "
+                  f"growth {la - m2:+.1f} MiB ({(la - m2) / m2 * 100:+.1f} %)")
     if stats.err:
         print("failures (first 20):")
         for e in stats.last_errors:
