@@ -71,9 +71,33 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
+# RFC 7592 management needs a client and its registration access token:
+# one client for GET/PUT, another for DELETE (so that deleting does not
+# turn the others into 401s).
+register() {
+    curl -fsS -X POST "$BASE/oauth/register" -H 'Content-Type: application/json' \
+        -d '{"client_name":"schemathesis","redirect_uris":["https://client.example/cb"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}' \
+        | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["client_id"], d["registration_access_token"])'
+}
+read -r CID RAT < <(register)
+read -r DEL_CID DEL_RAT < <(register)
+cat >"$TMP/schemathesis.toml" <<TOML
+[[operations]]
+include-path-regex = "^/oauth/register/"
+include-method-regex = "^(GET|PUT)$"
+headers = { Authorization = "Bearer $RAT" }
+parameters = { "path.client_id" = "$CID" }
+
+[[operations]]
+include-path-regex = "^/oauth/register/"
+include-method = "DELETE"
+headers = { Authorization = "Bearer $DEL_RAT" }
+parameters = { "path.client_id" = "$DEL_CID" }
+TOML
+
 echo "schemathesis: $BIN on $BASE, $MAX_EXAMPLES examples per operation"
 status=0
-"$VENV/bin/st" run openapi/openapi.json \
+"$VENV/bin/st" --config-file "$TMP/schemathesis.toml" run openapi/openapi.json \
     --url "$BASE" \
     --checks not_a_server_error,response_schema_conformance \
     --max-examples "$MAX_EXAMPLES" \
