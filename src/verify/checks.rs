@@ -123,8 +123,11 @@ pub struct Header {
     pub crit: Option<serde_json::Value>,
 }
 
+/// The JOSE header: UTF-8 JSON (RFC 7515 §5.2 step 3). The UTF-8 check is
+/// explicit: serde skips the members it ignores without validating them.
 pub fn parse_header(bytes: &[u8]) -> Result<Header, Reject> {
-    serde_json::from_slice(bytes).map_err(|_| Reject::Malformed)
+    let text = std::str::from_utf8(bytes).map_err(|_| Reject::Malformed)?;
+    serde_json::from_str(text).map_err(|_| Reject::Malformed)
 }
 
 /// RFC 9068 §4: `typ` is `at+jwt` or `application/at+jwt` (media types
@@ -196,8 +199,12 @@ pub fn check_claims(c: &AccessClaims, want: &Expected, now: i64) -> Result<(), R
     Ok(())
 }
 
+/// The claims set: a UTF-8 JSON object (RFC 7519 §7.2 step 10), checked
+/// as a whole, including members this verifier ignores (found by fuzzing:
+/// `serde_json::from_slice` let invalid UTF-8 through in ignored members).
 pub fn parse_claims(bytes: &[u8]) -> Result<AccessClaims, Reject> {
-    serde_json::from_slice(bytes).map_err(|_| Reject::Malformed)
+    let text = std::str::from_utf8(bytes).map_err(|_| Reject::Malformed)?;
+    serde_json::from_str(text).map_err(|_| Reject::Malformed)
 }
 
 #[cfg(test)]
@@ -218,6 +225,18 @@ mod tests {
 
     fn header(json: &str) -> Header {
         parse_header(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn header_and_claims_must_be_utf8_even_in_ignored_members() {
+        assert!(parse_header(b"{\"alg\":\"ES256\",\"x\":\"\xa7\"}").is_err());
+        let claims = b"{\"iss\":\"i\",\"sub\":\"s\",\"aud\":\"a\",\"client_id\":\"c\",\"iat\":1,\"exp\":2,\"jti\":\"j\"";
+        let mut ok = claims.to_vec();
+        ok.extend_from_slice(b"}");
+        assert!(parse_claims(&ok).is_ok());
+        let mut bad = claims.to_vec();
+        bad.extend_from_slice(b",\"ignored\":\"\xa7\"}");
+        assert_eq!(parse_claims(&bad).unwrap_err(), Reject::Malformed);
     }
 
     #[test]

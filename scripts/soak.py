@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Soak load for scripts/soak.sh (Python standard library only).
+
+Mixed load on loopback against a running skedcast-auth and skedcast-api:
+full authorization flows (sign-in form, consent, code exchange with PKCE),
+refresh-token rotations, JWKS fetches and GET /v1/agency with the access
+tokens. The RSS of both processes (VmRSS in /proc/PID/status) is sampled
+every few seconds; at the end a table and the growth between the first and
+the last minute are printed. Exit status 1 when requests failed.
+"""
+import argparse
+import base64
+import hashlib
+import html
+import http.client
+import json
+import random
+import re
+import secrets
+import sys
+import threading
+import time
+import urllib.parse
+
+REDIRECT = "http://127.0.0.1/callback"
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection to host:port, reconnecting."""
+
+    def __init__(self, base):
+        u = urllib.parse.urlsplit(base)
+        self.host, self.port = u.hostname, u.port
+        self.c = None
+
+    def request(self, method, path, body=None, headers=None):
+        headers = dict(headers or {})
+        for attempt in (0, 1):
+            if self.c is None:
+                self.c = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            try:
+                self.c.request(method, path, body=body, headers=headers)
+                r = self.c.getresponse()
+                data = r.read()
+                if r.getheader("connection", "").lower() == "close":
+                    self.c.close()
+                    self.c = None
+                return r.status, r.headers, data
+            except (http.client.HTTPException, ConnectionError, OSError):
+                self.c.close()
+                self.c = None
+                if attempt:
+                    raise
+
+
+def hidden_fields(page):
+    out = []
+    for part in page.split('<input type="hidden" ')[1:]:
+        n = re.search(r'name="([^"]*)"', part)
+        v = re.search(r'value="([^"]*)"', part)
+        if n and v:
+            out.append((html.unescape(n.group(1)), html.unescape(v.group(1))))
+    return out
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.ok = {}
+        self.err = {}
+        self.last_errors = []
+
+    def add(self, kind, good, detail=""):
+        with self.lock:
+            d = self.ok if good else self.err
+            d[kind] = d.get(kind, 0) + 1
+            if not good and len(self.last_errors) < 20:
+                self.last_errors.append(f"{kind}: {detail}")
+
+
+class Worker(threading.Thread):
+    def __init__(self, args, client_id, stats, stop):
+        super().__init__(daemon=True)
+        self.args, self.client_id, self.stats, self.stop = args, client_id, stats, stop
+        self.auth = Conn(args.auth)
+        self.api = Conn(args.api)
+        self.refresh_tokens = []
+        self.access = None
+        self.rng = random.Random()
+
+    def form(self, path, pairs, cookies=None, extra=None):
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        if cookies:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        h.update(extra or {})
+        return self.auth.request("POST", path, urllib.parse.urlencode(pairs), h)
+
+    def get(self, path, cookies):
+        h = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
+        return self.auth.request("GET", path, None, h)
+
+    @staticmethod
+    def keep(cookies, headers):
+        for sc in headers.get_all("set-cookie") or []:
+            nv = sc.split(";", 1)[0]
+            k, _, v = nv.partition("=")
+            if v:
+                cookies[k.strip()] = v.strip()
+            else:
+                cookies.pop(k.strip(), None)
+
+    def flow(self):
+        """Sign in through the form, consent, exchange the code."""
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        q = urllib.parse.urlencode({
+            "response_type": "code", "client_id": self.client_id, "redirect_uri": REDIRECT,
+            "scope": "agency:read posts:read offline_access", "state": secrets.token_hex(8),
+            "code_challenge": challenge, "code_challenge_method": "S256",
+        })
+        cookies = {}
+        st, h, body = self.get(f"/oauth/authorize?{q}", cookies)
+        self.keep(cookies, h)
+        if st == 302 and h.get("location", "").startswith("/login"):
+            nxt = h["location"]
+            st, h, body = self.get(nxt, cookies)
+            self.keep(cookies, h)
+            form = hidden_fields(body.decode())
+            form += [("email", self.args.email), ("password", self.args.password)]
+            st, h, body = self.form("/login", form, cookies)
+            self.keep(cookies, h)
+            if st != 303:
+                return False, f"sign-in {st} {body[:200]!r}"
+            st, h, body = self.get(h["location"], cookies)
+            self.keep(cookies, h)
+        if st == 200:
+            form = hidden_fields(body.decode()) + [("decision", "allow")]
+            st, h, body = self.form("/oauth/authorize", form, cookies)
+        loc = h.get("location", "")
+        if st not in (302, 303) or not loc.startswith(REDIRECT):
+            return False, f"consent {st} {loc} {body[:200]!r}"
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(loc).query))
+        if "code" not in params:
+            return False, f"no code: {loc}"
+        st, h, body = self.form("/oauth/token", [
+            ("grant_type", "authorization_code"), ("code", params["code"]),
+            ("redirect_uri", REDIRECT), ("client_id", self.client_id),
+            ("code_verifier", verifier),
+        ])
+        if st != 200:
+            return False, f"token {st} {body[:200]!r}"
+        t = json.loads(body)
+        self.access = t["access_token"]
+        if "refresh_token" in t:
+            self.refresh_tokens.append(t["refresh_token"])
+            # Keep a bounded number of live families per worker.
+            if len(self.refresh_tokens) > 50:
+                self.refresh_tokens.pop(0)
+        return True, ""
+
+    def refresh(self):
+        if not self.refresh_tokens:
+            return self.flow()
+        i = self.rng.randrange(len(self.refresh_tokens))
+        rt = self.refresh_tokens[i]
+        st, h, body = self.form("/oauth/token", [
+            ("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", self.client_id),
+        ])
+        if st != 200:
+            self.refresh_tokens.pop(i)
+            return False, f"refresh {st} {body[:200]!r}"
+        t = json.loads(body)
+        self.refresh_tokens[i] = t["refresh_token"]
+        self.access = t["access_token"]
+        return True, ""
+
+    def jwks(self):
+        st, h, body = self.auth.request("GET", "/.well-known/jwks.json")
+        return st == 200 and b'"keys"' in body, f"jwks {st}"
+
+    def resource(self):
+        if self.access is None:
+            return self.flow()
+        st, h, body = self.api.request("GET", "/v1/agency", None, {"Authorization": f"Bearer {self.access}"})
+        return st == 200, f"agency {st} {body[:200]!r}"
+
+    def run(self):
+        actions = [("flow", self.flow, self.args.w_flow), ("refresh", self.refresh, self.args.w_refresh),
+                   ("jwks", self.jwks, self.args.w_jwks), ("agency", self.resource, self.args.w_agency)]
+        names = [a[0] for a in actions]
+        funcs = [a[1] for a in actions]
+        weights = [a[2] for a in actions]
+        while not self.stop.is_set():
+            i = self.rng.choices(range(len(actions)), weights)[0]
+            try:
+                good, detail = funcs[i]()
+            except Exception as e:  # noqa: BLE001 - counted, the soak goes on
+                good, detail = False, repr(e)
+            self.stats.add(names[i], good, detail)
+
+
+def register_client(base):
+    c = Conn(base)
+    st, _, body = c.request("POST", "/oauth/register", json.dumps({
+        "client_name": "Soak", "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "scope": "agency:read posts:read offline_access",
+    }), {"Content-Type": "application/json"})
+    if st != 201:
+        sys.exit(f"registration failed: {st} {body!r}")
+    return json.loads(body)["client_id"]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--auth", required=True)
+    p.add_argument("--api", required=True)
+    p.add_argument("--auth-pid", type=int, required=True)
+    p.add_argument("--api-pid", type=int, required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--seconds", type=int, default=300)
+    p.add_argument("--interval", type=float, default=5.0)
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--w-flow", type=float, default=1)
+    p.add_argument("--w-refresh", type=float, default=4)
+    p.add_argument("--w-jwks", type=float, default=3)
+    p.add_argument("--w-agency", type=float, default=12)
+    args = p.parse_args()
+
+    client_id = register_client(args.auth)
+    stats, stop = Stats(), threading.Event()
+    workers = [Worker(args, client_id, stats, stop) for _ in range(args.workers)]
+    start = time.monotonic()
+    for w in workers:
+        w.start()
+
+    samples = []  # (t, auth KiB, api KiB, total requests)
+    print(f"{'t (s)':>7} {'auth RSS (MiB)':>15} {'api RSS (MiB)':>14} {'requests':>9} {'errors':>7}", flush=True)
+    while True:
+        t = time.monotonic() - start
+        with stats.lock:
+            total, errs = sum(stats.ok.values()), sum(stats.err.values())
+        a, b = rss_kib(args.auth_pid), rss_kib(args.api_pid)
+        samples.append((t, a, b, total))
+        print(f"{t:7.0f} {a / 1024:15.1f} {b / 1024:14.1f} {total:9d} {errs:7d}", flush=True)
+        if t >= args.seconds:
+            break
+        time.sleep(min(args.interval, max(0.0, args.seconds - t)))
+    stop.set()
+    for w in workers:
+        w.join(timeout=35)
+    elapsed = time.monotonic() - start
+
+    print()
+    print(f"{elapsed:.0f} s, {args.workers} workers; requests by kind (ok / failed):")
+    for k in sorted(set(stats.ok) | set(stats.err)):
+        print(f"  {k:8} {stats.ok.get(k, 0):8d} / {stats.err.get(k, 0)}")
+    total = sum(stats.ok.values()) + sum(stats.err.values())
+    print(f"  total    {total:8d} ({total / elapsed:.0f} per second; a flow counts as one)")
+    window = min(60.0, elapsed / 3)
+    first = [s for s in samples if s[0] <= window]
+    last = [s for s in samples if s[0] >= samples[-1][0] - window]
+    for name, col in (("skedcast-auth", 1), ("skedcast-api", 2)):
+        f = sum(s[col] for s in first) / len(first) / 1024
+        la = sum(s[col] for s in last) / len(last) / 1024
+        peak = max(s[col] for s in samples) / 1024
+        print(f"{name}: RSS mean first {window:.0f} s {f:.1f} MiB, last {window:.0f} s {la:.1f} MiB, "
+              f"growth {la - f:+.1f} MiB ({(la - f) / f * 100:+.1f} %), peak {peak:.1f} MiB")
+        # Past warm-up: the second minute against the last one (runs of 3 min or more).
+        second = [s for s in samples if 60 <= s[0] < 120]
+        if elapsed >= 180 and second:
+            m2 = sum(s[col] for s in second) / len(second) / 1024
+            print(f"{'':{len(name)}}  after warm-up: mean of minute 2 {m2:.1f} MiB, last minute {la:.1f} MiB, "
+                  f"growth {la - m2:+.1f} MiB ({(la - m2) / m2 * 100:+.1f} %)")
+    if stats.err:
+        print("failures (first 20):")
+        for e in stats.last_errors:
+            print("  " + e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
