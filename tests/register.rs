@@ -510,7 +510,9 @@ async fn rfc7592_lifecycle_end_to_end() {
     let uri = info["registration_client_uri"].as_str().unwrap();
     assert_eq!(uri, app.url(&format!("/oauth/register/{id}")));
 
-    // Read: the stored metadata; secrets are not echoed (they are hashes).
+    // Read: the stored metadata; the client secret is not echoed (only its
+    // hash is kept); the registration access token, required in the
+    // response (RFC 7592 §3), is a new one: the read rotated it.
     let resp = app.client.get(uri).bearer_auth(token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_no_store(&resp);
@@ -532,7 +534,14 @@ async fn rfc7592_lifecycle_end_to_end() {
         assert_eq!(read[k], info[k], "{k}");
     }
     assert!(read.get("client_secret").is_none());
-    assert!(read.get("registration_access_token").is_none());
+    let read_token = read["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(read_token, token);
+    let resp = manage(&app, reqwest::Method::GET, id, Some(token), None).await;
+    expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    let token = read_token.as_str();
 
     // Update: wholesale replacement; omitted fields are removed; the
     // registration access token rotates.
@@ -587,6 +596,7 @@ async fn rfc7592_lifecycle_end_to_end() {
         .await
         .unwrap();
     assert_eq!(read["client_name"], "Scheduler 2");
+    let new_token = read["registration_access_token"].as_str().unwrap();
 
     // Delete, then the client is gone and its token is useless.
     let resp = manage(&app, reqwest::Method::DELETE, id, Some(new_token), None).await;

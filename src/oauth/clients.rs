@@ -136,6 +136,28 @@ pub async fn replace(
     Ok((res.rows_affected == 1).then_some(row))
 }
 
+/// Replace the registration token hash of `current`, on condition that it has
+/// not changed meanwhile. Returns whether this call did it.
+pub async fn rotate_registration_token(
+    db: &impl ConnectionTrait,
+    current: &Model,
+    new_hash: String,
+) -> Result<bool, DbErr> {
+    let res = Entity::update_many()
+        .col_expr(
+            Column::RegistrationTokenHash,
+            sea_orm::sea_query::Expr::value(new_hash),
+        )
+        .filter(Column::ClientId.eq(current.client_id.as_str()))
+        .filter(
+            Column::RegistrationTokenHash
+                .eq(current.registration_token_hash.as_deref().unwrap_or("")),
+        )
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Delete a client whose registration token hash is still
 /// `registration_token_hash`. Returns whether it was deleted.
 pub async fn delete(

@@ -284,7 +284,9 @@ impl RegistrationApi {
         Ok(Registered::Created(Json(info)))
     }
 
-    /// Read a client's registration (RFC 7592 §2.1).
+    /// Read a client's registration (RFC 7592 §2.1). The response must carry
+    /// a registration access token (RFC 7592 §3) and only its hash is
+    /// stored, so a read rotates it: use the one in the response from now on.
     #[oai(
         path = "/oauth/register/:client_id",
         method = "get",
@@ -297,11 +299,23 @@ impl RegistrationApi {
         token: Bearer<RegistrationAccess>,
     ) -> Result<Current, Failure> {
         let row = self.authenticate(&client_id, &token).await?;
+        let registration_token = crypto::random_token();
+        let rotated = clients::rotate_registration_token(
+            &self.state.db,
+            &row,
+            crypto::sha256_hex(&registration_token),
+        )
+        .await
+        .map_err(|e| Failure::db(e, "rotate registration token"))?;
+        if !rotated {
+            // A concurrent read, update or delete won.
+            return Err(Failure::invalid_token(true, "registration access token"));
+        }
         Ok(Current::Ok(Json(information(
             &row,
             &self.state.settings,
             None,
-            None,
+            Some(registration_token),
         ))))
     }
 
