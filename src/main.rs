@@ -372,30 +372,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             app.endpoint(),
-            shutdown_signal(),
+            skedcast_auth::http::shutdown::signal(),
             Some(std::time::Duration::from_secs(10)),
         )
         .await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

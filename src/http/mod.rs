@@ -9,3 +9,4 @@ pub mod json_bytes;
 pub mod metrics;
 pub mod no_store;
 pub mod request_log;
+pub mod shutdown;
