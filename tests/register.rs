@@ -101,6 +101,15 @@ async fn expect_error(resp: reqwest::Response, status: StatusCode, error: &str) 
     assert!(ct.starts_with("application/json"), "content type {ct:?}");
     let body: Value = resp.json().await.expect("JSON error body");
     assert_eq!(body["error"], error, "{body}");
+    // OAuth 2.1 §3.2.4: %x20-21 / %x23-5B / %x5D-7E only (the wire characters).
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'),
+        "{body}"
+    );
     body["error_description"]
         .as_str()
         .unwrap_or_default()
@@ -393,7 +402,9 @@ async fn each_metadata_rule_rejects_and_stores_nothing() {
     ];
     for (body, error, needle) in cases {
         let desc = expect_error(post(&app, &body).await, StatusCode::BAD_REQUEST, error).await;
-        assert!(desc.contains(needle), "{body}: {desc:?} lacks {needle:?}");
+        // Descriptions go out in OAuth's wire characters (quotes become ').
+        let needle = skedcast_auth::oauth::error::wire_safe(needle);
+        assert!(desc.contains(&needle), "{body}: {desc:?} lacks {needle:?}");
     }
     for raw in [&b"{"[..], b"", b"{\"redirect_uris\": [}", b"\xff"] {
         let resp = post_raw(&app, Some("application/json"), raw.to_vec()).await;
@@ -725,7 +736,8 @@ async fn update_rules_reject_and_change_nothing() {
     ];
     for (body, error, needle) in cases {
         let desc = expect_error(put(body.clone()).await, StatusCode::BAD_REQUEST, error).await;
-        assert!(desc.contains(needle), "{body}: {desc}");
+        let needle = skedcast_auth::oauth::error::wire_safe(needle);
+        assert!(desc.contains(&needle), "{body}: {desc}");
     }
     let resp = app
         .client

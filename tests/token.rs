@@ -127,6 +127,13 @@ async fn expect_error(resp: reqwest::Response, status: StatusCode, error: &str) 
     assert_eq!(body["error"], error, "{body}");
     let description = body["error_description"].as_str().unwrap_or_default();
     assert!(!description.is_empty(), "{body}");
+    // OAuth 2.1 §3.2.4: %x20-21 / %x23-5B / %x5D-7E only (the wire characters).
+    assert!(
+        description
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'),
+        "{body}"
+    );
     description.to_string()
 }
 
@@ -461,7 +468,7 @@ async fn every_token_error_has_its_code_and_no_store() {
     )
     .await;
     let d = expect_error(resp, StatusCode::BAD_REQUEST, "invalid_request").await;
-    assert!(d.contains("\"scope\" is repeated"), "{d}");
+    assert!(d.contains("'scope' is repeated"), "{d}");
     let resp = token_basic(&app, &c, &[cc, cc]).await;
     expect_error(resp, StatusCode::BAD_REQUEST, "invalid_request").await;
 }

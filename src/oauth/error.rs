@@ -45,12 +45,37 @@ struct Wire<'a> {
     error_description: &'a str,
 }
 
+/// An `error_description` in the characters OAuth allows on the wire
+/// (OAuth 2.1 §3.2.4, RFC 6749 §5.2, RFC 6750 §3: %x20-21 / %x23-5B /
+/// %x5D-7E): double quotes become single quotes, a backslash a slash, `§`
+/// the word "section", typographic punctuation its ASCII form, anything
+/// else `?`.
+pub fn wire_safe(description: &str) -> String {
+    let mut out = String::with_capacity(description.len());
+    for c in description.chars() {
+        match c {
+            '"' | '\u{201c}' | '\u{201d}' | '\u{2018}' | '\u{2019}' => out.push('\''),
+            '\\' => out.push('/'),
+            '\u{a7}' => out.push_str("section "),
+            '\u{2026}' => out.push_str("..."),
+            '\u{2013}' | '\u{2014}' | '\u{2212}' => out.push('-'),
+            '\u{2192}' => out.push_str("->"),
+            '\u{2229}' => out.push_str("intersect"),
+            '\u{2264}' => out.push_str("<="),
+            '\u{2265}' => out.push_str(">="),
+            ' '..='~' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out
+}
+
 impl OAuthError {
     pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
         OAuthError {
             status,
             code,
-            description: description.into(),
+            description: wire_safe(&description.into()),
             challenge: None,
         }
     }
@@ -202,6 +227,24 @@ impl ApiResponse for OAuthError {
 
     fn register(registry: &mut Registry) {
         OAuthErrorBody::register(registry);
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::wire_safe;
+
+    #[test]
+    fn descriptions_use_only_the_allowed_characters() {
+        let d = wire_safe("scope \"x\" is not allowed (RFC 9700 \u{a7}4.14.2)\u{2026} \\ \u{e9}");
+        assert_eq!(
+            d,
+            "scope 'x' is not allowed (RFC 9700 section 4.14.2)... / ?"
+        );
+        assert!(
+            d.bytes()
+                .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+        );
     }
 }
 

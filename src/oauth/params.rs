@@ -114,7 +114,7 @@ mod tests {
     fn repeated_parameters_are_refused_except_resource() {
         let e = parse(b"scope=a&grant_type=x&scope=b").unwrap_err();
         assert_eq!(e.code, "invalid_request");
-        assert!(e.description.contains("\"scope\" is repeated"), "{e}");
+        assert!(e.description.contains("'scope' is repeated"), "{e}");
         // Repeated even when one is empty.
         assert!(parse(b"scope=&scope=b").is_err());
         let p = parse(b"resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb&resource=").unwrap();

@@ -90,6 +90,7 @@ fn error_response(state: &AppState, err: AuthzError, status: StatusCode) -> Resp
             error,
             description,
         } => {
+            let description = crate::oauth::error::wire_safe(&description);
             let mut p = vec![
                 ("error", error),
                 ("error_description", description.as_str()),

@@ -155,7 +155,7 @@ pub enum Failure {
 fn body(error: &str, description: impl Into<String>) -> Json<ErrorBody> {
     Json(ErrorBody {
         error: error.to_string(),
-        error_description: Some(description.into()),
+        error_description: Some(crate::oauth::error::wire_safe(&description.into())),
     })
 }
 

@@ -137,7 +137,7 @@ mod tests {
         let c = client("agency:read", CC, true);
         let e = decide(&c, Some("agency:read billing:write")).unwrap_err();
         assert_eq!(e.code, "invalid_scope");
-        assert!(e.description.contains("\"billing:write\""), "{e}");
+        assert!(e.description.contains("'billing:write'"), "{e}");
         let c = client("agency:read offline_access", CC, true);
         let e = decide(&c, Some("agency:read offline_access")).unwrap_err();
         assert_eq!(e.code, "invalid_scope");

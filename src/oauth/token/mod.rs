@@ -213,7 +213,7 @@ mod tests {
     fn unsupported_grant_names_what_is_supported() {
         let e = unsupported("password");
         assert_eq!(e.code, "unsupported_grant_type");
-        assert!(e.description.contains("\"password\""));
+        assert!(e.description.contains("'password'"));
         assert!(e.description.contains("client_credentials"));
     }
 }
