@@ -1066,3 +1066,24 @@ async fn the_official_mcp_sdk_signs_in_with_dcr_and_calls_the_api() {
 async fn the_official_mcp_sdk_signs_in_with_a_metadata_document_and_calls_the_api() {
     mcp_sdk_flow(true).await;
 }
+
+#[tokio::test]
+async fn the_api_exposes_jwks_fetches_and_requests_as_metrics() {
+    let token = "api-metrics-token-0123456789";
+    let (_auth, api) = spawn_pair(&[], &[("SKEDCAST_API__METRICS__TOKEN", token)]).await;
+    let metrics = |bearer: Option<&str>| {
+        let mut req = api.client.get(format!("{}/metrics", api.base));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        req.send()
+    };
+    assert_eq!(metrics(None).await.unwrap().status(), 401);
+    api.agency(None).await;
+    let text = metrics(Some(token)).await.unwrap().text().await.unwrap();
+    assert!(text.contains("jwks_fetches_total"), "{text}");
+    assert!(
+        text.contains(r#"http_requests_total{route="/v1/agency",status="401"}"#),
+        "{text}"
+    );
+}

@@ -56,6 +56,8 @@ pub fn route_label(path: &str) -> &'static str {
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         "/openapi.json" => "/openapi.json",
+        "/v1/agency" => "/v1/agency",
+        "/.well-known/oauth-protected-resource" => "/.well-known/oauth-protected-resource",
         p if p.starts_with("/oauth/register/") => "/oauth/register/{client_id}",
         p if p.starts_with("/docs") => "/docs",
         _ => "other",
@@ -70,13 +72,17 @@ pub fn observe(path: &str, status: u16, seconds: f64) {
     metrics::histogram!("http_request_duration_seconds", "route" => route).record(seconds);
 }
 
-/// `GET /metrics`.
+/// `GET /metrics` of the auth server.
 #[poem::handler]
 pub fn endpoint(
     req: &Request,
     state: poem::web::Data<&std::sync::Arc<crate::AppState>>,
 ) -> Response {
-    let token = &state.settings.metrics_token;
+    render(req, &state.settings.metrics_token)
+}
+
+/// The metrics for a request presenting `token` (empty: off, 404).
+pub fn render(req: &Request, token: &str) -> Response {
     if token.is_empty() {
         return Response::builder().status(StatusCode::NOT_FOUND).finish();
     }

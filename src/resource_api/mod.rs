@@ -43,6 +43,7 @@ pub struct ResourceApi {
 /// the service. An unreachable auth server is not fatal: keys are fetched
 /// as soon as it answers, and `/readyz` says 503 until then.
 pub async fn build(settings: ApiSettings) -> anyhow::Result<ResourceApi> {
+    crate::http::metrics::install();
     let verifier = Verifier::start(settings.verifier_config()).await?;
     let (metadata_url, metadata_path) = responses::metadata_location(&settings.resource);
     let metadata = serde_json::to_vec(&responses::protected_resource_metadata(
@@ -71,7 +72,8 @@ impl ResourceApi {
             .at("/v1/agency", get(agency))
             .at(responses::WELL_KNOWN, get(protected_resource))
             .at("/healthz", get(healthz))
-            .at("/readyz", get(readyz));
+            .at("/readyz", get(readyz))
+            .at("/metrics", get(metrics));
         if self.state.metadata_path != responses::WELL_KNOWN {
             route = route.at(&self.state.metadata_path, get(protected_resource));
         }
@@ -123,6 +125,13 @@ async fn protected_resource(state: Data<&Arc<ApiState>>) -> Response {
         .header("cache-control", "public, max-age=300")
         .header("access-control-allow-origin", "*")
         .body(state.metadata.clone())
+}
+
+/// Prometheus metrics (requests, latency, JWKS fetches), behind
+/// `metrics.token`.
+#[handler]
+async fn metrics(req: &Request, state: Data<&Arc<ApiState>>) -> Response {
+    crate::http::metrics::render(req, &state.settings.metrics_token)
 }
 
 #[handler]

@@ -39,6 +39,8 @@ pub struct ApiSettings {
     pub api_key_negative_cache_ttl: Duration,
     pub api_key_cache_size: usize,
     pub log: LogSettings,
+    /// Bearer token for `/metrics`; empty: the endpoint is off.
+    pub metrics_token: String,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +52,11 @@ struct Raw {
     verify: RawVerify,
     introspection: RawIntrospection,
     log: RawLog,
+    metrics: RawMetrics,
+}
+#[derive(Deserialize)]
+struct RawMetrics {
+    token: String,
 }
 #[derive(Deserialize)]
 struct RawServer {
@@ -225,6 +232,7 @@ impl ApiSettings {
                 format,
                 level: raw.log.level,
             },
+            metrics_token: raw.metrics.token.trim().to_string(),
         })
     }
 

@@ -179,6 +179,7 @@ impl AuthServer {
     pub async fn fetch_jwks(&self) -> Result<(Vec<u8>, Option<String>), FetchError> {
         let endpoints = self.endpoints().await?;
         self.jwks_fetches.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("jwks_fetches_total").increment(1);
         let result = self.get(&endpoints.jwks_uri, MAX_JWKS_BYTES).await;
         if result.is_err() {
             // The next attempt rediscovers, in case the jwks_uri moved.
