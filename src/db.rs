@@ -40,7 +40,20 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .busy_timeout(busy)
                 .foreign_keys(true)
         });
-    Database::connect(opts).await
+    // Switching a new SQLite file to WAL needs an exclusive lock that the
+    // busy timeout does not cover: processes opening the same new file at
+    // the same instant can get SQLITE_BUSY once. Retry briefly.
+    let sqlite = settings.url.starts_with("sqlite:");
+    let mut attempt = 0;
+    loop {
+        match Database::connect(opts.clone()).await {
+            Err(e) if sqlite && attempt < 40 && e.to_string().contains("database is locked") => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The file path of a `sqlite:` URL, if it names a file.
