@@ -16,7 +16,7 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 #[error("configuration: {0}")]
 pub struct SettingsError(pub String);
 
-fn key_error(key: &str, problem: impl std::fmt::Display) -> SettingsError {
+pub(crate) fn key_error(key: &str, problem: impl std::fmt::Display) -> SettingsError {
     SettingsError(format!("`{key}` {problem}"))
 }
 
@@ -255,38 +255,7 @@ impl Settings {
         config_file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, SettingsError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULT_TOML,
-            config::FileFormat::Toml,
-        ));
-        if let Some(path) = config_file {
-            if !path.is_file() {
-                return Err(SettingsError(format!(
-                    "config file {} does not exist",
-                    path.display()
-                )));
-            }
-            builder = builder.add_source(
-                config::File::from(path)
-                    .format(config::FileFormat::Toml)
-                    .required(true),
-            );
-        }
-        let env: config::Map<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("SKEDCAST__"))
-            .collect();
-        builder = builder.add_source(
-            config::Environment::with_prefix("SKEDCAST")
-                .separator("__")
-                .prefix_separator("__")
-                .try_parsing(true)
-                .source(Some(env)),
-        );
-        let raw: Raw = builder
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| SettingsError(e.to_string()))?;
+        let raw: Raw = load_layers(DEFAULT_TOML, "SKEDCAST", config_file, env)?;
         Self::validate(raw)
     }
 
@@ -410,6 +379,47 @@ impl Settings {
     pub fn issuer_is_https(&self) -> bool {
         self.issuer.starts_with("https://")
     }
+}
+
+/// The configuration layers shared by both services: embedded `defaults`,
+/// the optional file, then `{prefix}__SECTION__KEY` variables from `env`.
+pub(crate) fn load_layers<T: serde::de::DeserializeOwned>(
+    defaults: &str,
+    prefix: &str,
+    config_file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, SettingsError> {
+    let mut builder = config::Config::builder()
+        .add_source(config::File::from_str(defaults, config::FileFormat::Toml));
+    if let Some(path) = config_file {
+        if !path.is_file() {
+            return Err(SettingsError(format!(
+                "config file {} does not exist",
+                path.display()
+            )));
+        }
+        builder = builder.add_source(
+            config::File::from(path)
+                .format(config::FileFormat::Toml)
+                .required(true),
+        );
+    }
+    let wanted = format!("{prefix}__");
+    let env: config::Map<String, String> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(&wanted))
+        .collect();
+    builder = builder.add_source(
+        config::Environment::with_prefix(prefix)
+            .separator("__")
+            .prefix_separator("__")
+            .try_parsing(true)
+            .source(Some(env)),
+    );
+    builder
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| SettingsError(e.to_string()))
 }
 
 fn validate_absolute_url(key: &str, value: &str) -> Result<String, SettingsError> {

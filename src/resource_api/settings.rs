@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::settings::{LogFormat, LogSettings, SettingsError};
+use crate::settings::{LogFormat, LogSettings, SettingsError, key_error};
 use crate::verify::{Algorithm, IntrospectionCredentials, VerifierConfig};
 
 /// The checked-in defaults, embedded so the binary runs from any directory.
@@ -17,10 +17,6 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/api.toml");
 
 /// Environment prefix: `SKEDCAST_API__SERVER__BIND`, ...
 pub const ENV_PREFIX: &str = "SKEDCAST_API";
-
-fn key_error(key: &str, problem: impl std::fmt::Display) -> SettingsError {
-    SettingsError(format!("`{key}` {problem}"))
-}
 
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
@@ -98,39 +94,7 @@ impl ApiSettings {
         config_file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, SettingsError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULT_TOML,
-            config::FileFormat::Toml,
-        ));
-        if let Some(path) = config_file {
-            if !path.is_file() {
-                return Err(SettingsError(format!(
-                    "config file {} does not exist",
-                    path.display()
-                )));
-            }
-            builder = builder.add_source(
-                config::File::from(path)
-                    .format(config::FileFormat::Toml)
-                    .required(true),
-            );
-        }
-        let prefix = format!("{ENV_PREFIX}__");
-        let env: config::Map<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(&prefix))
-            .collect();
-        builder = builder.add_source(
-            config::Environment::with_prefix(ENV_PREFIX)
-                .separator("__")
-                .prefix_separator("__")
-                .try_parsing(true)
-                .source(Some(env)),
-        );
-        let raw: Raw = builder
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| SettingsError(e.to_string()))?;
+        let raw: Raw = crate::settings::load_layers(DEFAULT_TOML, ENV_PREFIX, config_file, env)?;
         Self::validate(raw)
     }
 
