@@ -1,9 +1,7 @@
 //! API keys: the CLI, the developer page through real forms, storage.
 
-mod common;
-
-use common::browser::*;
-use common::*;
+use crate::support::browser::*;
+use crate::support::*;
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 
 fn cli_out(db: &str, args: &[&str]) -> (bool, String, String) {

@@ -1,9 +1,7 @@
 //! Sign-in, consent and the authorization endpoint, through the real forms.
 
-mod common;
-
-use common::browser::*;
-use common::*;
+use crate::support::browser::*;
+use crate::support::*;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 

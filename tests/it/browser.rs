@@ -1,26 +1,16 @@
 //! One real-browser run: headless Chromium driven over WebDriver
 //! (chromedriver, spoken to with reqwest), through sign-in and consent to
 //! the client's loopback redirect. Saves a screenshot of the consent page
-//! at target/consent-page.png. Missing Chromium fails with a clear message.
-
-mod common;
+//! at target/consent-page.png. Chromium and chromedriver are installed when
+//! missing (`support::provision::chromium`); when they cannot be, the test
+//! fails saying what to install.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::browser::*;
-use common::*;
+use crate::support::browser::*;
+use crate::support::*;
 use serde_json::{Value, json};
-
-fn find(bin_env: &str, candidates: &[&str]) -> Option<String> {
-    if let Ok(p) = std::env::var(bin_env) {
-        return Some(p);
-    }
-    candidates
-        .iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .map(|p| p.to_string())
-}
 
 struct Driver {
     child: Child,
@@ -225,12 +215,7 @@ async fn redirect_target() -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_signs_in_consents_and_lands_on_the_redirect_with_a_code() {
-    let chromium = find("CHROMIUM", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]).expect(
-        "Chromium is required for the browser test: install Debian's `chromium` and `chromium-driver` (bash .ci/run does)",
-    );
-    let chromedriver = find("CHROMEDRIVER", &["/usr/bin/chromedriver"]).expect(
-        "chromedriver is required for the browser test: install Debian's `chromium-driver` (bash .ci/run does)",
-    );
+    let (chromium, chromedriver) = crate::support::provision::chromium();
 
     let app = spawn_app().await;
     member(&app, "ann@example.com", "Acme", "editor").await;

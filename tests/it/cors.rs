@@ -3,10 +3,8 @@
 //! documents, JWKS, registration, token and revocation, errors included;
 //! nothing on the authorization endpoint, introspection or the HTML pages.
 
-mod common;
-
-use common::browser::*;
-use common::*;
+use crate::support::browser::*;
+use crate::support::*;
 use reqwest::{Method, Response};
 use serde_json::json;
 

@@ -1,8 +1,6 @@
 //! RFC 8414 metadata, JWKS and health endpoints over real HTTP.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn metadata_urls_derive_from_the_issuer() {

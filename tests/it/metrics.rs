@@ -1,12 +1,10 @@
 //! `GET /metrics`: off by default, protected by a bearer token, Prometheus
 //! text with request and security counters.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::browser::*;
-use common::*;
+use crate::support::browser::*;
+use crate::support::*;
 use serde_json::json;
 
 const TOKEN: &str = "metrics-token-0123456789abcdef";

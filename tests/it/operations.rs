@@ -1,15 +1,13 @@
 //! Start-up configuration errors, health and readiness, request ids and
 //! logging, the checked-in OpenAPI document.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 
 fn bin() -> Command {
@@ -237,9 +235,7 @@ impl Proxy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_is_503_while_the_database_is_gone_and_200_when_back() {
-    let Some(db) = fresh_pg_db().await else {
-        return;
-    };
+    let db = fresh_pg_db().await;
     let real = url::Url::parse(&db.url).unwrap();
     let target = format!(
         "{}:{}",

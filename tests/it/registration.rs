@@ -2,12 +2,10 @@
 //! RFC 7592 management, abuse controls. Every rejected request is checked
 //! for its exact status and `error`, and for having stored nothing.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};

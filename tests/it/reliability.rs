@@ -2,15 +2,13 @@
 //! Postgres, SIGTERM draining, SIGKILL during a storm of refresh rotations,
 //! and the database going away mid-run.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::browser::*;
-use common::process::{self, Proxy};
-use common::*;
+use crate::support::browser::*;
+use crate::support::process::{self, Proxy};
+use crate::support::*;
 use serde_json::{Value, json};
 
 const ISSUER: &str = "http://auth.skedcast.test";
@@ -113,9 +111,7 @@ fn kids(v: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_act_as_one_server() {
-    let Some(db) = fresh_pg_db().await else {
-        return;
-    };
+    let db = fresh_pg_db().await;
     seed_member(&db.url, "owner").await;
     let env = [
         ("SKEDCAST__ISSUER", ISSUER),
@@ -356,17 +352,13 @@ async fn sigkill_during_a_refresh_storm_leaves_families_consistent_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_refresh_storm_leaves_families_consistent_on_postgres() {
-    let Some(db) = fresh_pg_db().await else {
-        return;
-    };
+    let db = fresh_pg_db().await;
     sigkill_storm(db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_answers_503_while_the_database_is_gone_and_recovers() {
-    let Some(db) = fresh_pg_db().await else {
-        return;
-    };
+    let db = fresh_pg_db().await;
     seed_member(&db.url, "owner").await;
     let proxy = Proxy::start(Proxy::target_of(&db.url)).await;
     let server = process::start(

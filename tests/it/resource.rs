@@ -7,13 +7,11 @@
 //! [`access_token_for`]; when the token endpoint lands, that helper is the
 //! one place to switch to real flows.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -810,7 +808,7 @@ async fn spawn_pair_with_introspection(ttl: &str) -> (TestApp, TestApi) {
 
 #[tokio::test]
 async fn a_token_from_the_real_flow_reads_the_agency() {
-    use common::browser::*;
+    use crate::support::browser::*;
     let (auth, api) = spawn_pair_with_introspection("1").await;
     member(&auth, "ann@example.com", "Acme", "editor").await;
     let client = public_client(&auth, json!({})).await;
@@ -860,7 +858,7 @@ async fn a_token_from_the_real_flow_reads_the_agency() {
 #[tokio::test]
 async fn api_keys_work_and_demotion_and_revocation_show_within_the_cache_ttl() {
     let (auth, api) = spawn_pair_with_introspection("1").await;
-    common::browser::member(&auth, "ann@example.com", "Acme", "owner").await;
+    crate::support::browser::member(&auth, "ann@example.com", "Acme", "owner").await;
     let out = auth.cli(&[
         "api-key",
         "create",
@@ -925,29 +923,6 @@ async fn api_keys_work_and_demotion_and_revocation_show_within_the_cache_ttl() {
     assert_eq!(api.agency(Some(&typo)).await.status(), 401);
 }
 
-/// The virtualenv with the official MCP Python SDK (created on first use;
-/// `.ci/run` creates it ahead of the tests).
-fn mcp_python() -> std::path::PathBuf {
-    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-mcp");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let ok = std::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success())
-            && std::process::Command::new(venv.join("bin/pip"))
-                .args(["install", "-q", "mcp==2.3.0"])
-                .status()
-                .is_ok_and(|s| s.success());
-        assert!(
-            ok,
-            "the MCP SDK test needs python3 with venv and PyPI access (pip install mcp==2.3.0 into target/venv-mcp)"
-        );
-    }
-    python
-}
-
 /// A Client ID Metadata Document served on loopback at `/client.json`.
 async fn serve_client_document(redirect: &str) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -983,7 +958,7 @@ async fn serve_client_document(redirect: &str) -> String {
 }
 
 async fn mcp_sdk_flow(cimd: bool) {
-    let python = mcp_python();
+    let python = crate::support::provision::mcp_python();
     let (acceptor, api_base) = bind_port0().await;
     let auth = spawn_app_with(
         Arc::new(fresh_db().await),
@@ -994,7 +969,7 @@ async fn mcp_sdk_flow(cimd: bool) {
     )
     .await;
     let api = start_api(acceptor, api_base.clone(), &auth.base, &[]).await;
-    common::browser::member(&auth, "ann@example.com", "Acme", "viewer").await;
+    crate::support::browser::member(&auth, "ann@example.com", "Acme", "viewer").await;
     let redirect = "http://127.0.0.1:53682/callback";
     let cimd_url = if cimd {
         serve_client_document(redirect).await
@@ -1007,7 +982,7 @@ async fn mcp_sdk_flow(cimd: bool) {
         .arg(script)
         .env("API_URL", &api.base)
         .env("EMAIL", "ann@example.com")
-        .env("PASSWORD", common::browser::PASSWORD)
+        .env("PASSWORD", crate::support::browser::PASSWORD)
         .env("REDIRECT_URI", redirect)
         .env("CIMD_URL", &cimd_url)
         .output()

@@ -4,16 +4,14 @@
 //! document URL, every way a document can be refused, the database-shared
 //! cache, and the SSRF rules with the switch off (nothing is ever sent).
 
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::browser::*;
-use common::*;
+use crate::support::browser::*;
+use crate::support::*;
 use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

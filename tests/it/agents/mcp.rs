@@ -5,10 +5,8 @@
 //! `resource` compared case-insensitively in scheme and host, and
 //! `application_type` at registration.
 
-mod common;
-
-use common::browser::*;
-use common::*;
+use crate::support::browser::*;
+use crate::support::*;
 use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 use sea_orm::sea_query::Expr;

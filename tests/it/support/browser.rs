@@ -1,6 +1,5 @@
 //! A cookie-keeping HTTP client that walks the HTML forms like a browser
 //! without JavaScript, plus the setup most flows need.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 

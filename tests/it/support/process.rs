@@ -1,6 +1,5 @@
 //! Real `skedcast-auth` processes (for signals and many instances) and a
 //! TCP proxy that can cut the database away.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

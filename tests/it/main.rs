@@ -1,0 +1,28 @@
+//! The integration tests: one binary (linking the crate once instead of
+//! once per file), a module per feature, the shared harness in `support`.
+//! Every test runs against a real server on a real database (SQLite, or
+//! Postgres with `SKEDCAST_TEST_DATABASE=postgres`); what a test needs
+//! beyond Rust (Chromium, the MCP SDK venv, a started Postgres) is
+//! provisioned by `support::provision`.
+
+mod support;
+
+mod agents;
+mod api_keys;
+mod authorize;
+mod browser;
+mod client_credentials;
+mod code;
+mod cors;
+mod discovery;
+mod fuzz_regressions;
+mod introspect;
+mod metrics;
+mod operations;
+mod properties;
+mod refresh;
+mod registration;
+mod reliability;
+mod resource;
+mod revoke;
+mod signing_keys;

@@ -1,0 +1,185 @@
+//! The refresh_token grant (OAuth 2.1 §4.3): rotation, reuse of a rotated
+//! token revoking the family, one success among parallel refreshes, role
+//! changes narrowing the next refresh, and deleted clients.
+
+use std::sync::Arc;
+
+use crate::support::browser::*;
+use crate::support::flow::*;
+use crate::support::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn reuse_of_a_rotated_refresh_token_revokes_the_newest_too() {
+    let mut f = setup("editor", "agency:read posts:read").await;
+    let code = f.code("agency:read posts:read").await;
+    let first = ok_json(f.redeem(&code).await).await;
+    let rt1 = first["refresh_token"].as_str().unwrap().to_string();
+    let second = ok_json(f.refresh(&rt1).await).await;
+    let rt2 = second["refresh_token"].as_str().unwrap().to_string();
+    // rt1 again: reuse detected.
+    let (status, err) = error_code(f.refresh(&rt1).await).await;
+    assert_eq!(
+        (status, err.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+    // The newest token of the family is dead as well.
+    let (_, err) = error_code(f.refresh(&rt2).await).await;
+    assert_eq!(err, "invalid_grant");
+}
+
+async fn parallel_refreshes(app: TestApp) {
+    let mut f = setup_on(app, "owner", "agency:read").await;
+    let code = f.code("agency:read").await;
+    let rt = ok_json(f.redeem(&code).await).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let f = Arc::new(f);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let f = f.clone();
+            let rt = rt.clone();
+            tokio::spawn(async move {
+                let resp = f.refresh(&rt).await;
+                let status = resp.status();
+                let body: Value = resp.json().await.unwrap();
+                (status, body)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            StatusCode::OK => winners.push(body),
+            StatusCode::BAD_REQUEST => assert_eq!(body["error"], "invalid_grant"),
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one refresh succeeds");
+    // The family is consistent: reuse was detected, so the winner's new
+    // token is revoked with the rest, and no second branch lives.
+    let new_rt = winners[0]["refresh_token"].as_str().unwrap();
+    assert_eq!(error_code(f.refresh(new_rt).await).await.1, "invalid_grant");
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let fams = entity::refresh_family::Entity::find()
+        .all(&f.app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(fams.len(), 1);
+    assert!(fams[0].revoked_at.is_some());
+    let tokens = entity::refresh_token::Entity::find()
+        .count(&f.app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(tokens, 2, "the original and the one rotation that won");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_parallel_refreshes_one_success_on_the_suite_database() {
+    parallel_refreshes(spawn_app().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_parallel_refreshes_one_success_on_postgres() {
+    let db = fresh_pg_db().await;
+    parallel_refreshes(spawn_app_with(Arc::new(db), &[]).await).await;
+}
+
+#[tokio::test]
+async fn a_demotion_narrows_the_next_refresh_and_removal_ends_the_family() {
+    let mut f = setup("owner", "agency:read members:write posts:write").await;
+    let code = f.code("agency:read members:write posts:write").await;
+    let body = ok_json(f.redeem(&code).await).await;
+    assert_eq!(body["scope"], "agency:read members:write posts:write");
+    let rt = body["refresh_token"].as_str().unwrap().to_string();
+
+    skedcast_auth::accounts::set_role(&f.app.state.db, "ann@example.com", "Acme", "editor")
+        .await
+        .unwrap();
+    let body = ok_json(f.refresh(&rt).await).await;
+    assert_eq!(
+        body["scope"], "agency:read posts:write",
+        "members:write is gone with the demotion"
+    );
+    let (_, claims) = jwt_parts(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["role"], "editor");
+    let rt = body["refresh_token"].as_str().unwrap().to_string();
+
+    skedcast_auth::accounts::remove_member(&f.app.state.db, "ann@example.com", "Acme")
+        .await
+        .unwrap();
+    let (status, err) = error_code(f.refresh(&rt).await).await;
+    assert_eq!(
+        (status, err.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+    // Coming back does not revive the ended family.
+    skedcast_auth::accounts::set_role(&f.app.state.db, "ann@example.com", "Acme", "owner")
+        .await
+        .unwrap();
+    assert_eq!(error_code(f.refresh(&rt).await).await.1, "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_deleted_client_cannot_refresh_or_redeem() {
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let client = public_client(&app, json!({})).await;
+    let mut f = Flow {
+        client_id: client["client_id"].as_str().unwrap().into(),
+        user_id: String::new(),
+        b: Browser::new(&app),
+        app,
+    };
+    let code = f.code("agency:read").await;
+    let rt = ok_json(f.redeem(&code).await).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code2 = f.code("agency:read").await;
+
+    // RFC 7592 DELETE.
+    let del = f
+        .app
+        .client
+        .delete(client["registration_client_uri"].as_str().unwrap())
+        .bearer_auth(client["registration_access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 204);
+    let (status, err) = error_code(f.refresh(&rt).await).await;
+    assert_eq!(
+        (status, err.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_client")
+    );
+    let (status, err) = error_code(f.redeem(&code2).await).await;
+    assert_eq!(
+        (status, err.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_client")
+    );
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let db = &f.app.state.db;
+    assert_eq!(
+        entity::refresh_family::Entity::find()
+            .count(db)
+            .await
+            .unwrap(),
+        0,
+        "refresh tokens gone"
+    );
+    assert_eq!(
+        entity::authorization_code::Entity::find()
+            .count(db)
+            .await
+            .unwrap(),
+        0,
+        "codes gone"
+    );
+    // And it cannot start a new authorization.
+    let resp = f.b.get(&authorize_url(&f.client_id, &[])).await;
+    assert_eq!(resp.status(), 400);
+}
