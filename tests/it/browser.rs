@@ -23,11 +23,14 @@ struct Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         // Chromium outlives chromedriver if the test failed before closing
-        // the session: end it by its unique profile folder.
-        if let Some(profile) = &self.profile {
+        // the session: end chromedriver's children (the Chromium it started).
+        // (`pkill -f --user-data-dir=…` took the pattern for an option.)
+        if self.profile.is_some() {
             let _ = Command::new("pkill")
-                .arg("-f")
-                .arg(format!("--user-data-dir={profile}"))
+                .arg("-P")
+                .arg(self.child.id().to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
                 .status();
         }
         let _ = self.child.kill();

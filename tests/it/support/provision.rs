@@ -149,58 +149,61 @@ pub fn mcp_python() -> PathBuf {
     python
 }
 
-/// A connection to the Postgres at `admin`. When it does not answer and it
-/// is this machine's default cluster (127.0.0.1:5432), the installed cluster
-/// is started once and waited for; otherwise the test fails saying how to
-/// get a Postgres.
+/// A connection to the Postgres at `admin`. When nothing answers there and
+/// it is this machine's default cluster (127.0.0.1:5432), the installed
+/// cluster is started once and waited for; a Postgres that cannot be had
+/// fails the test saying how to get one.
 pub async fn postgres(admin: &str) -> sea_orm::DatabaseConnection {
-    if let Ok(db) = sea_orm::Database::connect(admin).await {
-        return db;
-    }
     let url = url::Url::parse(admin).expect("SKEDCAST_TEST_PG_URL is a URL");
-    let local = matches!(url.host_str(), Some("127.0.0.1" | "localhost"))
-        && url.port().unwrap_or(5432) == 5432;
-    if local {
-        tokio::task::spawn_blocking(start_local_postgres)
+    let host = url.host_str().unwrap_or("localhost").to_string();
+    let port = url.port().unwrap_or(5432);
+    let local = matches!(host.as_str(), "127.0.0.1" | "localhost") && port == 5432;
+    let probe = (host.clone(), port);
+    let up = tokio::task::spawn_blocking(move || {
+        answers(&probe.0, probe.1) || (local && start_local_postgres())
+    })
+    .await
+    .expect("probe Postgres");
+    // sqlx retries while a just-started server is still starting up.
+    let connected = if up {
+        sea_orm::Database::connect(admin)
             .await
-            .expect("start Postgres");
-    }
-    // Started or not, give it time to accept connections.
-    let deadline = Instant::now() + Duration::from_secs(if local { 30 } else { 1 });
-    loop {
-        match sea_orm::Database::connect(admin).await {
-            Ok(db) => return db,
-            Err(e) if Instant::now() >= deadline => panic!(
-                "Postgres at {admin} is not reachable ({e}). Postgres tests need one: install it \
-                 (`apt-get install postgresql`, with `trust` for 127.0.0.1 in pg_hba.conf) and \
-                 start it (`pg_ctlcluster <version> main start`), or set SKEDCAST_TEST_PG_URL"
-            ),
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
+            .map_err(|e| e.to_string())
+    } else {
+        Err(format!("nothing answers at {host}:{port}"))
+    };
+    connected.unwrap_or_else(|e| {
+        panic!(
+            "Postgres at {admin} is not reachable ({e}). The Postgres tests need one: install \
+             it (`apt-get install postgresql`, with `trust` for 127.0.0.1 in pg_hba.conf) and \
+             start it (`pg_ctlcluster <version> main start`), or set SKEDCAST_TEST_PG_URL"
+        )
+    })
+}
+
+/// Whether a TCP connection to `host:port` opens within a second.
+fn answers(host: &str, port: u16) -> bool {
+    use std::net::ToSocketAddrs;
+    (host, port).to_socket_addrs().is_ok_and(|mut addrs| {
+        addrs.any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok())
+    })
 }
 
 /// `pg_ctlcluster --skip-systemctl-redirect VERSION main start` for the
-/// installed cluster, unless 127.0.0.1:5432 already answers; waits until
-/// it does (at most 30 s).
-fn start_local_postgres() {
-    let answers = || {
-        std::net::TcpStream::connect_timeout(
-            &std::net::SocketAddr::from(([127, 0, 0, 1], 5432)),
-            Duration::from_secs(1),
-        )
-        .is_ok()
-    };
+/// installed cluster, unless 127.0.0.1:5432 answers by now; true once it
+/// answers (waits at most 30 s).
+fn start_local_postgres() -> bool {
+    let up = || answers("127.0.0.1", 5432);
     locked(&POSTGRES, "postgres", || {
-        if answers() {
-            return;
+        if up() {
+            return true;
         }
         let Some(version) = std::fs::read_dir("/etc/postgresql")
             .ok()
             .and_then(|d| d.filter_map(Result::ok).next())
             .map(|e| e.file_name().to_string_lossy().into_owned())
         else {
-            return; // Not installed: the caller fails saying how to get it.
+            return false; // Not installed: the caller says how to get it.
         };
         eprintln!("starting the local Postgres {version} cluster");
         if let Err(e) = sh(&format!(
@@ -209,8 +212,12 @@ fn start_local_postgres() {
             eprintln!("{e}");
         }
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !answers() && Instant::now() < deadline {
+        while !up() {
+            if Instant::now() >= deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(250));
         }
-    });
+        true
+    })
 }
