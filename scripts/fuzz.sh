@@ -9,7 +9,7 @@
 # `cargo install cargo-fuzz`. Seeds come from fuzz/seeds/TARGET (checked in);
 # the growing corpus lives in fuzz/corpus/TARGET (ignored by git). A crash
 # leaves its input in fuzz/artifacts/TARGET and fails the script: turn it
-# into a regression test in tests/fuzz_regressions.rs.
+# into a regression test in tests/it/fuzz_regressions.rs.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
