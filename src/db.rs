@@ -7,7 +7,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
-    TransactionTrait,
+    Statement, TransactionTrait,
 };
 
 use crate::settings::DatabaseSettings;
@@ -81,7 +81,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
         _ => {
             // SQLite has no advisory locks: several processes on one file
             // serialise on an OS file lock beside it.
-            let _lock = match sqlite_path_of(db) {
+            let _lock = match sqlite_file(db).await? {
                 Some(path) => Some(lock_file(format!("{path}.migrate-lock")).await?),
                 None => None,
             };
@@ -90,14 +90,21 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     }
 }
 
-fn sqlite_path_of(db: &DatabaseConnection) -> Option<String> {
-    let pool = db.get_sqlite_connection_pool();
-    let path = pool
-        .connect_options()
-        .get_filename()
-        .to_string_lossy()
-        .to_string();
-    (!path.is_empty() && !path.contains(":memory:")).then_some(path)
+/// The file of a SQLite database as SQLite reports it; `None` for an
+/// in-memory one (sqlx names those `file:sqlx-in-memory-N`: a lock "beside"
+/// that name would be a file in the working directory).
+async fn sqlite_file(db: &DatabaseConnection) -> Result<Option<String>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "SELECT file FROM pragma_database_list WHERE name = 'main'",
+        ))
+        .await?;
+    let file: String = match row {
+        Some(row) => row.try_get("", "file")?,
+        None => String::new(),
+    };
+    Ok((!file.is_empty()).then_some(file))
 }
 
 /// An exclusive lock on `path`, held until the file handle is dropped.
@@ -123,7 +130,7 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 #[cfg(test)]
 mod tests {
-    use super::sqlite_path;
+    use super::{sqlite_file, sqlite_path};
 
     #[test]
     fn sqlite_paths() {
@@ -133,5 +140,19 @@ mod tests {
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x/y"), None);
+    }
+
+    #[tokio::test]
+    async fn only_file_databases_get_a_migration_lock_file() {
+        let memory = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        assert_eq!(sqlite_file(&memory).await.unwrap(), None);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.db");
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let db = sea_orm::Database::connect(url).await.unwrap();
+        assert_eq!(
+            sqlite_file(&db).await.unwrap(),
+            Some(file.display().to_string())
+        );
     }
 }
