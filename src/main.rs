@@ -292,7 +292,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 &name,
                 &list,
                 expires_in_days,
-                accounts::now(),
+                skedcast_auth::clock::now(),
             )
             .await
             .map_err(|e| match e {
@@ -309,7 +309,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             action: ApiKeyAction::Revoke { id },
         } => {
             let db = open_db(&settings).await?;
-            let key = api_keys::revoke(&db, &id, "cli", accounts::now()).await?;
+            let key = api_keys::revoke(&db, &id, "cli", skedcast_auth::clock::now()).await?;
             eprintln!("revoked API key {} ({}…)", key.id, key.prefix);
             Ok(())
         }

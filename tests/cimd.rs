@@ -667,7 +667,7 @@ async fn unused_document_clients_are_cleaned_up_like_registrations() {
     docs.serve("/agent.json", Answer::json(&document(&url)));
     assert_eq!(app.get(&authorize_url(&url, &[])).await.status(), 302);
     assert!(client_row(&app, &url).await.is_some());
-    let later = skedcast_auth::oauth::clients::now() + 8 * 86_400;
+    let later = skedcast_auth::clock::now() + 8 * 86_400;
     skedcast_auth::maintenance::run_once(&app.state, later).await;
     assert!(client_row(&app, &url).await.is_none());
     // The cache entry went with it; the next use fetches again.

@@ -683,7 +683,7 @@ async fn api_keys_at_introspection_follow_the_role_rotation_and_revocation() {
         .unwrap();
 
     // Rotation with a grace period: both work; without: the old one stops.
-    let now = skedcast_auth::accounts::now();
+    let now = skedcast_auth::clock::now();
     let row = skedcast_auth::api_keys::find(&app.state.db, &{
         use sea_orm::EntityTrait;
         entity::api_key::Entity::find()

@@ -521,7 +521,7 @@ pub async fn client(state: &AppState, client_id: &str) -> Result<Model, CimdErro
     let cfg = &state.settings.cimd;
     let url = parse_url(client_id, cfg.allow_loopback)?;
     let db = &state.db;
-    let now = clients::now();
+    let now = crate::clock::now();
     let row = clients::find(db, client_id).await?;
     if let Some(row) = row {
         // Never overwrite another kind of client (registered ids cannot

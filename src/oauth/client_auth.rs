@@ -285,6 +285,7 @@ pub async fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::error::ErrorCode;
     use crate::oauth::register::GrantType;
 
     fn basic(id: &str, secret: &str) -> String {
@@ -344,7 +345,7 @@ mod tests {
             let e = parse(Some(&h), None, None).unwrap_err();
             assert_eq!(
                 (e.code, e.challenge.is_some()),
-                ("invalid_client", true),
+                (ErrorCode::InvalidClient, true),
                 "{h}"
             );
             assert_eq!(e.status, 401);
@@ -367,22 +368,22 @@ mod tests {
             }
         );
         let e = parse(None, None, Some("s")).unwrap_err();
-        assert_eq!(e.code, "invalid_request");
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
         let e = parse(None, None, None).unwrap_err();
-        assert_eq!((e.code, e.challenge), ("invalid_client", None));
+        assert_eq!((e.code, e.challenge), (ErrorCode::InvalidClient, None));
     }
 
     #[test]
     fn two_methods_are_invalid_request() {
         let h = basic("c", "s");
         let e = parse(Some(&h), Some("c"), Some("s")).unwrap_err();
-        assert_eq!(e.code, "invalid_request");
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
         assert!(e.description.contains("two client authentication methods"));
         // The same client_id in the body is harmless; another one is not.
         assert!(parse(Some(&h), Some("c"), None).is_ok());
         assert_eq!(
             parse(Some(&h), Some("d"), None).unwrap_err().code,
-            "invalid_request"
+            ErrorCode::InvalidRequest
         );
     }
 
@@ -413,7 +414,7 @@ mod tests {
             secret: "s3cret".into(),
         };
         let e = verify(&post, Some(c.clone()), Rule::Registered).unwrap_err();
-        assert_eq!(e.code, "invalid_client");
+        assert_eq!(e.code, ErrorCode::InvalidClient);
         assert!(e.description.contains("client_secret_basic"), "{e}");
         assert_eq!(e.challenge, None);
         // Introspection takes either secret method.

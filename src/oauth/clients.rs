@@ -23,10 +23,6 @@ pub const KIND_RESOURCE_SERVER: &str = "resource_server";
 
 const DAY_SECS: i64 = 86_400;
 
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// A stored JSON list column as strings (empty if unreadable).
 pub fn list(column: &str) -> Vec<String> {
     serde_json::from_str(column).unwrap_or_default()

@@ -176,7 +176,7 @@ async fn access_token(
     caller: &ClientRecord,
     token: &str,
 ) -> Result<IntrospectionResponse, OAuthError> {
-    let now = crate::keys::store::now();
+    let now = crate::clock::now();
     let Some(claims) = access_token::verify(&state.keys, &state.settings.issuer, token, now).await
     else {
         return Ok(IntrospectionResponse::inactive());
@@ -198,7 +198,7 @@ async fn access_token(
 /// in the agency; `scope` is the key's scopes ∩ the role now. The checksum
 /// is checked before any lookup.
 async fn api_key(state: &AppState, token: &str) -> Result<IntrospectionResponse, OAuthError> {
-    let now = crate::accounts::now();
+    let now = crate::clock::now();
     let Some(k) = crate::api_keys::check(&state.db, token, now)
         .await
         .map_err(|e| OAuthError::db(e, "check API key"))?
@@ -225,7 +225,7 @@ async fn refresh_token(
     caller: &ClientRecord,
     token: &str,
 ) -> Result<IntrospectionResponse, OAuthError> {
-    let now = crate::accounts::now();
+    let now = crate::clock::now();
     let Some((t, f)) = crate::oauth::token::families::find(&state.db, token)
         .await
         .map_err(|e| OAuthError::db(e, "find refresh token"))?

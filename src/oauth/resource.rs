@@ -85,7 +85,7 @@ pub async fn create_resource_server(
         name,
         resource,
         crypto::sha256_hex(&client_secret),
-        clients::now(),
+        crate::clock::now(),
     )
     .await?;
     Ok(Created {
@@ -175,6 +175,7 @@ pub async fn audience(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::error::ErrorCode;
 
     #[test]
     fn resource_server_identifiers() {
@@ -244,7 +245,7 @@ mod tests {
         for bad in ["relative/path", "https://a.example/#x", ""] {
             assert_eq!(
                 check_shape(bad).unwrap_err().code,
-                "invalid_target",
+                ErrorCode::InvalidTarget,
                 "{bad}"
             );
         }

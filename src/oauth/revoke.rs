@@ -108,7 +108,7 @@ async fn access_token(
     client: &ClientRecord,
     token: &str,
 ) -> Result<(), OAuthError> {
-    let now = crate::keys::store::now();
+    let now = crate::clock::now();
     let Some(claims) = access_token::verify(&state.keys, &state.settings.issuer, token, now).await
     else {
         // Not ours, or expired already: nothing to do.
@@ -140,7 +140,7 @@ async fn refresh_token(
     if family.client_id != client.client_id {
         return Ok(());
     }
-    crate::oauth::token::families::revoke_family(&state.db, &family.id, crate::accounts::now())
+    crate::oauth::token::families::revoke_family(&state.db, &family.id, crate::clock::now())
         .await
         .map_err(|e| OAuthError::db(e, "revoke refresh family"))?;
     tracing::info!(client_id = %client.client_id, family_id = %family.id, "refresh token family revoked");

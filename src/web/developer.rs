@@ -110,7 +110,7 @@ async fn render(
     } else {
         Vec::new()
     };
-    let now = accounts::now();
+    let now = crate::clock::now();
     let (new_secret, new_name) = notice
         .secret
         .map_or((None, String::new()), |(s, n)| (Some(s), n));
@@ -212,7 +212,7 @@ pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
         return super::form_expired();
     }
     let agency = field(&form, "agency").unwrap_or_default().to_string();
-    let now = accounts::now();
+    let now = crate::clock::now();
     let outcome: Result<Notice, ApiKeyError> = match field(&form, "action") {
         Some("create") => {
             let name = field(&form, "name").unwrap_or_default();

@@ -148,7 +148,7 @@ pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
     let email =
         accounts::normalize_email(email_raw).unwrap_or_else(|_| email_raw.trim().to_lowercase());
 
-    let now = accounts::now();
+    let now = crate::clock::now();
     let cfg = &state.settings.login;
     let window = cfg.failure_window_secs as i64;
     let ip_bucket = req

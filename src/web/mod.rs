@@ -141,13 +141,7 @@ pub async fn current_session(
     let Some(raw) = cookies::get(cookie_header(req), session::SESSION_COOKIE) else {
         return Ok(None);
     };
-    session::load(
-        &state.db,
-        raw,
-        crate::accounts::now(),
-        &state.settings.session,
-    )
-    .await
+    session::load(&state.db, raw, crate::clock::now(), &state.settings.session).await
 }
 
 /// Maximum form body: forms here are small.

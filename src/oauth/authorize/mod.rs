@@ -378,7 +378,7 @@ pub async fn post(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> Res
             StatusCode::SEE_OTHER,
         );
     }
-    let now = accounts::now();
+    let now = crate::clock::now();
     let set = consent::grant_set(&granted, v.offline);
     if let Err(e) = consent::remember(
         &state.db,
@@ -412,7 +412,7 @@ async fn issue_code(
     granted: &[String],
     status: StatusCode,
 ) -> Response {
-    let now = accounts::now();
+    let now = crate::clock::now();
     let scope = consent::grant_set(granted, v.offline).join(" ");
     let code = codes::issue(
         &state.db,

@@ -254,7 +254,7 @@ impl RegistrationApi {
         token: Bearer<InitialAccess>,
         body: Body,
     ) -> Result<Registered, Failure> {
-        let now = clients::now();
+        let now = crate::clock::now();
         self.rate_limit(remote, now).await?;
         self.check_policy(&token)?;
         let meta = super::validate(&object(body)?).map_err(Failure::metadata)?;
@@ -352,7 +352,7 @@ impl RegistrationApi {
             &meta,
             secret_hash,
             crypto::sha256_hex(&registration_token),
-            clients::now(),
+            crate::clock::now(),
         )
         .await
         .map_err(|e| Failure::db(e, "update client"))?

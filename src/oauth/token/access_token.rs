@@ -82,7 +82,7 @@ pub async fn issue(
     let claims = claims(
         grant,
         issuer,
-        crate::keys::store::now(),
+        crate::clock::now(),
         ttl_secs,
         uuid::Uuid::new_v4().to_string(),
     );

@@ -102,6 +102,7 @@ pub async fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::error::ErrorCode;
     use crate::oauth::register::AuthMethod;
 
     fn client(scope: &str, grants: &[GrantType], secret: bool) -> ClientRecord {
@@ -136,21 +137,21 @@ mod tests {
     fn refusals() {
         let c = client("agency:read", CC, true);
         let e = decide(&c, Some("agency:read billing:write")).unwrap_err();
-        assert_eq!(e.code, "invalid_scope");
+        assert_eq!(e.code, ErrorCode::InvalidScope);
         assert!(e.description.contains("'billing:write'"), "{e}");
         let c = client("agency:read offline_access", CC, true);
         let e = decide(&c, Some("agency:read offline_access")).unwrap_err();
-        assert_eq!(e.code, "invalid_scope");
+        assert_eq!(e.code, ErrorCode::InvalidScope);
         assert!(e.description.contains("offline_access"));
         let e = decide(&client("", CC, true), None).unwrap_err();
-        assert_eq!(e.code, "invalid_scope");
+        assert_eq!(e.code, ErrorCode::InvalidScope);
         let e = decide(&client("agency:read", CC, false), None).unwrap_err();
-        assert_eq!(e.code, "unauthorized_client");
+        assert_eq!(e.code, ErrorCode::UnauthorizedClient);
         let e = decide(
             &client("agency:read", &[GrantType::AuthorizationCode], true),
             None,
         )
         .unwrap_err();
-        assert_eq!(e.code, "unauthorized_client");
+        assert_eq!(e.code, ErrorCode::UnauthorizedClient);
     }
 }

@@ -107,7 +107,7 @@ pub async fn exchange(
         ));
     }
     let db = &state.db;
-    let now = accounts::now();
+    let now = crate::clock::now();
     let hash = sha256_hex(secret);
     let code = Entity::find_by_id(hash.clone())
         .one(db)

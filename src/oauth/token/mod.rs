@@ -202,6 +202,7 @@ pub fn split_scope(scope: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::error::ErrorCode;
 
     #[test]
     fn scopes_split_without_repeats() {
@@ -212,7 +213,7 @@ mod tests {
     #[test]
     fn unsupported_grant_names_what_is_supported() {
         let e = unsupported("password");
-        assert_eq!(e.code, "unsupported_grant_type");
+        assert_eq!(e.code, ErrorCode::UnsupportedGrantType);
         assert!(e.description.contains("'password'"));
         assert!(e.description.contains("client_credentials"));
     }

@@ -77,7 +77,7 @@ pub async fn exchange(
         return Err(OAuthError::invalid_request("refresh_token is required"));
     };
     let db = &state.db;
-    let now = accounts::now();
+    let now = crate::clock::now();
     let (token, family) = families::find(db, secret)
         .await
         .map_err(|e| OAuthError::db(e, "find refresh token"))?
@@ -178,6 +178,7 @@ async fn reused(state: &AppState, family_id: &str, now: i64) -> OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::error::ErrorCode;
 
     #[test]
     fn narrowing_and_role() {
@@ -198,7 +199,7 @@ mod tests {
             decide(granted, Some("billing:read"), Role::Owner)
                 .unwrap_err()
                 .code,
-            "invalid_scope"
+            ErrorCode::InvalidScope
         );
         // MCP clients repeat offline_access on refresh, granted or not.
         assert_eq!(
@@ -214,7 +215,7 @@ mod tests {
             decide(granted, Some("posts:write"), Role::Viewer)
                 .unwrap_err()
                 .code,
-            "invalid_grant"
+            ErrorCode::InvalidGrant
         );
     }
 }
