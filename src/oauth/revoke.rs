@@ -95,7 +95,7 @@ pub async fn revoke(
     match kind(token) {
         TokenKind::AccessToken => access_token(state, client, token).await,
         // Refresh tokens are opaque; revoking one revokes its whole family
-        // in the refresh-token table (refresh.rs plugs in here).
+        // (RFC 9700 §4.14.2: the family shares one fate).
         TokenKind::Opaque => refresh_token(state, client, token).await,
         // API keys are revoked by their owners (settings page, CLI), not by
         // OAuth clients.
