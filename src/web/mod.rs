@@ -2,7 +2,10 @@
 //! no JavaScript, every page with anti-framing and no-store headers.
 
 pub mod developer;
+pub mod error;
 pub mod login;
+
+pub use error::PageError;
 
 use askama::Template;
 use poem::http::StatusCode;
@@ -97,25 +100,6 @@ pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
             logout_csrf: None,
         }
         .render(),
-    )
-}
-
-/// A POST whose CSRF token is missing or wrong: 403, nothing changed.
-pub fn form_expired() -> Response {
-    message(
-        StatusCode::FORBIDDEN,
-        "Form expired",
-        "This form is no longer valid. Go back, reload the page and try again.",
-    )
-}
-
-/// The page for a database or other internal fault: logged, never a panic.
-pub fn unavailable(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "page failed on a storage error");
-    message(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
-        "The service cannot answer right now. Please try again in a moment.",
     )
 }
 
