@@ -13,12 +13,12 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use super::TokenResponse;
 use super::access_token::{Grant, Member};
 use super::families::{self, NewToken};
+use super::request::CodeRequest;
 use crate::AppState;
 use crate::accounts;
 use crate::crypto::{random_token, sha256_hex};
 use crate::oauth::clients::ClientRecord;
 use crate::oauth::error::OAuthError;
-use crate::oauth::params::Params;
 use crate::oauth::pkce;
 use crate::oauth::register::GrantType;
 use crate::oauth::resource;
@@ -32,8 +32,7 @@ const INVALID_CODE: &str =
 pub fn check(
     code: &Code,
     client_id: &str,
-    params: &Params,
-    verifier: &str,
+    request: &CodeRequest,
     now: i64,
 ) -> Result<(), OAuthError> {
     if code.client_id != client_id {
@@ -44,7 +43,7 @@ pub fn check(
     if code.expires_at <= now {
         return Err(OAuthError::invalid_grant(INVALID_CODE));
     }
-    match params.get("redirect_uri") {
+    match request.redirect_uri.as_deref() {
         Some(r) if r == code.redirect_uri => {}
         Some(_) => {
             return Err(OAuthError::invalid_grant(
@@ -58,14 +57,13 @@ pub fn check(
         }
         None => {}
     }
-    if !pkce::verify(verifier, &code.code_challenge) {
+    if !pkce::verify(&request.code_verifier, &code.code_challenge) {
         return Err(OAuthError::invalid_grant(
             "code_verifier does not match the code_challenge of the authorization request",
         ));
     }
-    let mut resources = params.all("resource");
-    if let Some(r) = resources.next()
-        && (!resource::same(r, &code.resource) || resources.next().is_some())
+    if let Some(r) = request.resource.first()
+        && (!resource::same(r, &code.resource) || request.resource.len() > 1)
     {
         return Err(OAuthError::invalid_target(format!(
             "resource must be the one of the authorization request ({})",
@@ -83,32 +81,16 @@ pub fn effective(scope: &str, role: Role) -> Vec<&str> {
         .collect()
 }
 
+/// Serve an authorization_code request of an authenticated client admitted
+/// to the grant.
 pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
-    params: &Params,
+    request: CodeRequest,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant(GrantType::AuthorizationCode) {
-        return Err(OAuthError::unauthorized_client(
-            "the client is not registered for the authorization_code grant",
-        ));
-    }
-    let Some(secret) = params.get("code") else {
-        return Err(OAuthError::invalid_request("code is required"));
-    };
-    let Some(verifier) = params.get("code_verifier") else {
-        return Err(OAuthError::invalid_request(
-            "code_verifier is required (PKCE)",
-        ));
-    };
-    if !pkce::is_valid_verifier(verifier) {
-        return Err(OAuthError::invalid_request(
-            "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)",
-        ));
-    }
     let db = &state.db;
     let now = crate::clock::now();
-    let hash = sha256_hex(secret);
+    let hash = sha256_hex(&request.code);
     let code = Entity::find_by_id(hash.clone())
         .one(db)
         .await
@@ -117,7 +99,7 @@ pub async fn exchange(
     if code.used_at.is_some() {
         return Err(replayed(state, &code, now).await);
     }
-    check(&code, &client.client_id, params, verifier, now)?;
+    check(&code, &client.client_id, &request, now)?;
     let role = accounts::role_in(db, &code.user_id, &code.agency_id)
         .await
         .map_err(|e| OAuthError::db(e, "find membership"))?

@@ -11,14 +11,14 @@ use sea_orm::TransactionTrait;
 
 use super::access_token::{Grant, Member};
 use super::families::{self, NewToken};
+use super::request::RefreshRequest;
 use super::{TokenResponse, split_scope};
 use crate::AppState;
 use crate::accounts;
 use crate::crypto::random_token;
 use crate::oauth::clients::ClientRecord;
 use crate::oauth::error::OAuthError;
-use crate::oauth::params::{Params, quote};
-use crate::oauth::register::GrantType;
+use crate::oauth::params::quote;
 use crate::oauth::resource;
 use crate::scopes::{OFFLINE_ACCESS, Role};
 
@@ -63,19 +63,14 @@ pub fn decide<'a>(
     Ok(allowed)
 }
 
+/// Serve a refresh_token request of an authenticated client admitted to
+/// the grant.
 pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
-    params: &Params,
+    request: RefreshRequest,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant(GrantType::RefreshToken) {
-        return Err(OAuthError::unauthorized_client(
-            "the client is not registered for the refresh_token grant",
-        ));
-    }
-    let Some(secret) = params.get("refresh_token") else {
-        return Err(OAuthError::invalid_request("refresh_token is required"));
-    };
+    let secret = &request.refresh_token;
     let db = &state.db;
     let now = crate::clock::now();
     let (token, family) = families::find(db, secret)
@@ -93,9 +88,8 @@ pub async fn exchange(
     if !families::usable(&token, &family, now) {
         return Err(OAuthError::invalid_grant(INVALID_TOKEN));
     }
-    let mut resources = params.all("resource");
-    if let Some(r) = resources.next()
-        && (!resource::same(r, &family.resource) || resources.next().is_some())
+    if let Some(r) = request.resource.first()
+        && (!resource::same(r, &family.resource) || request.resource.len() > 1)
     {
         return Err(OAuthError::invalid_target(format!(
             "resource must be the one of the original grant ({})",
@@ -113,7 +107,7 @@ pub async fn exchange(
             "the member is no longer in the agency of this grant; the grant is revoked",
         ));
     };
-    let scopes = decide(&token.scope, params.get("scope"), role)?;
+    let scopes = decide(&token.scope, request.scope.as_deref(), role)?;
 
     let tokens = &state.settings.tokens;
     let ttl = tokens.access_token_ttl_secs;
