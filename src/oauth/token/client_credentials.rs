@@ -9,7 +9,7 @@ use crate::oauth::params::quote;
 use crate::oauth::resource;
 use crate::scopes::OFFLINE_ACCESS;
 
-use super::access_token::{self, Grant};
+use super::access_token::{self, Grant, Stamp};
 use super::request::ClientCredentialsRequest;
 use super::{TokenResponse, split_scope};
 
@@ -76,18 +76,11 @@ pub async fn exchange(
         audience: &audience,
         member: None,
     };
-    let ttl = settings.tokens.access_token_ttl_secs;
-    let issued = access_token::issue(&state.keys, &settings.issuer, ttl, &grant)
-        .await
-        .map_err(|e| OAuthError::server_error(e, "sign access token"))?;
-    tracing::debug!(client_id = %client.client_id, jti = %issued.claims.jti, "client_credentials token issued");
-    Ok(TokenResponse {
-        access_token: issued.token,
-        token_type: "Bearer".to_string(),
-        expires_in: ttl,
-        scope: issued.claims.scope,
-        refresh_token: None,
-    })
+    let stamp = Stamp::new(crate::clock::now(), settings.tokens.access_token_ttl_secs);
+    let jti = stamp.jti.clone();
+    let response = access_token::issue(state, &grant, stamp, None).await?;
+    tracing::debug!(client_id = %client.client_id, %jti, "client_credentials token issued");
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -11,12 +11,13 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::TokenResponse;
-use super::access_token::{Grant, Member};
-use super::families::{self, NewToken};
+use super::access_token::Stamp;
+use super::families;
+use super::member::{self, Family, MemberGrant};
 use super::request::CodeRequest;
 use crate::AppState;
 use crate::accounts;
-use crate::crypto::{random_token, sha256_hex};
+use crate::crypto::sha256_hex;
 use crate::oauth::clients::ClientRecord;
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce;
@@ -113,18 +114,14 @@ pub async fn exchange(
         ));
     }
 
-    let ttl = state.settings.tokens.access_token_ttl_secs;
-    let jti = uuid::Uuid::new_v4().to_string();
-    let access_exp = now + ttl as i64;
-    let refresh = client.has_grant(GrantType::RefreshToken).then(random_token);
-
+    let stamp = Stamp::new(now, state.settings.tokens.access_token_ttl_secs);
     // Consume the code and start the family in one transaction; the UPDATE
     // comes first so that SQLite takes the write lock at once.
     let txn = db.begin().await.map_err(|e| OAuthError::db(e, "begin"))?;
     let won = Entity::update_many()
         .col_expr(Column::UsedAt, Expr::value(now))
-        .col_expr(Column::AccessJti, Expr::value(jti.clone()))
-        .col_expr(Column::AccessExp, Expr::value(access_exp))
+        .col_expr(Column::AccessJti, Expr::value(stamp.jti.clone()))
+        .col_expr(Column::AccessExp, Expr::value(stamp.exp()))
         .filter(Column::CodeHash.eq(&hash))
         .filter(Column::UsedAt.is_null())
         .filter(Column::ExpiresAt.gt(now))
@@ -137,57 +134,22 @@ pub async fn exchange(
         drop(txn);
         return Err(replayed(state, &code, now).await);
     }
-    if let Some(rt) = &refresh {
-        let tokens = &state.settings.tokens;
-        let family_exp = now + tokens.refresh_token_ttl_secs as i64;
-        let family_id = uuid::Uuid::new_v4().to_string();
-        families::insert_family(
-            &txn,
-            entity::refresh_family::Model {
-                id: family_id.clone(),
-                client_id: code.client_id.clone(),
-                user_id: code.user_id.clone(),
-                agency_id: code.agency_id.clone(),
-                resource: code.resource.clone(),
-                code_hash: hash.clone(),
-                created_at: now,
-                expires_at: family_exp,
-                revoked_at: None,
-            },
-        )
-        .await
-        .map_err(|e| OAuthError::db(e, "start refresh family"))?;
-        families::insert_token(
-            &txn,
-            NewToken {
-                secret: rt,
-                family_id: &family_id,
-                scope: &code.scope,
-                now,
-                expires_at: family_exp.min(now + tokens.refresh_token_idle_ttl_secs as i64),
-                access_jti: &jti,
-                access_exp,
-            },
-        )
-        .await
-        .map_err(|e| OAuthError::db(e, "store refresh token"))?;
-    }
-    txn.commit()
-        .await
-        .map_err(|e| OAuthError::db(e, "commit"))?;
-
-    let grant = Grant {
-        subject: &code.user_id,
+    let grant = MemberGrant {
+        user_id: &code.user_id,
         client_id: &code.client_id,
+        agency_id: &code.agency_id,
+        resource: &code.resource,
+        role,
+        granted: &code.scope,
         scopes: &scopes,
-        audience: &code.resource,
-        member: Some(Member {
-            agency_id: &code.agency_id,
-            role,
-        }),
     };
+    let family = client
+        .has_grant(GrantType::RefreshToken)
+        .then_some(Family::Start { code_hash: &hash });
+    let jti = stamp.jti.clone();
+    let response = member::finish(state, txn, stamp, &grant, family).await?;
     tracing::info!(client_id = %code.client_id, user_id = %code.user_id, %jti, "authorization code redeemed");
-    super::member_response(state, &grant, now, jti, refresh).await
+    Ok(response)
 }
 
 /// A code used before: revoke what it issued and say so.

@@ -9,12 +9,15 @@
 //! - `refresh.rs`: refresh_token (rotating, RFC 9700 §4.14.2);
 //! - `client_credentials.rs` (RFC 6749 §4.4).
 //!
-//! Access tokens are made by [`access_token`] whatever the grant.
+//! The two member grants end in [`member`] (the refresh-token family of
+//! [`families`], then the access token); every access token is minted by
+//! [`access_token::issue`].
 
 pub mod access_token;
 pub mod client_credentials;
 pub mod code;
 pub mod families;
+pub mod member;
 pub mod refresh;
 pub mod request;
 
@@ -104,31 +107,6 @@ pub async fn exchange(
     }?;
     metrics::counter!("tokens_issued_total", "grant" => label).increment(1);
     Ok(response)
-}
-
-/// Sign the access token of a member's grant (its `jti` already recorded
-/// with the refresh token) and build the response.
-pub async fn member_response(
-    state: &AppState,
-    grant: &access_token::Grant<'_>,
-    now: i64,
-    jti: String,
-    refresh_token: Option<String>,
-) -> Result<TokenResponse, OAuthError> {
-    let ttl = state.settings.tokens.access_token_ttl_secs;
-    let claims = access_token::claims(grant, &state.settings.issuer, now, ttl, jti);
-    let token = state
-        .keys
-        .sign(access_token::TYP, &claims)
-        .await
-        .map_err(|e| OAuthError::server_error(e, "sign access token"))?;
-    Ok(TokenResponse {
-        access_token: token,
-        token_type: "Bearer".into(),
-        expires_in: ttl,
-        scope: claims.scope,
-        refresh_token,
-    })
 }
 
 /// The scope tokens of a `scope` parameter, in order, without repeats.

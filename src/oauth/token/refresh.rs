@@ -9,13 +9,13 @@
 
 use sea_orm::TransactionTrait;
 
-use super::access_token::{Grant, Member};
-use super::families::{self, NewToken};
+use super::access_token::Stamp;
+use super::families;
+use super::member::{self, Family, MemberGrant};
 use super::request::RefreshRequest;
 use super::{TokenResponse, split_scope};
 use crate::AppState;
 use crate::accounts;
-use crate::crypto::random_token;
 use crate::oauth::clients::ClientRecord;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::quote;
@@ -109,11 +109,7 @@ pub async fn exchange(
     };
     let scopes = decide(&token.scope, request.scope.as_deref(), role)?;
 
-    let tokens = &state.settings.tokens;
-    let ttl = tokens.access_token_ttl_secs;
-    let jti = uuid::Uuid::new_v4().to_string();
-    let access_exp = now + ttl as i64;
-    let next = random_token();
+    let stamp = Stamp::new(now, state.settings.tokens.access_token_ttl_secs);
     let txn = db.begin().await.map_err(|e| OAuthError::db(e, "begin"))?;
     let won = families::mark_used(&txn, secret, now)
         .await
@@ -122,37 +118,16 @@ pub async fn exchange(
         drop(txn);
         return Err(reused(state, &family.id, now).await);
     }
-    families::insert_token(
-        &txn,
-        NewToken {
-            secret: &next,
-            family_id: &family.id,
-            scope: &token.scope,
-            now,
-            expires_at: family
-                .expires_at
-                .min(now + tokens.refresh_token_idle_ttl_secs as i64),
-            access_jti: &jti,
-            access_exp,
-        },
-    )
-    .await
-    .map_err(|e| OAuthError::db(e, "store refresh token"))?;
-    txn.commit()
-        .await
-        .map_err(|e| OAuthError::db(e, "commit"))?;
-
-    let grant = Grant {
-        subject: &family.user_id,
+    let grant = MemberGrant {
+        user_id: &family.user_id,
         client_id: &family.client_id,
+        agency_id: &family.agency_id,
+        resource: &family.resource,
+        role,
+        granted: &token.scope,
         scopes: &scopes,
-        audience: &family.resource,
-        member: Some(Member {
-            agency_id: &family.agency_id,
-            role,
-        }),
     };
-    super::member_response(state, &grant, now, jti, Some(next)).await
+    member::finish(state, txn, stamp, &grant, Some(Family::Rotate(&family))).await
 }
 
 /// A used refresh token came back: someone holds a copy. Revoke the family.
