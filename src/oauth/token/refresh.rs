@@ -9,16 +9,16 @@
 
 use sea_orm::TransactionTrait;
 
-use super::access_token::{Grant, Member};
-use super::families::{self, NewToken};
+use super::access_token::Stamp;
+use super::families;
+use super::member::{self, Family, MemberGrant};
+use super::request::RefreshRequest;
 use super::{TokenResponse, split_scope};
 use crate::AppState;
 use crate::accounts;
-use crate::crypto::random_token;
 use crate::oauth::clients::ClientRecord;
 use crate::oauth::error::OAuthError;
-use crate::oauth::params::{Params, quote};
-use crate::oauth::register::GrantType;
+use crate::oauth::params::quote;
 use crate::oauth::resource;
 use crate::scopes::{OFFLINE_ACCESS, Role};
 
@@ -63,19 +63,14 @@ pub fn decide<'a>(
     Ok(allowed)
 }
 
+/// Serve a refresh_token request of an authenticated client admitted to
+/// the grant.
 pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
-    params: &Params,
+    request: RefreshRequest,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant(GrantType::RefreshToken) {
-        return Err(OAuthError::unauthorized_client(
-            "the client is not registered for the refresh_token grant",
-        ));
-    }
-    let Some(secret) = params.get("refresh_token") else {
-        return Err(OAuthError::invalid_request("refresh_token is required"));
-    };
+    let secret = &request.refresh_token;
     let db = &state.db;
     let now = crate::clock::now();
     let (token, family) = families::find(db, secret)
@@ -93,9 +88,8 @@ pub async fn exchange(
     if !families::usable(&token, &family, now) {
         return Err(OAuthError::invalid_grant(INVALID_TOKEN));
     }
-    let mut resources = params.all("resource");
-    if let Some(r) = resources.next()
-        && (!resource::same(r, &family.resource) || resources.next().is_some())
+    if let Some(r) = request.resource.first()
+        && (!resource::same(r, &family.resource) || request.resource.len() > 1)
     {
         return Err(OAuthError::invalid_target(format!(
             "resource must be the one of the original grant ({})",
@@ -113,13 +107,9 @@ pub async fn exchange(
             "the member is no longer in the agency of this grant; the grant is revoked",
         ));
     };
-    let scopes = decide(&token.scope, params.get("scope"), role)?;
+    let scopes = decide(&token.scope, request.scope.as_deref(), role)?;
 
-    let tokens = &state.settings.tokens;
-    let ttl = tokens.access_token_ttl_secs;
-    let jti = uuid::Uuid::new_v4().to_string();
-    let access_exp = now + ttl as i64;
-    let next = random_token();
+    let stamp = Stamp::new(now, state.settings.tokens.access_token_ttl_secs);
     let txn = db.begin().await.map_err(|e| OAuthError::db(e, "begin"))?;
     let won = families::mark_used(&txn, secret, now)
         .await
@@ -128,37 +118,16 @@ pub async fn exchange(
         drop(txn);
         return Err(reused(state, &family.id, now).await);
     }
-    families::insert_token(
-        &txn,
-        NewToken {
-            secret: &next,
-            family_id: &family.id,
-            scope: &token.scope,
-            now,
-            expires_at: family
-                .expires_at
-                .min(now + tokens.refresh_token_idle_ttl_secs as i64),
-            access_jti: &jti,
-            access_exp,
-        },
-    )
-    .await
-    .map_err(|e| OAuthError::db(e, "store refresh token"))?;
-    txn.commit()
-        .await
-        .map_err(|e| OAuthError::db(e, "commit"))?;
-
-    let grant = Grant {
-        subject: &family.user_id,
+    let grant = MemberGrant {
+        user_id: &family.user_id,
         client_id: &family.client_id,
+        agency_id: &family.agency_id,
+        resource: &family.resource,
+        role,
+        granted: &token.scope,
         scopes: &scopes,
-        audience: &family.resource,
-        member: Some(Member {
-            agency_id: &family.agency_id,
-            role,
-        }),
     };
-    super::member_response(state, &grant, now, jti, Some(next)).await
+    member::finish(state, txn, stamp, &grant, Some(Family::Rotate(&family))).await
 }
 
 /// A used refresh token came back: someone holds a copy. Revoke the family.
