@@ -20,7 +20,9 @@ pub mod scopes;
 pub mod session;
 pub mod settings;
 pub mod telemetry;
-pub mod verify;
+/// The verifier is its own crate (no database, templates or password
+/// hashing); this path keeps `skedcast_auth::verify::...` working.
+pub use skedcast_verify as verify;
 pub mod web;
 
 use std::sync::Arc;

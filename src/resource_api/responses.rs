@@ -61,10 +61,13 @@ pub struct AgencyView<'a> {
 }
 
 pub fn agency_view(p: &Principal) -> AgencyView<'_> {
+    // Sorted, as they always were here (a credential's own order varies).
+    let mut scopes: Vec<&str> = p.scopes.iter().collect();
+    scopes.sort_unstable();
     AgencyView {
         id: p.agency_id.as_deref().unwrap_or(""),
         role: p.role.as_deref(),
-        scopes: p.scopes.iter().collect(),
+        scopes,
         via: p.via.as_str(),
         client_id: p.client_id.as_deref(),
     }
@@ -207,7 +210,7 @@ pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::{ScopeSet, Via};
+    use crate::verify::{Scopes, Via};
 
     const MD: &str = "http://api.example/.well-known/oauth-protected-resource";
 
@@ -321,7 +324,7 @@ mod tests {
             client_id: Some("c".into()),
             agency_id: Some("a".into()),
             role: Some("viewer".into()),
-            scopes: ScopeSet::parse("posts:read agency:read"),
+            scopes: Scopes::parse("posts:read agency:read").unwrap(),
             expires_at: 0,
         };
         assert_eq!(
