@@ -104,8 +104,8 @@ mod tests {
         assert_eq!(c.scope.unwrap().to_string(), "agency:read posts:read");
         for bad in [
             "agency:read\tposts:read",
-            "agency:read  posts:read",
-            " agency:read",
+            "agency:read\nposts:read",
+            "agency:\"read",
         ] {
             let mut j = base();
             j["scope"] = bad.into();

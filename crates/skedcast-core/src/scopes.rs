@@ -14,12 +14,13 @@ use std::str::FromStr;
 ///
 /// Parsing follows the grammar above strictly:
 /// - the empty string is the empty set (no scopes);
-/// - exactly one space (`%x20`) separates two tokens: a tab, a newline or
-///   any other whitespace is not a separator but an illegal character, and
-///   two spaces in a row or a leading or trailing space leave an empty
-///   token, which the grammar forbids. Either makes the whole string
-///   invalid: callers answer `invalid_scope` (or `invalid_request`) as for
-///   any malformed scope;
+/// - only the space (`%x20`) separates tokens: a tab, a newline or any
+///   other whitespace is not a separator but an illegal character, which
+///   makes the whole string invalid (callers answer `invalid_scope`, or
+///   `invalid_request`, as for any malformed scope). Two spaces in a row or
+///   a leading or trailing space are tolerated as one separator: every
+///   endpoint accepted them before this type, clients send them, and
+///   reading them can never widen a grant;
 /// - tokens are case-sensitive and made of `%x21 / %x23-5B / %x5D-7E`
 ///   (printable ASCII but `"` and `\`);
 /// - a repeated token is **de-duplicated**, not rejected: §3.3 gives each
@@ -113,9 +114,10 @@ impl Scopes {
         if scope.is_empty() {
             return Ok(Scopes::new());
         }
-        // Splitting on exactly one space: any other whitespace stays inside
-        // a token and fails its check; a doubled space yields an empty one.
-        Scopes::from_tokens(scope.split(' '))
+        // Splitting on the space alone: any other whitespace stays inside a
+        // token and fails its check. Empty pieces (doubled, leading or
+        // trailing spaces) are skipped, as every endpoint always did.
+        Scopes::from_tokens(scope.split(' ').filter(|t| !t.is_empty()))
     }
 
     /// A set of individual tokens, each checked (a token holding a space
@@ -297,9 +299,21 @@ mod tests {
     }
 
     #[test]
-    fn empty_tokens_are_invalid() {
-        for bad in [" ", "a  b", " a", "a ", " a b ", "  ", "a b  c"] {
-            assert_eq!(Scopes::parse(bad), Err(ScopeError::EmptyToken), "{bad:?}");
+    fn extra_spaces_are_one_separator() {
+        for (loose, tight) in [
+            (" ", ""),
+            ("  ", ""),
+            ("a  b", "a b"),
+            (" a", "a"),
+            ("a ", "a"),
+            (" a b ", "a b"),
+            ("a b  c", "a b c"),
+        ] {
+            assert_eq!(
+                Scopes::parse(loose).unwrap().to_string(),
+                tight,
+                "{loose:?}"
+            );
         }
     }
 
@@ -400,7 +414,7 @@ mod tests {
         let back: Scopes = serde_json::from_str("\"posts:read agency:read posts:read\"").unwrap();
         assert_eq!(back, s);
         assert!(serde_json::from_str::<Scopes>("\"\"").unwrap().is_empty());
-        for bad in ["\"a\\tb\"", "\"a  b\"", "\" a\"", "[\"a\"]", "1", "null"] {
+        for bad in ["\"a\\tb\"", "\"a\\\"b\"", "[\"a\"]", "1", "null"] {
             assert!(serde_json::from_str::<Scopes>(bad).is_err(), "{bad}");
         }
     }
