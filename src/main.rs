@@ -284,7 +284,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let agency = accounts::find_agency(&db, &agency)
                 .await?
                 .ok_or_else(|| accounts::AccountError::UnknownAgency(agency.trim().into()))?;
-            let list: Vec<&str> = scopes.split_whitespace().collect();
+            let list = skedcast_auth::scopes::split(&scopes)
+                .map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
             let issued = api_keys::create(
                 &db,
                 &user.id,

@@ -4,7 +4,7 @@
 //! the verifier resource servers embed, and are re-exported here.
 
 pub use skedcast_core::role::Role;
-pub use skedcast_core::scopes::{ScopeError, Scopes, is_scope_token};
+pub use skedcast_core::scopes::{ScopeError, Scopes, is_scope_token, split};
 
 /// Every permission scope, in the contract's order, with the plain-language
 /// description shown on the consent page.

@@ -40,7 +40,8 @@ pub struct Scopes(Vec<String>);
 /// wire-safe description (no quote or backslash) for `error_description`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeError {
-    /// Two spaces in a row, or a leading or trailing space.
+    /// An empty token given alone (a `scope` string's extra spaces are
+    /// skipped, not refused).
     EmptyToken,
     /// A tab, newline or other whitespace than a single space.
     Whitespace,
@@ -52,10 +53,7 @@ pub enum ScopeError {
 impl ScopeError {
     pub fn description(self) -> &'static str {
         match self {
-            ScopeError::EmptyToken => {
-                "scope-tokens are separated by single spaces, with none leading or trailing \
-                 (RFC 6749 section 3.3)"
-            }
+            ScopeError::EmptyToken => "a scope-token is never empty (RFC 6749 section 3.3)",
             ScopeError::Whitespace => {
                 "scope-tokens are separated by single spaces: a tab or other whitespace is not \
                  a separator (RFC 6749 section 3.3)"
@@ -98,6 +96,24 @@ fn check_token(token: &str) -> Result<(), ScopeError> {
     }
 }
 
+/// The tokens of a `scope` string, in order, without repeats, borrowed
+/// from it: the one splitting rule, which [`Scopes::parse`] uses too (see
+/// [`Scopes`] for the rules).
+pub fn split(scope: &str) -> Result<Vec<&str>, ScopeError> {
+    let mut out: Vec<&str> = Vec::new();
+    let mut seen = HashSet::new();
+    // Splitting on the space alone: any other whitespace stays inside a
+    // token and fails its check. Empty pieces (doubled, leading or trailing
+    // spaces) are skipped, as every endpoint always did.
+    for t in scope.split(' ').filter(|t| !t.is_empty()) {
+        check_token(t)?;
+        if seen.insert(t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
 /// Whether `token` is one valid scope-token.
 pub fn is_scope_token(token: &str) -> bool {
     check_token(token).is_ok()
@@ -111,13 +127,9 @@ impl Scopes {
 
     /// A `scope` string: see the type's documentation for the rules.
     pub fn parse(scope: &str) -> Result<Scopes, ScopeError> {
-        if scope.is_empty() {
-            return Ok(Scopes::new());
-        }
-        // Splitting on the space alone: any other whitespace stays inside a
-        // token and fails its check. Empty pieces (doubled, leading or
-        // trailing spaces) are skipped, as every endpoint always did.
-        Scopes::from_tokens(scope.split(' ').filter(|t| !t.is_empty()))
+        Ok(Scopes(
+            split(scope)?.into_iter().map(str::to_string).collect(),
+        ))
     }
 
     /// A set of individual tokens, each checked (a token holding a space

@@ -301,15 +301,10 @@ pub fn requested_scopes(
     client: &Client,
     grants: &[String],
 ) -> Result<(Vec<String>, bool), String> {
-    let registered: Vec<&str> = client
-        .scope
-        .as_deref()
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let registered: Vec<&str> =
+        scopes::split(client.scope.as_deref().unwrap_or_default()).unwrap_or_default();
     let asked: Vec<&str> = match scope {
-        Some(s) => s.split(' ').filter(|s| !s.is_empty()).collect(),
+        Some(s) => scopes::split(s).map_err(|e| e.description().to_string())?,
         None => registered.clone(),
     };
     if asked.is_empty() {

@@ -23,7 +23,7 @@ pub fn decide<'a>(
     let registered = || client.scope.iter().map(String::as_str);
     let scopes = match requested {
         Some(requested) => {
-            let scopes = split_scope(requested);
+            let scopes = split_scope(requested)?;
             if scopes.contains(&OFFLINE_ACCESS) {
                 return Err(OAuthError::invalid_scope(
                     "offline_access cannot be requested with client_credentials (no refresh \
@@ -100,7 +100,11 @@ mod tests {
                 AuthMethod::None
             }),
             grant_types: grants.to_vec(),
-            scope: scope.split_whitespace().map(str::to_string).collect(),
+            scope: crate::scopes::split(scope)
+                .unwrap()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             resource: None,
         }
     }

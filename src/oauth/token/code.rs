@@ -76,9 +76,11 @@ pub fn check(
 
 /// Pure: the permission scopes of a grant the role allows now.
 pub fn effective(scope: &str, role: Role) -> Vec<&str> {
-    scope
-        .split(' ')
-        .filter(|s| !s.is_empty() && *s != OFFLINE_ACCESS && role.allows(s))
+    // The stored grant was written by this server: unreadable means nothing.
+    crate::scopes::split(scope)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| *s != OFFLINE_ACCESS && role.allows(s))
         .collect()
 }
 

@@ -110,14 +110,8 @@ pub async fn exchange(
 }
 
 /// The scope tokens of a `scope` parameter, in order, without repeats.
-pub fn split_scope(scope: &str) -> Vec<&str> {
-    let mut out: Vec<&str> = Vec::new();
-    for s in scope.split_ascii_whitespace() {
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    out
+pub fn split_scope(scope: &str) -> Result<Vec<&str>, OAuthError> {
+    crate::scopes::split(scope).map_err(|e| OAuthError::invalid_scope(e.description()))
 }
 
 #[cfg(test)]
@@ -126,7 +120,10 @@ mod tests {
 
     #[test]
     fn scopes_split_without_repeats() {
-        assert_eq!(split_scope(" a  b a\tc "), ["a", "b", "c"]);
-        assert!(split_scope("").is_empty());
+        assert_eq!(split_scope(" a  b a c ").unwrap(), ["a", "b", "c"]);
+        assert!(split_scope("").unwrap().is_empty());
+        // RFC 6749 section 3.3: only the space separates.
+        let e = split_scope("a\tc").unwrap_err();
+        assert_eq!(e.code, crate::oauth::error::ErrorCode::InvalidScope);
     }
 }

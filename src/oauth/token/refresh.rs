@@ -32,10 +32,11 @@ pub fn decide<'a>(
     requested: Option<&'a str>,
     role: Role,
 ) -> Result<Vec<&'a str>, OAuthError> {
-    let granted: Vec<&str> = split_scope(granted);
+    // The stored grant was written by this server: unreadable means nothing.
+    let granted: Vec<&str> = split_scope(granted).unwrap_or_default();
     let asked: Vec<&str> = match requested {
         Some(r) => {
-            let asked = split_scope(r);
+            let asked = split_scope(r)?;
             // offline_access only asks for a refresh token, which every
             // refresh returns: never a widening.
             if let Some(wider) = asked
