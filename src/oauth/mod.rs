@@ -1,10 +1,7 @@
 //! The OAuth 2.1 surface.
 
 pub mod authorize;
-pub mod cimd;
-pub mod client_auth;
-pub mod client_cache;
-pub mod clients;
+pub mod client;
 pub mod error;
 pub mod introspect;
 pub mod metadata;
@@ -16,6 +13,21 @@ pub mod resource;
 pub mod revoke;
 pub mod revoked_tokens;
 pub mod token;
+
+// The client's items at their paths before `client/` (issue 12), so that
+// branches written against them still build once merged. Remove when
+// nothing uses them.
+#[doc(hidden)]
+pub mod clients {
+    pub use super::client::model::{ClientRecord, list};
+    pub use super::client::store::*;
+}
+#[doc(hidden)]
+pub use client::authentication as client_auth;
+#[doc(hidden)]
+pub use client::cache as client_cache;
+#[doc(hidden)]
+pub use client::metadata_document as cimd;
 
 /// The OpenAPI tag of the token, revocation and introspection endpoints.
 #[derive(poem_openapi::Tags)]

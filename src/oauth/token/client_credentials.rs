@@ -3,10 +3,10 @@
 //! `agency_id`/`role`; no refresh token.
 
 use crate::AppState;
-use crate::oauth::clients::ClientRecord;
+use crate::oauth::client::ClientRecord;
+use crate::oauth::client::GrantType;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{Params, quote};
-use crate::oauth::register::GrantType;
 use crate::oauth::resource;
 use crate::scopes::OFFLINE_ACCESS;
 
@@ -102,19 +102,19 @@ pub async fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::client::{AuthMethod, ClientKind};
     use crate::oauth::error::ErrorCode;
-    use crate::oauth::register::AuthMethod;
 
     fn client(scope: &str, grants: &[GrantType], secret: bool) -> ClientRecord {
         ClientRecord {
             client_id: "c".into(),
-            kind: "dynamic".into(),
+            kind: ClientKind::Dynamic,
             secret_hash: secret.then(|| "00".repeat(32)),
-            auth_method: Some(if secret {
+            auth_method: if secret {
                 AuthMethod::ClientSecretBasic
             } else {
                 AuthMethod::None
-            }),
+            },
             grant_types: grants.to_vec(),
             scope: scope.split_whitespace().map(str::to_string).collect(),
             resource: None,

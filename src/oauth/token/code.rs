@@ -16,11 +16,11 @@ use super::families::{self, NewToken};
 use crate::AppState;
 use crate::accounts;
 use crate::crypto::{random_token, sha256_hex};
-use crate::oauth::clients::ClientRecord;
+use crate::oauth::client::ClientRecord;
+use crate::oauth::client::GrantType;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::pkce;
-use crate::oauth::register::GrantType;
 use crate::oauth::resource;
 use crate::scopes::{OFFLINE_ACCESS, Role};
 

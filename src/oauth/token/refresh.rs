@@ -15,10 +15,10 @@ use super::{TokenResponse, split_scope};
 use crate::AppState;
 use crate::accounts;
 use crate::crypto::random_token;
-use crate::oauth::clients::ClientRecord;
+use crate::oauth::client::ClientRecord;
+use crate::oauth::client::GrantType;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{Params, quote};
-use crate::oauth::register::GrantType;
 use crate::oauth::resource;
 use crate::scopes::{OFFLINE_ACCESS, Role};
 
