@@ -23,7 +23,7 @@ use crate::accounts;
 use crate::oauth::client::model::{self, ClientKind};
 use crate::oauth::client::{metadata_document, store as clients};
 use crate::oauth::error::ErrorCode;
-use crate::oauth::resource;
+use crate::oauth::{redirect_uri, resource};
 use crate::scopes::{self, Role};
 use crate::session::Session;
 use crate::web::{
@@ -268,8 +268,7 @@ async fn consent_page(
     let loopback_only = !redirect_uris.is_empty()
         && redirect_uris.iter().all(|u| {
             url::Url::parse(u).is_ok_and(|u| {
-                u.scheme() == "http"
-                    && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+                u.scheme() == "http" && u.host_str().is_some_and(redirect_uri::is_loopback)
             })
         });
     let client_name = client

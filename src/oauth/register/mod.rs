@@ -352,7 +352,7 @@ fn opt_url(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, OAut
     if !url.username().is_empty() || url.password().is_some() {
         return bad("must not contain user information");
     }
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+    let loopback = url.host_str().is_some_and(redirect_uri::is_loopback);
     match url.scheme() {
         "https" if url.host_str().is_some() => Ok(Some(s)),
         "http" if loopback => Ok(Some(s)),
