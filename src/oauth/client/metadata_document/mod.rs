@@ -165,6 +165,7 @@ pub async fn record(state: &AppState, client_id: &str) -> Result<Arc<ClientRecor
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::error::ErrorCode;
     use serde_json::json;
 
     const URL: &str = "https://app.example/oauth/client.json";
@@ -220,7 +221,7 @@ mod tests {
         assert!(err(with("client_secret", json!("s"))).contains("no secret"));
         assert!(
             err(with("redirect_uris", json!(["http://evil.example/cb"])))
-                .starts_with("invalid_redirect_uri")
+                .starts_with(ErrorCode::InvalidRedirectUri.as_str())
         );
         assert!(err(with("redirect_uris", json!([]))).contains("redirect_uris is required"));
         assert!(err(with("grant_types", json!(["client_credentials"]))).contains("confidential"));
