@@ -44,7 +44,7 @@ pub struct AppState {
     pub metadata: bytes::Bytes,
     /// Client records read at the token, revocation and introspection
     /// endpoints, kept `clients.cache_ttl_secs`.
-    pub client_cache: oauth::client_cache::ClientCache,
+    pub client_cache: oauth::client::cache::ClientCache,
 }
 
 pub struct App {
@@ -64,7 +64,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
         let keys = KeyStore::open(db.clone(), &settings).await?;
         let metadata = oauth::metadata::to_bytes(&oauth::metadata::build(&settings)).into();
-        let client_cache = oauth::client_cache::ClientCache::new(std::time::Duration::from_secs(
+        let client_cache = oauth::client::cache::ClientCache::new(std::time::Duration::from_secs(
             settings.clients.cache_ttl_secs,
         ));
         Ok(App {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::AppState;
-use crate::oauth::clients;
+use crate::oauth::client::store as clients;
 
 const PERIOD: Duration = Duration::from_secs(3600);
 

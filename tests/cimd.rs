@@ -204,7 +204,10 @@ async fn assert_error_page(app: &TestApp, url: &str, extra: &[(&str, &str)], nee
             .starts_with("text/html")
     );
     let page = resp.text().await.unwrap();
-    let page = page.replace("&#34;", "\"").replace("&quot;", "\"");
+    let page = page
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'");
     assert!(page.contains(needle), "{url}: {needle:?} not in {page}");
 }
 
@@ -330,8 +333,8 @@ async fn full_flow_with_a_metadata_document() {
     // One fetch served the whole flow; the client is stored as public.
     assert_eq!(docs.hits("/clients/agent.json"), 1);
     let row = client_row(&app, &url).await.unwrap();
-    assert_eq!(row.kind, "cimd");
-    assert_eq!(row.token_endpoint_auth_method, "none");
+    assert_eq!(row.kind.as_str(), "cimd");
+    assert_eq!(row.token_endpoint_auth_method.as_str(), "none");
     assert!(row.client_secret_hash.is_none() && row.registration_token_hash.is_none());
     // It is not manageable over RFC 7592.
     let resp = app
@@ -426,7 +429,7 @@ async fn bad_documents_are_error_pages_and_invalid_client() {
         ),
         ("/big.json", &[], "larger than 64 KiB"),
         ("/streamed.json", &[], "larger than 64 KiB"),
-        ("/html.json", &[], "is not JSON (Content-Type \"text/html\""),
+        ("/html.json", &[], "is not JSON (Content-Type 'text/html'"),
         ("/broken.json", &[], "the document is not valid JSON"),
         ("/secret.json", &[], "is a public client (none)"),
         ("/web.json", &[], "application_type web"),

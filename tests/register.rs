@@ -13,7 +13,8 @@ use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, W
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use skedcast_auth::crypto::sha256_hex;
-use skedcast_auth::oauth::clients;
+use skedcast_auth::oauth::client::model;
+use skedcast_auth::oauth::client::store as clients;
 
 const UNLIMITED: (&str, &str) = ("SKEDCAST__REGISTRATION__RATE_LIMIT_PER_MINUTE", "0");
 
@@ -170,7 +171,7 @@ async fn registers_a_public_client_and_echoes_what_it_stored() {
     }
 
     let row = stored(&app, id).await.expect("stored");
-    assert_eq!(row.kind, "dynamic");
+    assert_eq!(row.kind.as_str(), "dynamic");
     assert_eq!(row.client_secret_hash, None);
     assert_eq!(
         row.registration_token_hash.as_deref(),
@@ -676,7 +677,7 @@ async fn management_needs_the_clients_own_token() {
     // Nothing changed.
     let row = stored(&app, a_id).await.expect("a still exists");
     assert_eq!(
-        clients::list(&row.redirect_uris),
+        model::list(&row.redirect_uris),
         vec!["http://127.0.0.1:33418/callback"]
     );
     assert_eq!(client_count(&app).await, 2);

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
-use skedcast_auth::oauth::clients;
+use skedcast_auth::oauth::client::store as clients;
 use skedcast_auth::oauth::token::access_token::Claims;
 
 /// `resource.default` in config/default.toml.
@@ -664,7 +664,7 @@ async fn resource_server_cli_rejects_bad_input_in_one_line() {
     assert_eq!(count().await.unwrap(), 0);
     let (id, secret) = create_resource_server(&app, "API", "https://api.example");
     let row = clients::find(&app.state.db, &id).await.unwrap().unwrap();
-    assert_eq!(row.kind, "resource_server");
+    assert_eq!(row.kind.as_str(), "resource_server");
     assert_eq!(row.resource.as_deref(), Some("https://api.example"));
     assert_eq!(row.client_name.as_deref(), Some("API"));
     assert_eq!(row.registration_token_hash, None);

@@ -5,7 +5,7 @@
 //!
 //! Descriptions tell the client what to fix; they never contain a secret.
 
-use poem::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use poem::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use poem::http::{HeaderValue, StatusCode};
 use poem::{IntoResponse, Response};
 use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry};
@@ -41,6 +41,9 @@ pub enum ErrorCode {
     LoginRequired,
     ConsentRequired,
     InteractionRequired,
+    /// Not an RFC code: the registration rate limit (sent with `429` and
+    /// `Retry-After`).
+    TooManyRequests,
 }
 
 impl ErrorCode {
@@ -65,6 +68,7 @@ impl ErrorCode {
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::TooManyRequests => "too_many_requests",
         }
     }
 
@@ -74,6 +78,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
@@ -105,6 +110,8 @@ pub struct OAuthError {
     pub description: String,
     /// `WWW-Authenticate` value, for 401 after an `Authorization` header.
     pub challenge: Option<&'static str>,
+    /// `Retry-After` seconds (RFC 9110 §10.2.3), for a rate limit.
+    pub retry_after: Option<u64>,
 }
 
 /// RFC 6749 §5.2 error response (documentation shape).
@@ -162,6 +169,7 @@ impl OAuthError {
             code,
             description: wire_safe(&description.into()),
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -282,6 +290,10 @@ impl IntoResponse for OAuthError {
             resp.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 }
@@ -384,6 +396,18 @@ mod tests {
         assert_eq!(resp.headers()[WWW_AUTHENTICATE], BASIC_CHALLENGE);
         let resp = OAuthError::invalid_client("x", false).into_response();
         assert!(resp.headers().get(WWW_AUTHENTICATE).is_none());
+        assert!(resp.headers().get(RETRY_AFTER).is_none());
+    }
+
+    #[test]
+    fn rate_limit_says_when_to_retry() {
+        let e = OAuthError {
+            retry_after: Some(42),
+            ..OAuthError::of(ErrorCode::TooManyRequests, "slow down")
+        };
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[RETRY_AFTER], "42");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use sea_orm::ConnectionTrait;
 
 use crate::crypto;
-use crate::oauth::clients;
+use crate::oauth::client::store as clients;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::quote;
 

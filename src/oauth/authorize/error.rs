@@ -45,6 +45,7 @@ impl AuthorizeError {
                 code,
                 description: message.into(),
                 challenge: None,
+                retry_after: None,
             },
             to: Destination::Page,
         }
@@ -104,6 +105,17 @@ pub fn cannot_complete(message: impl Into<String>) -> PageError {
 
 /// A database fault: the cause is logged ([`OAuthError::db`]) and the
 /// member sees the "temporarily unavailable" page.
+impl AuthorizeError {
+    /// Any OAuth error shown on the error page (a server fault: the
+    /// unavailable page).
+    pub fn on_page(error: OAuthError) -> Self {
+        AuthorizeError {
+            error,
+            to: Destination::Page,
+        }
+    }
+}
+
 impl From<DbErr> for AuthorizeError {
     fn from(e: DbErr) -> Self {
         AuthorizeError {

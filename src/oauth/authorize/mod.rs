@@ -26,8 +26,10 @@ use self::error::{AuthorizeError, cannot_complete};
 use self::request::{Params, ValidRequest};
 use crate::AppState;
 use crate::accounts;
+use crate::oauth::client::model::{self, ClientKind};
+use crate::oauth::client::{metadata_document, store as clients};
 use crate::oauth::error::ErrorCode;
-use crate::oauth::{cimd, clients, resource};
+use crate::oauth::{redirect_uri, resource};
 use crate::scopes::{self, Role};
 use crate::session::Session;
 use crate::web::{
@@ -41,20 +43,22 @@ async fn validate(state: &AppState, params: &Params) -> Result<ValidRequest, Aut
         // A metadata document: fetched or from the shared cache. A document
         // that cannot be used is an error page, never a redirect.
         Some(id)
-            if cimd::is_document_id(id)
+            if metadata_document::is_document_id(id)
                 && state.settings.cimd.enabled
                 && !params.is_repeated("client_id") =>
         {
-            match cimd::client(state, id).await {
+            match metadata_document::client(state, id).await {
                 Ok(row) => Some(row),
-                Err(cimd::CimdError::Db(e)) => return Err(e.into()),
-                Err(e) => {
-                    tracing::info!(client_id = %id, error = %e, "client metadata document refused");
+                Err(e) if e.code == ErrorCode::InvalidClient => {
+                    let why = e.description;
+                    tracing::info!(client_id = %id, error = %why, "client metadata document refused");
                     return Err(AuthorizeError::page(
                         ErrorCode::InvalidClient,
-                        format!("The app's client metadata document ({id}) cannot be used: {e}."),
+                        format!("The app's client metadata document ({id}) cannot be used: {why}."),
                     ));
                 }
+                // A database or network fault: the unavailable page.
+                Err(e) => return Err(AuthorizeError::on_page(e)),
             }
         }
         Some(id) => clients::find(&state.db, id).await?,
@@ -187,12 +191,11 @@ async fn consent_page(
             }
         })
         .collect();
-    let redirect_uris = clients::list(&client.redirect_uris);
+    let redirect_uris = model::list(&client.redirect_uris);
     let loopback_only = !redirect_uris.is_empty()
         && redirect_uris.iter().all(|u| {
             url::Url::parse(u).is_ok_and(|u| {
-                u.scheme() == "http"
-                    && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+                u.scheme() == "http" && u.host_str().is_some_and(redirect_uri::is_loopback)
             })
         });
     let client_name = client
@@ -200,8 +203,8 @@ async fn consent_page(
         .clone()
         .unwrap_or_else(|| client.client_id.clone());
     // A document client's name is self-asserted; its URL's host is not.
-    let client_host = (client.kind == clients::KIND_CIMD)
-        .then(|| cimd::display_host(&client.client_id))
+    let client_host = (client.kind == ClientKind::MetadataDocument)
+        .then(|| metadata_document::display_host(&client.client_id))
         .flatten();
     let csrf = session.csrf_token();
     let redirect_host = request::display_host(&v.redirect_uri);

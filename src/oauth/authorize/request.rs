@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use entity::client::Model as Client;
 
 use super::error::AuthorizeError;
-use crate::oauth::clients;
+use crate::oauth::client::model;
 use crate::oauth::error::ErrorCode;
 use crate::oauth::pkce;
 use crate::oauth::redirect_uri;
@@ -172,7 +172,7 @@ pub fn validate(
             format!("Unknown client: {client_id}."),
         ));
     };
-    let registered = clients::list(&client.redirect_uris);
+    let registered = model::list(&client.redirect_uris);
     let redirect_uri = match params.get("redirect_uri") {
         Some(presented) => {
             if !registered
@@ -229,7 +229,7 @@ pub fn validate(
             ));
         }
     }
-    let grants = clients::list(&client.grant_types);
+    let grants = model::list(&client.grant_types);
     if !grants.iter().any(|g| g == "authorization_code") {
         return Err(fail(
             ErrorCode::UnauthorizedClient,
@@ -389,6 +389,7 @@ pub fn display_host(redirect_uri: &str) -> String {
 mod tests {
     use super::*;
     use crate::oauth::authorize::error::Destination;
+    use crate::oauth::client::model::{AuthMethod, ClientKind};
 
     fn is_page(r: Result<ValidRequest, AuthorizeError>) -> bool {
         matches!(
@@ -403,10 +404,10 @@ mod tests {
     fn client(grants: &str, scope: Option<&str>) -> Client {
         Client {
             client_id: "c1".into(),
-            kind: "dynamic".into(),
+            kind: ClientKind::Dynamic,
             client_secret_hash: None,
             registration_token_hash: None,
-            token_endpoint_auth_method: "none".into(),
+            token_endpoint_auth_method: AuthMethod::None,
             grant_types: grants.into(),
             response_types: r#"["code"]"#.into(),
             redirect_uris: r#"["https://app.example/cb","http://127.0.0.1/cb"]"#.into(),

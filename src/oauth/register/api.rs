@@ -2,8 +2,9 @@
 //! `GET / PUT / DELETE /oauth/register/{client_id}` (RFC 7592).
 //!
 //! Handlers only sequence the steps: rate limit, policy, body, validation
-//! (the pure functions of [`super`]), storage ([`crate::oauth::clients`]).
-//! Every response carries `Cache-Control: no-store`.
+//! (the pure functions of [`super`]), storage ([`crate::oauth::client::store`]).
+//! Every response carries `Cache-Control: no-store`; errors are
+//! [`OAuthError`]s.
 //!
 //! Secrets are stored as SHA-256 only, so a read (GET) cannot echo the client
 //! secret or the registration access token; an update (PUT) rotates the
@@ -12,20 +13,25 @@
 use std::sync::Arc;
 
 use entity::client::Model;
+use poem::http::header::CONTENT_TYPE;
+use poem::http::{HeaderValue, StatusCode};
 use poem::web::RemoteAddr;
+use poem::{IntoResponse, Response};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaResponses, Registry};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
-use sea_orm::DbErr;
 use serde_json::{Map, Value};
 
-use super::{ClientMetadata, MAX_BODY_BYTES, MetadataError};
+use super::MAX_BODY_BYTES;
 use crate::AppState;
 use crate::crypto;
 use crate::http::bearer::{self, Bearer};
 use crate::http::json_body::{BodyProblem, JsonBody};
 use crate::http::no_store::no_store;
-use crate::oauth::clients;
+use crate::oauth::client::model::{self, ClientMetadata};
+use crate::oauth::client::store;
+use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::rate_limit::{self, Decision};
 use crate::settings::{RegistrationPolicy, Settings};
 
@@ -127,8 +133,10 @@ pub struct ErrorBody {
     pub error_description: Option<String>,
 }
 
+/// The statuses the registration endpoints answer an error with, for the
+/// OpenAPI document only: what is sent is a [`RegistrationError`].
 #[derive(ApiResponse, Debug)]
-pub enum Failure {
+pub enum RegistrationErrorDoc {
     /// Invalid metadata or body (`invalid_client_metadata`, `invalid_redirect_uri`).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
@@ -152,63 +160,84 @@ pub enum Failure {
     Unavailable(Json<ErrorBody>),
 }
 
-fn body(error: &str, description: impl Into<String>) -> Json<ErrorBody> {
-    Json(ErrorBody {
-        error: error.to_string(),
-        error_description: Some(crate::oauth::error::wire_safe(&description.into())),
-    })
+/// An [`OAuthError`] as the registration endpoints send it: the same JSON
+/// body, status and headers, with the `application/json; charset=utf-8`
+/// content type of their other responses, and documented with their
+/// statuses ([`RegistrationErrorDoc`]).
+#[derive(Debug)]
+pub struct RegistrationError(pub OAuthError);
+
+impl From<OAuthError> for RegistrationError {
+    fn from(e: OAuthError) -> Self {
+        RegistrationError(e)
+    }
 }
 
-impl Failure {
-    fn metadata(e: MetadataError) -> Failure {
-        Failure::BadRequest(body(e.code.as_str(), e.description))
+impl IntoResponse for RegistrationError {
+    fn into_response(self) -> Response {
+        let mut resp = self.0.into_response();
+        resp.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        resp
+    }
+}
+
+impl From<RegistrationError> for poem::Error {
+    fn from(e: RegistrationError) -> poem::Error {
+        poem::Error::from_response(e.into_response())
+    }
+}
+
+impl ApiResponse for RegistrationError {
+    fn meta() -> MetaResponses {
+        RegistrationErrorDoc::meta()
     }
 
-    fn body(problem: BodyProblem) -> Failure {
-        const CODE: &str = "invalid_client_metadata";
-        match problem {
-            BodyProblem::UnsupportedMediaType(ct) => Failure::UnsupportedMediaType(body(
-                CODE,
-                match ct {
-                    Some(ct) => format!("the request body must be application/json, not {ct:?}"),
-                    None => "the request body must be application/json (no Content-Type)".into(),
-                },
-            )),
-            BodyProblem::TooLarge(limit) => Failure::PayloadTooLarge(body(
-                CODE,
-                format!("the request body exceeds {limit} bytes"),
-            )),
-            BodyProblem::Unreadable => {
-                Failure::BadRequest(body(CODE, "the request body could not be read"))
-            }
-        }
+    fn register(registry: &mut Registry) {
+        RegistrationErrorDoc::register(registry);
     }
+}
 
-    /// RFC 6750 §3: no error code in the challenge when no token was sent.
-    fn invalid_token(sent: bool, what: &str) -> Failure {
-        let challenge = if sent {
-            "Bearer error=\"invalid_token\""
-        } else {
-            "Bearer"
-        };
-        let description = if sent {
-            format!("the {what} is not valid")
-        } else {
-            format!("a {what} is required (Authorization: Bearer)")
-        };
-        Failure::Unauthorized(body("invalid_token", description), challenge.into())
-    }
+/// `invalid_client_metadata` for a body that is not there to parse.
+fn body_problem(problem: BodyProblem) -> OAuthError {
+    let (status, description) = match problem {
+        BodyProblem::UnsupportedMediaType(ct) => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            match ct {
+                Some(ct) => format!("the request body must be application/json, not {ct:?}"),
+                None => "the request body must be application/json (no Content-Type)".into(),
+            },
+        ),
+        BodyProblem::TooLarge(limit) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body exceeds {limit} bytes"),
+        ),
+        BodyProblem::Unreadable => (
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read".into(),
+        ),
+    };
+    OAuthError::new(status, ErrorCode::InvalidClientMetadata, description)
+}
 
-    /// A database fault: logged with its cause, answered without it.
-    fn db(e: DbErr, during: &'static str) -> Failure {
-        tracing::error!(error = %e, during, "registration: database error");
-        match e {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Failure::Unavailable(body(
-                "temporarily_unavailable",
-                "the database is unavailable; retry later",
-            )),
-            _ => Failure::ServerError(body("server_error", "unexpected database error")),
-        }
+/// RFC 6750 §3: no error code in the challenge when no token was sent.
+fn invalid_token(sent: bool, what: &str) -> OAuthError {
+    let (challenge, description) = if sent {
+        (
+            "Bearer error=\"invalid_token\"",
+            format!("the {what} is not valid"),
+        )
+    } else {
+        (
+            "Bearer",
+            format!("a {what} is required (Authorization: Bearer)"),
+        )
+    };
+    OAuthError {
+        challenge: Some(challenge),
+        ..OAuthError::of(ErrorCode::InvalidToken, description)
     }
 }
 
@@ -253,11 +282,11 @@ impl RegistrationApi {
         remote: &RemoteAddr,
         token: Bearer<InitialAccess>,
         body: Body,
-    ) -> Result<Registered, Failure> {
+    ) -> Result<Registered, RegistrationError> {
         let now = crate::clock::now();
         self.rate_limit(remote, now).await?;
         self.check_policy(&token)?;
-        let meta = super::validate(&object(body)?).map_err(Failure::metadata)?;
+        let meta = super::validate(&object(body)?)?;
 
         let client_id = crypto::b64url(&crypto::random_bytes::<16>());
         let secret = meta
@@ -265,7 +294,7 @@ impl RegistrationApi {
             .is_confidential()
             .then(crypto::random_token);
         let registration_token = crypto::random_token();
-        let row = clients::insert(
+        let row = store::insert(
             &self.state.db,
             &client_id,
             &meta,
@@ -274,7 +303,7 @@ impl RegistrationApi {
             now,
         )
         .await
-        .map_err(|e| Failure::db(e, "insert client"))?;
+        .map_err(|e| OAuthError::db(e, "insert client"))?;
         tracing::info!(
             %client_id,
             auth_method = meta.token_endpoint_auth_method.as_str(),
@@ -297,19 +326,19 @@ impl RegistrationApi {
         &self,
         client_id: Path<String>,
         token: Bearer<RegistrationAccess>,
-    ) -> Result<Current, Failure> {
+    ) -> Result<Current, RegistrationError> {
         let row = self.authenticate(&client_id, &token).await?;
         let registration_token = crypto::random_token();
-        let rotated = clients::rotate_registration_token(
+        let rotated = store::rotate_registration_token(
             &self.state.db,
             &row,
             crypto::sha256_hex(&registration_token),
         )
         .await
-        .map_err(|e| Failure::db(e, "rotate registration token"))?;
+        .map_err(|e| OAuthError::db(e, "rotate registration token"))?;
         if !rotated {
             // A concurrent read, update or delete won.
-            return Err(Failure::invalid_token(true, "registration access token"));
+            return Err(invalid_token(true, "registration access token").into());
         }
         Ok(Current::Ok(Json(information(
             &row,
@@ -332,7 +361,7 @@ impl RegistrationApi {
         client_id: Path<String>,
         token: Bearer<RegistrationAccess>,
         body: Body,
-    ) -> Result<Current, Failure> {
+    ) -> Result<Current, RegistrationError> {
         let current = self.authenticate(&client_id, &token).await?;
         let obj = object(body)?;
         super::check_update_identity(&obj, &current.client_id, |presented| {
@@ -340,13 +369,12 @@ impl RegistrationApi {
                 .client_secret_hash
                 .as_deref()
                 .is_some_and(|h| crypto::matches_hash(presented, h))
-        })
-        .map_err(Failure::metadata)?;
-        let meta = super::validate(&obj).map_err(Failure::metadata)?;
+        })?;
+        let meta = super::validate(&obj)?;
 
         let (secret_hash, new_secret) = secret_after_update(&meta, &current);
         let registration_token = crypto::random_token();
-        let row = clients::replace(
+        let row = store::replace(
             &self.state.db,
             &current,
             &meta,
@@ -355,9 +383,9 @@ impl RegistrationApi {
             crate::clock::now(),
         )
         .await
-        .map_err(|e| Failure::db(e, "update client"))?
+        .map_err(|e| OAuthError::db(e, "update client"))?
         // A concurrent update rotated the token or a delete won.
-        .ok_or_else(|| Failure::invalid_token(true, "registration access token"))?;
+        .ok_or_else(|| invalid_token(true, "registration access token"))?;
         self.state.client_cache.invalidate(&row.client_id);
         tracing::info!(client_id = %row.client_id, "client updated");
         let info = information(
@@ -380,17 +408,17 @@ impl RegistrationApi {
         &self,
         client_id: Path<String>,
         token: Bearer<RegistrationAccess>,
-    ) -> Result<Deleted, Failure> {
+    ) -> Result<Deleted, RegistrationError> {
         let current = self.authenticate(&client_id, &token).await?;
         let hash = current
             .registration_token_hash
             .as_deref()
             .unwrap_or_default();
-        let deleted = clients::delete(&self.state.db, &current.client_id, hash)
+        let deleted = store::delete(&self.state.db, &current.client_id, hash)
             .await
-            .map_err(|e| Failure::db(e, "delete client"))?;
+            .map_err(|e| OAuthError::db(e, "delete client"))?;
         if !deleted {
-            return Err(Failure::invalid_token(true, "registration access token"));
+            return Err(invalid_token(true, "registration access token").into());
         }
         self.state.client_cache.invalidate(&current.client_id);
         tracing::info!(client_id = %current.client_id, "client deleted");
@@ -400,7 +428,7 @@ impl RegistrationApi {
 
 impl RegistrationApi {
     /// Count this request against its address; refuse over the limit.
-    async fn rate_limit(&self, remote: &RemoteAddr, now: i64) -> Result<(), Failure> {
+    async fn rate_limit(&self, remote: &RemoteAddr, now: i64) -> Result<(), OAuthError> {
         let limit = self.state.settings.registration.rate_limit_per_minute;
         let bucket = match remote.as_socket_addr() {
             Some(addr) => rate_limit::ip_bucket("register", addr.ip()),
@@ -408,35 +436,35 @@ impl RegistrationApi {
         };
         match rate_limit::hit(&self.state.db, &bucket, limit, now)
             .await
-            .map_err(|e| Failure::db(e, "rate limit"))?
+            .map_err(|e| OAuthError::db(e, "rate limit"))?
         {
             Decision::Allowed => Ok(()),
             Decision::Limited { retry_after_secs } => {
                 metrics::counter!("rate_limit_hits_total", "limit" => "register").increment(1);
                 tracing::info!(%bucket, "registration rate limit reached");
-                Err(Failure::TooManyRequests(
-                    body(
-                        "too_many_requests",
+                Err(OAuthError {
+                    retry_after: Some(retry_after_secs),
+                    ..OAuthError::of(
+                        ErrorCode::TooManyRequests,
                         format!(
                             "too many registration requests from this address (limit {limit} \
                              per minute); retry after {retry_after_secs} s"
                         ),
-                    ),
-                    retry_after_secs,
-                ))
+                    )
+                })
             }
         }
     }
 
     /// RFC 7591 §3: with the `initial_access_token` policy, one of the
     /// configured tokens is required.
-    fn check_policy(&self, token: &Bearer<InitialAccess>) -> Result<(), Failure> {
+    fn check_policy(&self, token: &Bearer<InitialAccess>) -> Result<(), OAuthError> {
         let reg = &self.state.settings.registration;
         if reg.policy == RegistrationPolicy::Open {
             return Ok(());
         }
         let Some(presented) = token.token() else {
-            return Err(Failure::invalid_token(false, "initial access token"));
+            return Err(invalid_token(false, "initial access token"));
         };
         // Check every configured token: the time does not depend on which matched.
         let accepted = reg
@@ -446,7 +474,7 @@ impl RegistrationApi {
         if accepted {
             Ok(())
         } else {
-            Err(Failure::invalid_token(true, "initial access token"))
+            Err(invalid_token(true, "initial access token"))
         }
     }
 
@@ -456,14 +484,14 @@ impl RegistrationApi {
         &self,
         client_id: &str,
         token: &Bearer<RegistrationAccess>,
-    ) -> Result<Model, Failure> {
+    ) -> Result<Model, OAuthError> {
         const WHAT: &str = "registration access token";
         let Some(presented) = token.token() else {
-            return Err(Failure::invalid_token(false, WHAT));
+            return Err(invalid_token(false, WHAT));
         };
-        let row = clients::find(&self.state.db, client_id)
+        let row = store::find(&self.state.db, client_id)
             .await
-            .map_err(|e| Failure::db(e, "find client"))?;
+            .map_err(|e| OAuthError::db(e, "find client"))?;
         let stored = row
             .as_ref()
             .and_then(|r| r.registration_token_hash.as_deref());
@@ -471,7 +499,7 @@ impl RegistrationApi {
         let matched = crypto::matches_hash(presented, stored.unwrap_or(UNUSABLE_HASH));
         match row {
             Some(row) if matched && stored.is_some() => Ok(row),
-            _ => Err(Failure::invalid_token(true, WHAT)),
+            _ => Err(invalid_token(true, WHAT)),
         }
     }
 }
@@ -480,9 +508,9 @@ impl RegistrationApi {
 const UNUSABLE_HASH: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 
 /// The body as a JSON object, or the error that explains why not.
-fn object(body: Body) -> Result<Map<String, Value>, Failure> {
-    let bytes = body.bytes.map_err(Failure::body)?;
-    super::parse_object(&bytes).map_err(Failure::metadata)
+fn object(body: Body) -> Result<Map<String, Value>, OAuthError> {
+    let bytes = body.bytes.map_err(body_problem)?;
+    super::parse_object(&bytes)
 }
 
 /// The secret hash after an update, and a new secret to show when the
@@ -509,7 +537,7 @@ fn information(
     client_secret: Option<String>,
     registration_access_token: Option<String>,
 ) -> ClientInformation {
-    let contacts = clients::list(&row.contacts);
+    let contacts = model::list(&row.contacts);
     ClientInformation {
         client_id: row.client_id.clone(),
         client_secret,
@@ -517,10 +545,10 @@ fn information(
         client_secret_expires_at: row.client_secret_hash.is_some().then_some(0),
         registration_access_token,
         registration_client_uri: settings.endpoint(&format!("/oauth/register/{}", row.client_id)),
-        redirect_uris: clients::list(&row.redirect_uris),
-        token_endpoint_auth_method: row.token_endpoint_auth_method.clone(),
-        grant_types: clients::list(&row.grant_types),
-        response_types: clients::list(&row.response_types),
+        redirect_uris: model::list(&row.redirect_uris),
+        token_endpoint_auth_method: row.token_endpoint_auth_method.as_str().to_string(),
+        grant_types: model::list(&row.grant_types),
+        response_types: model::list(&row.response_types),
         scope: row.scope.clone(),
         client_name: row.client_name.clone(),
         client_uri: row.client_uri.clone(),
@@ -530,6 +558,47 @@ fn information(
         contacts: (!contacts.is_empty()).then_some(contacts),
         software_id: row.software_id.clone(),
         software_version: row.software_version.clone(),
-        application_type: row.application_type.clone(),
+        application_type: row.application_type.map(|t| t.as_str().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+
+    use super::*;
+
+    fn sent(e: OAuthError) -> (StatusCode, Response) {
+        let resp = RegistrationError(e).into_response();
+        (resp.status(), resp)
+    }
+
+    #[test]
+    fn errors_are_sent_as_before() {
+        let (status, resp) = sent(body_problem(BodyProblem::TooLarge(MAX_BODY_BYTES)));
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            resp.headers()[CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
+        let (status, _) = sent(body_problem(BodyProblem::UnsupportedMediaType(None)));
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+        let (status, resp) = sent(invalid_token(false, "registration access token"));
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(resp.headers()[WWW_AUTHENTICATE], "Bearer");
+        let (_, resp) = sent(invalid_token(true, "registration access token"));
+        assert_eq!(
+            resp.headers()[WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\""
+        );
+
+        let limited = OAuthError {
+            retry_after: Some(7),
+            ..OAuthError::of(ErrorCode::TooManyRequests, "slow down")
+        };
+        let (status, resp) = sent(limited);
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[RETRY_AFTER], "7");
     }
 }

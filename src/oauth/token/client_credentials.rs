@@ -3,7 +3,7 @@
 //! `agency_id`/`role`; no refresh token.
 
 use crate::AppState;
-use crate::oauth::clients::ClientRecord;
+use crate::oauth::client::ClientRecord;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::quote;
 use crate::oauth::resource;
@@ -86,19 +86,19 @@ pub async fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::client::{AuthMethod, ClientKind, GrantType};
     use crate::oauth::error::ErrorCode;
-    use crate::oauth::register::{AuthMethod, GrantType};
 
     fn client(scope: &str, grants: &[GrantType], secret: bool) -> ClientRecord {
         ClientRecord {
             client_id: "c".into(),
-            kind: "dynamic".into(),
+            kind: ClientKind::Dynamic,
             secret_hash: secret.then(|| "00".repeat(32)),
-            auth_method: Some(if secret {
+            auth_method: if secret {
                 AuthMethod::ClientSecretBasic
             } else {
                 AuthMethod::None
-            }),
+            },
             grant_types: grants.to_vec(),
             scope: crate::scopes::split(scope)
                 .unwrap()

@@ -18,10 +18,9 @@ use super::request::CodeRequest;
 use crate::AppState;
 use crate::accounts;
 use crate::crypto::sha256_hex;
-use crate::oauth::clients::ClientRecord;
+use crate::oauth::client::{ClientRecord, GrantType};
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce;
-use crate::oauth::register::GrantType;
 use crate::oauth::resource;
 use crate::scopes::{OFFLINE_ACCESS, Role};
 

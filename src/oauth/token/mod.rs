@@ -31,7 +31,7 @@ use crate::http::basic::ClientAuthorization;
 use crate::http::form_body::FormBody;
 use crate::http::no_store::no_store;
 use crate::oauth::TokenTag;
-use crate::oauth::client_auth::{self, Rule};
+use crate::oauth::client::authentication::{self as client_auth, Rule};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{self, MAX_FORM_BYTES, Params};
 

@@ -16,7 +16,7 @@ use super::request::RefreshRequest;
 use super::{TokenResponse, split_scope};
 use crate::AppState;
 use crate::accounts;
-use crate::oauth::clients::ClientRecord;
+use crate::oauth::client::ClientRecord;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::quote;
 use crate::oauth::resource;

@@ -10,11 +10,10 @@
 
 use poem_openapi::Object;
 
-use crate::oauth::clients::ClientRecord;
+use crate::oauth::client::{ClientRecord, GrantType};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{Params, quote};
 use crate::oauth::pkce;
-use crate::oauth::register::GrantType;
 
 use super::GRANT_TYPES_SUPPORTED;
 
@@ -208,7 +207,7 @@ mod tests {
     use super::*;
     use crate::oauth::error::ErrorCode;
     use crate::oauth::params::parse;
-    use crate::oauth::register::AuthMethod;
+    use crate::oauth::client::{AuthMethod, ClientKind};
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
@@ -360,13 +359,13 @@ mod tests {
     fn client(grants: &[GrantType], secret: bool) -> ClientRecord {
         ClientRecord {
             client_id: "c".into(),
-            kind: "dynamic".into(),
+            kind: ClientKind::Dynamic,
             secret_hash: secret.then(|| "00".repeat(32)),
-            auth_method: Some(if secret {
+            auth_method: if secret {
                 AuthMethod::ClientSecretBasic
             } else {
                 AuthMethod::None
-            }),
+            },
             grant_types: grants.to_vec(),
             scope: vec![],
             resource: None,

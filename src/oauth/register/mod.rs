@@ -2,15 +2,21 @@
 //! update, delete).
 //!
 //! This file decides what metadata is acceptable: plain functions from the
-//! parsed JSON to a [`ClientMetadata`] or an RFC 7591 §3.2.2 error whose
-//! description names the field and what is wrong. The HTTP layer is in
-//! [`api`]; storage is in [`crate::oauth::clients`].
+//! parsed JSON to a [`ClientMetadata`] or an RFC 7591 §3.2.2 error
+//! (`invalid_client_metadata` or `invalid_redirect_uri`) whose description
+//! names the field and what is wrong. The HTTP layer is in [`api`]; the
+//! vocabulary and storage are the client's ([`crate::oauth::client`]).
 
 pub mod api;
 
 use serde_json::{Map, Value};
 
+use crate::oauth::client::model::RESPONSE_TYPE_CODE;
+use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::redirect_uri;
+
+// The vocabulary is the client's.
+use crate::oauth::client::model::{ApplicationType, AuthMethod, ClientMetadata, GrantType};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -23,176 +29,33 @@ pub const MAX_URL_LEN: usize = 2000;
 pub const MAX_CONTACT_LEN: usize = 254;
 pub const MAX_SCOPE_LEN: usize = 1000;
 
-/// The `error` codes of RFC 7591 §3.2.2 that metadata validation returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidRedirectUri,
-    InvalidClientMetadata,
+fn metadata_err(description: impl Into<String>) -> OAuthError {
+    OAuthError::of(ErrorCode::InvalidClientMetadata, description)
 }
 
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
-            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
-        }
+fn redirect_err(description: impl Into<String>) -> OAuthError {
+    OAuthError::of(ErrorCode::InvalidRedirectUri, description)
+}
+
+/// Why `uri` (already valid for registration) is not allowed for a client
+/// of `application_type`, if it is not.
+fn refused_for(application_type: ApplicationType, uri: &str) -> Option<&'static str> {
+    match application_type {
+        ApplicationType::Native => None,
+        ApplicationType::Web => (!uri.starts_with("https://")).then_some(
+            "is not allowed for application_type web, whose redirect URIs must be https \
+             (use application_type native for loopback http or private-use schemes)",
+        ),
     }
 }
 
-/// A rejected registration: `error` and `error_description`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetadataError {
-    pub code: ErrorCode,
-    pub description: String,
-}
-
-fn metadata_err(description: impl Into<String>) -> MetadataError {
-    MetadataError {
-        code: ErrorCode::InvalidClientMetadata,
-        description: description.into(),
-    }
-}
-
-fn redirect_err(description: impl Into<String>) -> MetadataError {
-    MetadataError {
-        code: ErrorCode::InvalidRedirectUri,
-        description: description.into(),
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    None,
-    ClientSecretBasic,
-    ClientSecretPost,
-}
-
-impl AuthMethod {
-    pub const ALL: [AuthMethod; 3] = [
-        AuthMethod::None,
-        AuthMethod::ClientSecretBasic,
-        AuthMethod::ClientSecretPost,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::None => "none",
-            AuthMethod::ClientSecretBasic => "client_secret_basic",
-            AuthMethod::ClientSecretPost => "client_secret_post",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AuthMethod> {
-        Self::ALL.into_iter().find(|m| m.as_str() == s)
-    }
-
-    /// Confidential clients authenticate at the token endpoint with a secret.
-    pub fn is_confidential(self) -> bool {
-        self != AuthMethod::None
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GrantType {
-    AuthorizationCode,
-    RefreshToken,
-    ClientCredentials,
-}
-
-impl GrantType {
-    pub const ALL: [GrantType; 3] = [
-        GrantType::AuthorizationCode,
-        GrantType::RefreshToken,
-        GrantType::ClientCredentials,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GrantType::AuthorizationCode => "authorization_code",
-            GrantType::RefreshToken => "refresh_token",
-            GrantType::ClientCredentials => "client_credentials",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<GrantType> {
-        Self::ALL.into_iter().find(|g| g.as_str() == s)
-    }
-}
-
-/// OpenID Connect Dynamic Client Registration §2 `application_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApplicationType {
-    /// Runs on a server or in a browser: redirect URIs are https only.
-    Web,
-    /// Runs on the user's device: https, http on a loopback host (RFC 8252
-    /// §7.3) and private-use schemes (RFC 8252 §7.1).
-    Native,
-}
-
-impl ApplicationType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApplicationType::Web => "web",
-            ApplicationType::Native => "native",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ApplicationType> {
-        match s {
-            "web" => Some(ApplicationType::Web),
-            "native" => Some(ApplicationType::Native),
-            _ => None,
-        }
-    }
-
-    /// Why `uri` (already valid for registration) is not allowed for this
-    /// type, if it is not.
-    pub fn refuses(self, uri: &str) -> Option<&'static str> {
-        match self {
-            ApplicationType::Native => None,
-            ApplicationType::Web => (!uri.starts_with("https://")).then_some(
-                "is not allowed for application_type web, whose redirect URIs must be https \
-                 (use application_type native for loopback http or private-use schemes)",
-            ),
-        }
-    }
-}
-
-/// The only response type of OAuth 2.1.
-pub const RESPONSE_TYPE_CODE: &str = "code";
-
-/// Validated client metadata: what gets stored and echoed. Unknown fields
-/// of the request are not here, so they are never stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientMetadata {
-    pub redirect_uris: Vec<String>,
-    pub token_endpoint_auth_method: AuthMethod,
-    pub grant_types: Vec<GrantType>,
-    pub response_types: Vec<String>,
-    /// Space-separated, each a supported scope; `None` when not given.
-    pub scope: Option<String>,
-    pub client_name: Option<String>,
-    pub client_uri: Option<String>,
-    pub logo_uri: Option<String>,
-    pub tos_uri: Option<String>,
-    pub policy_uri: Option<String>,
-    pub contacts: Vec<String>,
-    pub software_id: Option<String>,
-    pub software_version: Option<String>,
-    /// `None` when the client sent none: then every redirect URI form of
-    /// [`redirect_uri::validate`] is accepted (MCP clients register loopback
-    /// URIs without saying `native`).
-    pub application_type: Option<ApplicationType>,
-}
-
-impl ClientMetadata {
-    pub fn has_grant(&self, grant: GrantType) -> bool {
-        self.grant_types.contains(&grant)
-    }
+/// Every name of `all`, for an error description.
+fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> String {
+    all.iter().map(|x| name(*x)).collect::<Vec<_>>().join(", ")
 }
 
 /// The request body as a JSON object.
-pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, MetadataError> {
+pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, OAuthError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(metadata_err("the request body must be a JSON object")),
@@ -204,14 +67,14 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, MetadataError> {
 
 /// RFC 7591 §2 metadata, with the defaults of the RFC, checked field by
 /// field. Fields this server does not know are ignored.
-pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, MetadataError> {
+pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, OAuthError> {
     let token_endpoint_auth_method = match opt_string(obj, "token_endpoint_auth_method", 64)? {
         None => AuthMethod::ClientSecretBasic,
         Some(s) => AuthMethod::parse(&s).ok_or_else(|| {
             metadata_err(format!(
-                "token_endpoint_auth_method: {} is not supported (supported: none, \
-                 client_secret_basic, client_secret_post)",
-                show(&s)
+                "token_endpoint_auth_method: {} is not supported (supported: {})",
+                show(&s),
+                names(&AuthMethod::ALL, AuthMethod::as_str)
             ))
         })?,
     };
@@ -223,9 +86,9 @@ pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, MetadataErro
             for s in &list {
                 let g = GrantType::parse(s).ok_or_else(|| {
                     metadata_err(format!(
-                        "grant_types: {} is not supported (supported: authorization_code, \
-                         refresh_token, client_credentials)",
-                        show(s)
+                        "grant_types: {} is not supported (supported: {})",
+                        show(s),
+                        names(&GrantType::ALL, GrantType::as_str)
                     ))
                 })?;
                 if !out.contains(&g) {
@@ -289,8 +152,9 @@ pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, MetadataErro
         None => None,
         Some(s) => Some(ApplicationType::parse(&s).ok_or_else(|| {
             metadata_err(format!(
-                "application_type: {} is not supported (supported: web, native)",
-                show(&s)
+                "application_type: {} is not supported (supported: {})",
+                show(&s),
+                names(&ApplicationType::ALL, ApplicationType::as_str)
             ))
         })?),
     };
@@ -298,7 +162,7 @@ pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, MetadataErro
     if let Some(t) = application_type
         && let Some((uri, why)) = redirect_uris
             .iter()
-            .find_map(|u| t.refuses(u).map(|why| (u, why)))
+            .find_map(|u| refused_for(t, u).map(|why| (u, why)))
     {
         return Err(redirect_err(format!("redirect_uris: {} {why}", show(uri))));
     }
@@ -329,7 +193,7 @@ pub fn check_update_identity(
     obj: &Map<String, Value>,
     client_id: &str,
     secret_matches: impl FnOnce(&str) -> bool,
-) -> Result<(), MetadataError> {
+) -> Result<(), OAuthError> {
     match obj.get("client_id") {
         Some(Value::String(id)) if id == client_id => {}
         Some(Value::String(_)) => {
@@ -354,7 +218,7 @@ pub fn check_update_identity(
     }
 }
 
-fn redirect_uris(obj: &Map<String, Value>, required: bool) -> Result<Vec<String>, MetadataError> {
+fn redirect_uris(obj: &Map<String, Value>, required: bool) -> Result<Vec<String>, OAuthError> {
     let list = match obj.get("redirect_uris") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => {
@@ -387,7 +251,7 @@ fn redirect_uris(obj: &Map<String, Value>, required: bool) -> Result<Vec<String>
     Ok(list)
 }
 
-fn scope(obj: &Map<String, Value>) -> Result<Option<String>, MetadataError> {
+fn scope(obj: &Map<String, Value>) -> Result<Option<String>, OAuthError> {
     let Some(raw) = opt_string(obj, "scope", MAX_SCOPE_LEN)? else {
         return Ok(None);
     };
@@ -408,7 +272,7 @@ fn scope(obj: &Map<String, Value>) -> Result<Option<String>, MetadataError> {
     Ok((!out.is_empty()).then(|| out.join(" ")))
 }
 
-fn contacts(obj: &Map<String, Value>) -> Result<Vec<String>, MetadataError> {
+fn contacts(obj: &Map<String, Value>) -> Result<Vec<String>, OAuthError> {
     let Some(list) = string_list(obj, "contacts", MAX_CONTACTS, MAX_CONTACT_LEN)? else {
         return Ok(Vec::new());
     };
@@ -432,7 +296,7 @@ fn opt_string(
     obj: &Map<String, Value>,
     field: &str,
     max_chars: usize,
-) -> Result<Option<String>, MetadataError> {
+) -> Result<Option<String>, OAuthError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
@@ -453,7 +317,7 @@ fn opt_text(
     obj: &Map<String, Value>,
     field: &str,
     max_chars: usize,
-) -> Result<Option<String>, MetadataError> {
+) -> Result<Option<String>, OAuthError> {
     let Some(s) = opt_string(obj, field, max_chars)? else {
         return Ok(None);
     };
@@ -467,7 +331,7 @@ fn opt_text(
 
 /// A URL shown to people: https, or http on a loopback host (local
 /// development); no user information (`https://bank.example@evil.example`).
-fn opt_url(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, MetadataError> {
+fn opt_url(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, OAuthError> {
     let Some(s) = opt_string(obj, field, MAX_URL_LEN)? else {
         return Ok(None);
     };
@@ -484,7 +348,7 @@ fn opt_url(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, Meta
     if !url.username().is_empty() || url.password().is_some() {
         return bad("must not contain user information");
     }
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+    let loopback = url.host_str().is_some_and(redirect_uri::is_loopback);
     match url.scheme() {
         "https" if url.host_str().is_some() => Ok(Some(s)),
         "http" if loopback => Ok(Some(s)),
@@ -498,7 +362,7 @@ fn string_list(
     field: &str,
     max_items: usize,
     max_chars: usize,
-) -> Result<Option<Vec<String>>, MetadataError> {
+) -> Result<Option<Vec<String>>, OAuthError> {
     let items = match obj.get(field) {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Array(items)) => items,
@@ -540,14 +404,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn check(v: Value) -> Result<ClientMetadata, MetadataError> {
+    fn check(v: Value) -> Result<ClientMetadata, OAuthError> {
         match v {
             Value::Object(m) => validate(&m),
             _ => panic!("test input must be an object"),
         }
     }
 
-    fn err(v: Value) -> MetadataError {
+    fn err(v: Value) -> OAuthError {
         check(v).expect_err("should be rejected")
     }
 
@@ -609,7 +473,7 @@ mod tests {
         assert_err(
             json!({"grant_types": ["password"]}),
             M,
-            "grant_types: \"password\"",
+            "grant_types: 'password'",
         );
         assert_err(json!({"grant_types": ["implicit"]}), M, "not supported");
         assert_err(
@@ -630,7 +494,7 @@ mod tests {
         assert_err(
             json!({"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}),
             M,
-            "response_types: \"token\"",
+            "response_types: 'token'",
         );
         assert_err(
             json!({"redirect_uris": ["https://a.example/cb"], "response_types": ["code id_token"]}),
@@ -640,12 +504,12 @@ mod tests {
         assert_err(
             json!({"redirect_uris": ["https://a.example/cb"], "response_types": []}),
             M,
-            "must include \"code\"",
+            "must include 'code'",
         );
         assert_err(
             json!({"grant_types": ["client_credentials"], "response_types": ["code"]}),
             M,
-            "requires \"authorization_code\"",
+            "requires 'authorization_code'",
         );
         assert_err(
             json!({"grant_types": ["refresh_token"], "response_types": []}),
@@ -655,7 +519,7 @@ mod tests {
         assert_err(
             json!({"token_endpoint_auth_method": "private_key_jwt"}),
             M,
-            "token_endpoint_auth_method: \"private_key_jwt\" is not supported",
+            "token_endpoint_auth_method: 'private_key_jwt' is not supported",
         );
         // Duplicates collapse.
         let m = check(json!({
@@ -683,7 +547,7 @@ mod tests {
         assert_err(
             json!({"redirect_uris": ["https://a.example/cb", "http://evil.example/cb"]}),
             R,
-            "\"http://evil.example/cb\"",
+            "'http://evil.example/cb'",
         );
         assert_err(
             json!({"redirect_uris": ["javascript:alert(1)"]}),
@@ -724,7 +588,7 @@ mod tests {
         assert_err(
             json!({"application_type": "desktop", "redirect_uris": [https]}),
             ErrorCode::InvalidClientMetadata,
-            "application_type: \"desktop\" is not supported",
+            "application_type: 'desktop' is not supported",
         );
         assert_err(
             json!({"application_type": 1, "redirect_uris": [https]}),
@@ -741,7 +605,7 @@ mod tests {
         assert_err(
             json!({"redirect_uris": ["https://a.example/cb"], "scope": "posts:read admin"}),
             ErrorCode::InvalidClientMetadata,
-            "scope: \"admin\" is not a supported scope",
+            "scope: 'admin' is not a supported scope",
         );
         assert_err(
             json!({"redirect_uris": ["https://a.example/cb"], "scope": ["posts:read"]}),
@@ -864,6 +728,32 @@ mod tests {
             assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
             assert!(e.description.contains(needle), "{}", e.description);
         }
+    }
+
+    #[test]
+    fn refusals_name_every_supported_value() {
+        let e = err(json!({"token_endpoint_auth_method": "private_key_jwt"}));
+        for m in AuthMethod::ALL {
+            assert!(
+                e.description.contains(m.as_str()),
+                "{m:?}: {}",
+                e.description
+            );
+        }
+        let e = err(json!({"grant_types": ["password"]}));
+        for g in GrantType::ALL {
+            assert!(
+                e.description.contains(g.as_str()),
+                "{g:?}: {}",
+                e.description
+            );
+        }
+        let e = err(json!({"application_type": "tv", "redirect_uris": ["https://a.example/cb"]}));
+        assert!(
+            e.description.contains("(supported: web, native)"),
+            "{}",
+            e.description
+        );
     }
 
     #[test]

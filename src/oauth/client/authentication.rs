@@ -19,16 +19,16 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
+use super::metadata_document;
+use super::model::{AuthMethod, ClientRecord};
 use crate::AppState;
 use crate::crypto;
-use crate::oauth::cimd;
-use crate::oauth::clients::ClientRecord;
-use crate::oauth::error::OAuthError;
+use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
-use crate::oauth::register::AuthMethod;
 
 /// Longer client ids are never issued: refused without a database read
-/// (metadata document URLs have their own bound, [`cimd::MAX_URL_LEN`]).
+/// (metadata document URLs have their own bound,
+/// [`metadata_document::MAX_URL_LEN`]).
 const MAX_CLIENT_ID_LEN: usize = 256;
 
 /// Not the hex of any SHA-256 (`x` is not hex): compared against when the
@@ -212,7 +212,7 @@ pub fn verify(
         // `none`: only a registered public client, only where the registered
         // method is what counts.
         return match client {
-            Some(c) if rule == Rule::Registered && c.auth_method == Some(AuthMethod::None) => Ok(c),
+            Some(c) if rule == Rule::Registered && c.auth_method == AuthMethod::None => Ok(c),
             _ => Err(OAuthError::invalid_client(
                 "client authentication failed: unknown client_id, or the client is confidential \
                  and must authenticate with its client_secret",
@@ -228,11 +228,11 @@ pub fn verify(
     };
     let used = presented.method();
     let allowed = match rule {
-        Rule::Registered => client.auth_method == Some(used),
-        Rule::AnySecretMethod => client.auth_method.is_some_and(AuthMethod::is_confidential),
+        Rule::Registered => client.auth_method == used,
+        Rule::AnySecretMethod => client.auth_method.is_confidential(),
     };
     if !allowed {
-        let registered = client.auth_method.map_or("unknown", AuthMethod::as_str);
+        let registered = client.auth_method.as_str();
         return Err(OAuthError::invalid_client(
             format!(
                 "the client is registered with token_endpoint_auth_method {registered} but this \
@@ -258,18 +258,23 @@ pub async fn authenticate(
         params.get("client_secret"),
     )?;
     let id = presented.client_id();
-    let client = if cimd::is_document_id(id) && state.settings.cimd.enabled {
+    let client = if metadata_document::is_document_id(id) && state.settings.cimd.enabled {
         // A metadata document client: fresh from the shared cache, or fetched.
-        Some(cimd::record(state, id).await.map_err(|e| match e {
-            cimd::CimdError::Db(e) => OAuthError::db(e, "load document client"),
-            e => OAuthError::invalid_client(
-                format!(
-                    "the client metadata document {} cannot be used: {e}",
-                    crate::oauth::params::quote(id)
-                ),
-                presented.basic_tried(),
-            ),
-        })?)
+        Some(
+            metadata_document::record(state, id)
+                .await
+                .map_err(|e| match e.code {
+                    ErrorCode::InvalidClient => OAuthError::invalid_client(
+                        format!(
+                            "the client metadata document {} cannot be used: {}",
+                            crate::oauth::params::quote(id),
+                            e.description
+                        ),
+                        presented.basic_tried(),
+                    ),
+                    _ => e,
+                })?,
+        )
     } else if id.len() > MAX_CLIENT_ID_LEN {
         None
     } else {
@@ -285,8 +290,7 @@ pub async fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::error::ErrorCode;
-    use crate::oauth::register::GrantType;
+    use crate::oauth::client::model::{ClientKind, GrantType};
 
     fn basic(id: &str, secret: &str) -> String {
         format!(
@@ -298,9 +302,9 @@ mod tests {
     fn client(method: AuthMethod, secret: Option<&str>) -> Arc<ClientRecord> {
         Arc::new(ClientRecord {
             client_id: "c1".into(),
-            kind: "dynamic".into(),
+            kind: ClientKind::Dynamic,
             secret_hash: secret.map(crypto::sha256_hex),
-            auth_method: Some(method),
+            auth_method: method,
             grant_types: vec![GrantType::ClientCredentials],
             scope: vec![],
             resource: None,
