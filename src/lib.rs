@@ -107,7 +107,7 @@ impl App {
 
 type Apis = (
     api::Api,
-    oauth::register::api::RegistrationApi,
+    oauth::register::RegistrationApi,
     oauth::token::TokenApi,
     oauth::revoke::RevocationApi,
     oauth::introspect::IntrospectionApi,
@@ -118,7 +118,7 @@ fn openapi_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
         api::Api {
             state: state.clone(),
         },
-        oauth::register::api::RegistrationApi {
+        oauth::register::RegistrationApi {
             state: state.clone(),
         },
         oauth::token::TokenApi {

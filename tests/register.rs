@@ -445,7 +445,7 @@ async fn only_json_is_accepted() {
 #[tokio::test]
 async fn the_body_is_capped_at_64_kib() {
     let app = spawn_unlimited().await;
-    let limit = skedcast_auth::oauth::register::MAX_BODY_BYTES;
+    let limit = skedcast_auth::oauth::client::metadata::MAX_BODY_BYTES;
     // Pad an ignored field so the JSON is exactly `len` bytes long.
     let sized = |len: usize| {
         let base =

@@ -39,7 +39,7 @@ use request::{TokenRequest, TokenRequestDoc};
 
 /// The grant types served, as advertised in the metadata
 /// (`grant_types_supported`): every grant type a client can register
-/// (`register::GrantType`; a test keeps the two equal).
+/// (`client::GrantType`; a test keeps the two equal).
 pub const GRANT_TYPES_SUPPORTED: &[&str] =
     &["authorization_code", "refresh_token", "client_credentials"];
 

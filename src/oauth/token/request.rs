@@ -205,9 +205,9 @@ impl TokenRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::client::{AuthMethod, ClientKind};
     use crate::oauth::error::ErrorCode;
     use crate::oauth::params::parse;
-    use crate::oauth::client::{AuthMethod, ClientKind};
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 

@@ -1,7 +1,7 @@
 //! Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document,
 //! MCP 2025-11-25): a `client_id` that is an https URL with a path names a
 //! JSON document of client metadata. The server fetches it, validates it like
-//! a registration ([`crate::oauth::register::validate`]), and treats the
+//! a registration ([`crate::oauth::client::metadata::validate`]), and treats the
 //! client as public (`token_endpoint_auth_method` `none`).
 //!
 //! The validated metadata is stored as a `clients` row of kind
@@ -36,11 +36,11 @@ use serde_json::Value;
 pub use self::fetch::MAX_DOCUMENT_BYTES;
 pub use self::url::{MAX_URL_LEN, display_host, is_document_id, parse_url};
 use crate::AppState;
+use crate::oauth::client::metadata;
 use crate::oauth::client::model::{AuthMethod, ClientKind, ClientMetadata, ClientRecord};
 use crate::oauth::client::store as clients;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::quote;
-use crate::oauth::register;
 
 /// A document client id that cannot be used, and why.
 fn unusable(why: impl Into<String>) -> OAuthError {
@@ -53,7 +53,7 @@ fn unusable(why: impl Into<String>) -> OAuthError {
 /// valid as a registration.
 pub fn validate_document(url: &str, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
     let invalid = |why: String| Err(unusable(why));
-    let mut obj = match register::parse_object(body) {
+    let mut obj = match metadata::parse_object(body) {
         Ok(obj) => obj,
         Err(e) => {
             return invalid(format!(
@@ -105,7 +105,7 @@ pub fn validate_document(url: &str, body: &[u8]) -> Result<ClientMetadata, OAuth
             return invalid("token_endpoint_auth_method must be a string".into());
         }
     }
-    register::validate(&obj).map_err(|e| unusable(format!("{}: {}", e.code, e.description)))
+    metadata::validate(&obj).map_err(|e| unusable(format!("{}: {}", e.code, e.description)))
 }
 
 /// The client a document client id names: the stored one while its cache

@@ -1,13 +1,10 @@
-//! Dynamic Client Registration: RFC 7591 (register) and RFC 7592 (read,
-//! update, delete).
+//! Client metadata (RFC 7591 §2): what a registration (RFC 7591/7592) or a
+//! Client ID Metadata Document may declare.
 //!
-//! This file decides what metadata is acceptable: plain functions from the
-//! parsed JSON to a [`ClientMetadata`] or an RFC 7591 §3.2.2 error
-//! (`invalid_client_metadata` or `invalid_redirect_uri`) whose description
-//! names the field and what is wrong. The HTTP layer is in [`api`]; the
-//! vocabulary and storage are the client's ([`crate::oauth::client`]).
-
-pub mod api;
+//! Plain functions from the parsed JSON to a [`ClientMetadata`] or an RFC
+//! 7591 §3.2.2 error (`invalid_client_metadata` or `invalid_redirect_uri`)
+//! whose description names the field and what is wrong. The endpoints are in
+//! [`crate::oauth::register`], documents in [`super::metadata_document`].
 
 use serde_json::{Map, Value};
 
@@ -15,7 +12,6 @@ use crate::oauth::client::model::RESPONSE_TYPE_CODE;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::redirect_uri;
 
-// The vocabulary is the client's.
 use crate::oauth::client::model::{ApplicationType, AuthMethod, ClientMetadata, GrantType};
 
 /// Largest accepted request body.

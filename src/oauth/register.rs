@@ -2,7 +2,7 @@
 //! `GET / PUT / DELETE /oauth/register/{client_id}` (RFC 7592).
 //!
 //! Handlers only sequence the steps: rate limit, policy, body, validation
-//! (the pure functions of [`super`]), storage ([`crate::oauth::client::store`]).
+//! (the pure functions of [`crate::oauth::client::metadata`]), storage ([`crate::oauth::client::store`]).
 //! Every response carries `Cache-Control: no-store`; errors are
 //! [`OAuthError`]s.
 //!
@@ -23,12 +23,12 @@ use poem_openapi::registry::{MetaResponses, Registry};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde_json::{Map, Value};
 
-use super::MAX_BODY_BYTES;
 use crate::AppState;
 use crate::crypto;
 use crate::http::bearer::{self, Bearer};
 use crate::http::json_body::{BodyProblem, JsonBody};
 use crate::http::no_store::no_store;
+use crate::oauth::client::metadata::{self, MAX_BODY_BYTES};
 use crate::oauth::client::model::{self, ClientMetadata};
 use crate::oauth::client::store;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -286,7 +286,7 @@ impl RegistrationApi {
         let now = crate::clock::now();
         self.rate_limit(remote, now).await?;
         self.check_policy(&token)?;
-        let meta = super::validate(&object(body)?)?;
+        let meta = metadata::validate(&object(body)?)?;
 
         let client_id = crypto::b64url(&crypto::random_bytes::<16>());
         let secret = meta
@@ -364,13 +364,13 @@ impl RegistrationApi {
     ) -> Result<Current, RegistrationError> {
         let current = self.authenticate(&client_id, &token).await?;
         let obj = object(body)?;
-        super::check_update_identity(&obj, &current.client_id, |presented| {
+        metadata::check_update_identity(&obj, &current.client_id, |presented| {
             current
                 .client_secret_hash
                 .as_deref()
                 .is_some_and(|h| crypto::matches_hash(presented, h))
         })?;
-        let meta = super::validate(&obj)?;
+        let meta = metadata::validate(&obj)?;
 
         let (secret_hash, new_secret) = secret_after_update(&meta, &current);
         let registration_token = crypto::random_token();
@@ -510,7 +510,7 @@ const UNUSABLE_HASH: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 /// The body as a JSON object, or the error that explains why not.
 fn object(body: Body) -> Result<Map<String, Value>, OAuthError> {
     let bytes = body.bytes.map_err(body_problem)?;
-    super::parse_object(&bytes)
+    metadata::parse_object(&bytes)
 }
 
 /// The secret hash after an update, and a new secret to show when the
