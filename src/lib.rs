@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod api;
 pub mod api_keys;
+pub mod clock;
 pub mod crypto;
 pub mod db;
 pub mod http;
@@ -19,7 +20,9 @@ pub mod scopes;
 pub mod session;
 pub mod settings;
 pub mod telemetry;
-pub mod verify;
+/// The verifier is its own crate (no database, templates or password
+/// hashing); this path keeps `skedcast_auth::verify::...` working.
+pub use skedcast_verify as verify;
 pub mod web;
 
 use std::sync::Arc;
@@ -41,7 +44,7 @@ pub struct AppState {
     pub metadata: bytes::Bytes,
     /// Client records read at the token, revocation and introspection
     /// endpoints, kept `clients.cache_ttl_secs`.
-    pub client_cache: oauth::client_cache::ClientCache,
+    pub client_cache: oauth::client::cache::ClientCache,
 }
 
 pub struct App {
@@ -61,7 +64,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
         let keys = KeyStore::open(db.clone(), &settings).await?;
         let metadata = oauth::metadata::to_bytes(&oauth::metadata::build(&settings)).into();
-        let client_cache = oauth::client_cache::ClientCache::new(std::time::Duration::from_secs(
+        let client_cache = oauth::client::cache::ClientCache::new(std::time::Duration::from_secs(
             settings.clients.cache_ttl_secs,
         ));
         Ok(App {
@@ -104,7 +107,7 @@ impl App {
 
 type Apis = (
     api::Api,
-    oauth::register::api::RegistrationApi,
+    oauth::register::RegistrationApi,
     oauth::token::TokenApi,
     oauth::revoke::RevocationApi,
     oauth::introspect::IntrospectionApi,
@@ -115,7 +118,7 @@ fn openapi_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
         api::Api {
             state: state.clone(),
         },
-        oauth::register::api::RegistrationApi {
+        oauth::register::RegistrationApi {
             state: state.clone(),
         },
         oauth::token::TokenApi {

@@ -284,7 +284,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let agency = accounts::find_agency(&db, &agency)
                 .await?
                 .ok_or_else(|| accounts::AccountError::UnknownAgency(agency.trim().into()))?;
-            let list: Vec<&str> = scopes.split_whitespace().collect();
+            let list = skedcast_auth::scopes::split(&scopes)
+                .map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
             let issued = api_keys::create(
                 &db,
                 &user.id,
@@ -292,7 +293,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 &name,
                 &list,
                 expires_in_days,
-                accounts::now(),
+                skedcast_auth::clock::now(),
             )
             .await
             .map_err(|e| match e {
@@ -309,7 +310,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             action: ApiKeyAction::Revoke { id },
         } => {
             let db = open_db(&settings).await?;
-            let key = api_keys::revoke(&db, &id, "cli", accounts::now()).await?;
+            let key = api_keys::revoke(&db, &id, "cli", skedcast_auth::clock::now()).await?;
             eprintln!("revoked API key {} ({}…)", key.id, key.prefix);
             Ok(())
         }

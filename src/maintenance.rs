@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::AppState;
-use crate::oauth::clients;
+use crate::oauth::client::store as clients;
 
 const PERIOD: Duration = Duration::from_secs(3600);
 
@@ -43,7 +43,7 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            run_once(&state, clients::now()).await;
+            run_once(&state, crate::clock::now()).await;
         }
     })
 }

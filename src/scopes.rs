@@ -1,5 +1,10 @@
-//! The scopes of the contract and what each role may hold: the one place in
-//! code where role → scopes is decided.
+//! The scopes of the contract: their names and consent-page descriptions,
+//! and `scopes_supported`. The [`Scopes`] type (RFC 6749 §3.3 parsing) and
+//! the role → scopes table ([`Role`]) live in `skedcast-core`, shared with
+//! the verifier resource servers embed, and are re-exported here.
+
+pub use skedcast_core::role::Role;
+pub use skedcast_core::scopes::{ScopeError, Scopes, is_scope_token, split};
 
 /// Every permission scope, in the contract's order, with the plain-language
 /// description shown on the consent page.
@@ -28,96 +33,21 @@ pub fn supported() -> Vec<String> {
         .collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Owner,
-    Manager,
-    Editor,
-    Viewer,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "owner" => Some(Role::Owner),
-            "manager" => Some(Role::Manager),
-            "editor" => Some(Role::Editor),
-            "viewer" => Some(Role::Viewer),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Manager => "manager",
-            Role::Editor => "editor",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    /// The contract's table.
-    pub fn scopes(self) -> &'static [&'static str] {
-        match self {
-            Role::Owner => &[
-                "agency:read",
-                "agency:write",
-                "members:read",
-                "members:write",
-                "posts:read",
-                "posts:write",
-                "analytics:read",
-                "billing:read",
-                "billing:write",
-                "api_keys:write",
-            ],
-            Role::Manager => &[
-                "agency:read",
-                "agency:write",
-                "members:read",
-                "members:write",
-                "posts:read",
-                "posts:write",
-                "analytics:read",
-                "billing:read",
-                "api_keys:write",
-            ],
-            Role::Editor => &[
-                "agency:read",
-                "members:read",
-                "posts:read",
-                "posts:write",
-                "analytics:read",
-            ],
-            Role::Viewer => &["agency:read", "posts:read", "analytics:read"],
-        }
-    }
-
-    pub fn allows(self, scope: &str) -> bool {
-        self.scopes().contains(&scope)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_role_scope_is_supported_and_roles_nest() {
+    fn every_role_scope_is_supported_and_every_scope_a_token() {
         let all = supported();
-        let roles = [Role::Owner, Role::Manager, Role::Editor, Role::Viewer];
-        for r in roles {
-            assert_eq!(Role::parse(r.as_str()), Some(r));
+        for r in Role::ALL {
             for s in r.scopes() {
                 assert!(all.iter().any(|a| a == s), "{s}");
             }
         }
-        // Strongest first: each role holds everything the next one does.
-        for w in roles.windows(2) {
-            assert!(w[1].scopes().iter().all(|s| w[0].allows(s)), "{:?}", w);
-        }
-        assert!(Role::Owner.allows("billing:write") && !Role::Manager.allows("billing:write"));
-        assert!(!Role::Viewer.allows("members:read") && Role::Editor.allows("members:read"));
-        assert_eq!(Role::parse("admin"), None);
+        // The owner holds every permission scope.
+        assert!(SCOPES.iter().all(|(s, _)| Role::Owner.allows(s)));
+        assert!(all.iter().all(|s| is_scope_token(s)), "{all:?}");
+        assert_eq!(Scopes::from_tokens(&all).unwrap().len(), all.len());
     }
 }

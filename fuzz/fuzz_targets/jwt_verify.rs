@@ -1,4 +1,4 @@
-//! JWT verification (src/verify/): arbitrary compact tokens through the pure
+//! JWT verification (crates/skedcast-verify/): arbitrary compact tokens through the pure
 //! check pipeline of `Verifier::verify_access_token` (split, header, key
 //! lookup, signature, claims) with a fixed key set parsed from a JWKS.
 //!

@@ -1,9 +1,9 @@
-//! Registration JSON (RFC 7591): the body through `register::parse_object`
-//! and the pure field-by-field `register::validate`.
+//! Registration JSON (RFC 7591): the body through `client::metadata::parse_object`
+//! and the pure field-by-field `client::metadata::validate`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use skedcast_auth::oauth::register;
+use skedcast_auth::oauth::client::metadata as register;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(obj) = register::parse_object(data) else {

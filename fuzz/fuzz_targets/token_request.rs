@@ -1,16 +1,16 @@
 //! Token-request parsing: the form body through `params::parse`, then the
 //! pure deciders of the token endpoint that need no database: client
-//! authentication (`client_auth::parse`), PKCE, the stored-code check, the
+//! authentication (`client::authentication::parse`), PKCE, the stored-code check, the
 //! refresh and client_credentials scope decisions.
 //!
 //! Input: `authorization header` NUL `form body` (no NUL: body only).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use skedcast_auth::oauth::clients::ClientRecord;
-use skedcast_auth::oauth::register::{AuthMethod, GrantType};
+use skedcast_auth::oauth::client::authentication as client_auth;
+use skedcast_auth::oauth::client::{AuthMethod, ClientKind, ClientRecord, GrantType};
 use skedcast_auth::oauth::token::{client_credentials, code, refresh};
-use skedcast_auth::oauth::{client_auth, params, pkce};
+use skedcast_auth::oauth::{params, pkce};
 use skedcast_auth::scopes::Role;
 
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -37,9 +37,9 @@ fn stored_code() -> entity::authorization_code::Model {
 fn client() -> ClientRecord {
     ClientRecord {
         client_id: "svc".into(),
-        kind: "service".into(),
+        kind: ClientKind::Dynamic,
         secret_hash: Some("00".repeat(32)),
-        auth_method: Some(AuthMethod::ClientSecretBasic),
+        auth_method: AuthMethod::ClientSecretBasic,
         grant_types: vec![GrantType::ClientCredentials],
         scope: vec!["schedules:read".into(), "agency:read".into()],
         resource: None,

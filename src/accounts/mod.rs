@@ -35,10 +35,6 @@ pub enum AccountError {
     Db(#[from] DbErr),
 }
 
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// Trimmed and lower-cased, so that uniqueness is case-insensitive. A light
 /// shape check: one `@`, something on each side, no spaces, ≤ 254 bytes.
 pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
@@ -75,7 +71,7 @@ pub async fn create_agency(
     let model = agency::Model {
         id: uuid::Uuid::new_v4().to_string(),
         name: name.to_string(),
-        created_at: now(),
+        created_at: crate::clock::now(),
     };
     agency::Entity::insert(agency::ActiveModel {
         id: Set(model.id.clone()),
@@ -153,7 +149,7 @@ pub async fn create_user(
         id: uuid::Uuid::new_v4().to_string(),
         email: email.clone(),
         password_hash,
-        created_at: now(),
+        created_at: crate::clock::now(),
     };
     let txn = db.begin().await?;
     user::Entity::insert(user::ActiveModel {
@@ -186,7 +182,7 @@ async fn upsert_membership(
         user_id: Set(user_id.to_string()),
         agency_id: Set(agency_id.to_string()),
         role: Set(role.as_str().to_string()),
-        created_at: Set(now()),
+        created_at: Set(crate::clock::now()),
     })
     .on_conflict(
         OnConflict::columns([membership::Column::UserId, membership::Column::AgencyId])

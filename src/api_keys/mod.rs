@@ -93,9 +93,11 @@ pub fn check_new(
 
 /// Pure: a key's scopes ∩ the role's, in the key's order.
 pub fn effective_scopes(key_scope: &str, role: Role) -> Vec<String> {
-    key_scope
-        .split(' ')
-        .filter(|s| !s.is_empty() && role.allows(s))
+    // Stored by this server; unreadable grants nothing (fails closed).
+    crate::scopes::split(key_scope)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| role.allows(s))
         .map(str::to_string)
         .collect()
 }

@@ -1,7 +1,7 @@
 //! The raw `Authorization` header of a request that may authenticate a
 //! client with HTTP Basic (RFC 6749 §2.3.1), extracted without failing (the
 //! handler decides what it means) and documented as an OpenAPI security
-//! scheme. Parsing is in [`crate::oauth::client_auth`].
+//! scheme. Parsing is in [`crate::oauth::client::authentication`].
 
 use poem::http::header::AUTHORIZATION;
 use poem::{Request, RequestBody};

@@ -9,14 +9,9 @@ use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaSecurityScheme, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
-/// The token of `Bearer <token>` (scheme case-insensitive), if well formed.
-pub fn parse(header: Option<&str>) -> Option<&str> {
-    let (scheme, token) = header?.trim().split_once(' ')?;
-    let token = token.trim_start_matches(' ');
-    let b64token = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.bytes().all(b64token))
-        .then_some(token)
-}
+/// The token of `Bearer <token>` (scheme case-insensitive), if well formed:
+/// shared with the verifier, so both read the header the same way.
+pub use skedcast_core::bearer::parse;
 
 /// What an OpenAPI security scheme says about one kind of bearer token.
 pub trait Scheme: Send + Sync {
@@ -75,29 +70,5 @@ impl<'a, S: Scheme> ApiExtractor<'a> for Bearer<S> {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         Ok(Bearer(parse(header).map(str::to_string), PhantomData))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse;
-
-    #[test]
-    fn bearer_parsing() {
-        assert_eq!(parse(Some("Bearer abc-_.~+/=")), Some("abc-_.~+/="));
-        assert_eq!(parse(Some("bearer abc")), Some("abc"));
-        assert_eq!(parse(Some("BEARER  abc")), Some("abc"));
-        for bad in [
-            "Basic YTpi",
-            "Bearer",
-            "Bearer ",
-            "Bearer a b",
-            "Bearerabc",
-            "Bearer a\"b",
-            "",
-        ] {
-            assert_eq!(parse(Some(bad)), None, "{bad:?}");
-        }
-        assert_eq!(parse(None), None);
     }
 }

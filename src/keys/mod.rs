@@ -112,7 +112,7 @@ impl KeyStore {
     /// Sign `claims` as a compact JWS with header `typ`, returning the token.
     pub async fn sign<T: serde::Serialize>(&self, typ: &str, claims: &T) -> anyhow::Result<String> {
         let snap = self.current().await;
-        let i = schedule::active_index(&snap.keys, store::now())
+        let i = schedule::active_index(&snap.keys, crate::clock::now())
             .ok_or_else(|| anyhow::anyhow!("no signing key"))?;
         let key = &snap.keys[i];
         let mut header = JwsHeader::new();
@@ -150,7 +150,7 @@ impl KeyStore {
     /// The `kid` that signs now.
     pub async fn active_kid(&self) -> Option<String> {
         let snap = self.current().await;
-        schedule::active_index(&snap.keys, store::now()).map(|i| snap.keys[i].kid.clone())
+        schedule::active_index(&snap.keys, crate::clock::now()).map(|i| snap.keys[i].kid.clone())
     }
 }
 
@@ -166,7 +166,7 @@ async fn load(
     retention_secs: i64,
 ) -> anyhow::Result<Snapshot> {
     let rows = store::load_all(db).await?;
-    let now = store::now();
+    let now = crate::clock::now();
     let mut keys = Vec::with_capacity(rows.len());
     let mut published = Vec::new();
     let mut verifiers = Vec::new();

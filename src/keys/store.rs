@@ -9,10 +9,6 @@ use sea_orm::{
 
 use super::{material, schedule, seal};
 
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 pub async fn load_all(db: &DatabaseConnection) -> Result<Vec<signing_key::Model>, DbErr> {
     Entity::find()
         .order_by_asc(Column::Generation)
@@ -36,7 +32,7 @@ async fn insert_generation(
         private_key: Set(seal::seal(&key.private_pem, kek)?),
         public_x: Set(key.x),
         public_y: Set(key.y),
-        created_at: Set(now()),
+        created_at: Set(crate::clock::now()),
         activates_at: Set(activates_at),
     };
     let inserted = Entity::insert(model)
@@ -62,7 +58,7 @@ pub async fn ensure_first_key(
         .one(db)
         .await?;
     if any.is_none()
-        && let Some(kid) = insert_generation(db, 1, now(), kek).await?
+        && let Some(kid) = insert_generation(db, 1, crate::clock::now(), kek).await?
     {
         tracing::info!(%kid, "created the first signing key");
     }
@@ -83,7 +79,7 @@ pub async fn rotate(
     retention_secs: i64,
     kek: Option<&[u8; 32]>,
 ) -> anyhow::Result<Rotated> {
-    let activates_at = now().saturating_add(delay_secs as i64);
+    let activates_at = crate::clock::now().saturating_add(delay_secs as i64);
     for _ in 0..5 {
         let max: Option<i64> = Entity::find()
             .select_only()
@@ -113,7 +109,7 @@ impl schedule::Scheduled for signing_key::Model {
 /// Delete keys that are neither signing nor published any more.
 async fn prune(db: &DatabaseConnection, retention_secs: i64) -> Result<(), DbErr> {
     let keys = load_all(db).await?;
-    let t = now();
+    let t = crate::clock::now();
     let active = schedule::active_index(&keys, t);
     let gone: Vec<String> = keys
         .iter()

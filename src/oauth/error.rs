@@ -5,13 +5,98 @@
 //!
 //! Descriptions tell the client what to fix; they never contain a secret.
 
-use poem::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use poem::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use poem::http::{HeaderValue, StatusCode};
 use poem::{IntoResponse, Response};
 use poem_openapi::registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object};
 use sea_orm::DbErr;
+
+/// Every RFC error code this server sends: RFC 6749 §4.1.2.1 / §5.2, RFC 6750
+/// §3.1, RFC 7591 §3.2.2, RFC 8707 §2, OpenID Connect Core §3.1.2.6. One enum
+/// so no code is spelled twice and a typo cannot reach the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    UnsupportedTokenType,
+    InvalidScope,
+    AccessDenied,
+    ServerError,
+    TemporarilyUnavailable,
+    /// RFC 8707 §2.
+    InvalidTarget,
+    /// RFC 6750 §3.1.
+    InvalidToken,
+    InsufficientScope,
+    /// RFC 7591 §3.2.2.
+    InvalidRedirectUri,
+    InvalidClientMetadata,
+    /// OpenID Connect Core §3.1.2.6 (answers to `prompt=none`).
+    LoginRequired,
+    ConsentRequired,
+    InteractionRequired,
+    /// Not an RFC code: the registration rate limit (sent with `429` and
+    /// `Retry-After`).
+    TooManyRequests,
+}
+
+impl ErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::TooManyRequests => "too_many_requests",
+        }
+    }
+
+    /// The HTTP status a JSON endpoint answers this code with (RFC 6749
+    /// §5.2: 400, and 401 for `invalid_client`; RFC 6750 §3.1).
+    pub const fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 /// The challenge sent with `401 invalid_client` when the client tried HTTP
 /// Basic (RFC 6749 §5.2).
@@ -21,10 +106,12 @@ pub const BASIC_CHALLENGE: &str = "Basic realm=\"skedcast\"";
 pub struct OAuthError {
     pub status: StatusCode,
     /// The RFC 6749 / 7009 / 7662 / 8707 `error` code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub description: String,
     /// `WWW-Authenticate` value, for 401 after an `Authorization` header.
     pub challenge: Option<&'static str>,
+    /// `Retry-After` seconds (RFC 9110 §10.2.3), for a rate limit.
+    pub retry_after: Option<u64>,
 }
 
 /// RFC 6749 §5.2 error response (documentation shape).
@@ -41,7 +128,7 @@ pub struct OAuthErrorBody {
 
 #[derive(serde::Serialize)]
 struct Wire<'a> {
-    error: &'a str,
+    error: ErrorCode,
     error_description: &'a str,
 }
 
@@ -71,50 +158,80 @@ pub fn wire_safe(description: &str) -> String {
 }
 
 impl OAuthError {
-    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+    /// `code` with its usual status ([`ErrorCode::status`]).
+    pub fn of(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self::new(code.status(), code, description)
+    }
+
+    pub fn new(status: StatusCode, code: ErrorCode, description: impl Into<String>) -> Self {
         OAuthError {
             status,
             code,
             description: wire_safe(&description.into()),
             challenge: None,
+            retry_after: None,
         }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            description,
+        )
     }
 
     /// `401 invalid_client`; with a Basic challenge when `basic_tried`.
     pub fn invalid_client(description: impl Into<String>, basic_tried: bool) -> Self {
         OAuthError {
             challenge: basic_tried.then_some(BASIC_CHALLENGE),
-            ..Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidClient,
+                description,
+            )
         }
     }
 
     pub fn invalid_grant(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidGrant,
+            description,
+        )
     }
 
     pub fn unauthorized_client(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::UnauthorizedClient,
+            description,
+        )
     }
 
     pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
+            ErrorCode::UnsupportedGrantType,
             description,
         )
     }
 
     pub fn invalid_scope(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidScope,
+            description,
+        )
     }
 
     /// RFC 8707 §2: the requested resource is unknown or not allowed.
     pub fn invalid_target(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_target", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidTarget,
+            description,
+        )
     }
 
     /// An unexpected fault: logged with its cause, answered without it.
@@ -122,7 +239,7 @@ impl OAuthError {
         tracing::error!(error = %cause, during, "oauth: server error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
+            ErrorCode::ServerError,
             "unexpected server error; retry later",
         )
     }
@@ -134,12 +251,12 @@ impl OAuthError {
         match e {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
+                ErrorCode::TemporarilyUnavailable,
                 "the database is unavailable; retry later",
             ),
             _ => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
+                ErrorCode::ServerError,
                 "unexpected database error; retry later",
             ),
         }
@@ -173,7 +290,19 @@ impl IntoResponse for OAuthError {
             resp.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
+    }
+}
+
+/// A database fault on a JSON endpoint (see [`OAuthError::db`]); the
+/// operation is logged as "database".
+impl From<DbErr> for OAuthError {
+    fn from(e: DbErr) -> Self {
+        OAuthError::db(e, "database")
     }
 }
 
@@ -267,6 +396,18 @@ mod tests {
         assert_eq!(resp.headers()[WWW_AUTHENTICATE], BASIC_CHALLENGE);
         let resp = OAuthError::invalid_client("x", false).into_response();
         assert!(resp.headers().get(WWW_AUTHENTICATE).is_none());
+        assert!(resp.headers().get(RETRY_AFTER).is_none());
+    }
+
+    #[test]
+    fn rate_limit_says_when_to_retry() {
+        let e = OAuthError {
+            retry_after: Some(42),
+            ..OAuthError::of(ErrorCode::TooManyRequests, "slow down")
+        };
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[RETRY_AFTER], "42");
     }
 
     #[test]
@@ -274,7 +415,7 @@ mod tests {
         let e = OAuthError::db(DbErr::Custom("boom".into()), "test");
         assert_eq!(
             (e.status, e.code),
-            (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+            (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::ServerError)
         );
         assert!(!e.description.contains("boom"));
     }

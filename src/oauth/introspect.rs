@@ -26,15 +26,14 @@ use crate::http::basic::ClientAuthorization;
 use crate::http::form_body::FormBody;
 use crate::http::no_store::no_store;
 use crate::oauth::TokenTag;
-use crate::oauth::client_auth::{self, Rule};
-use crate::oauth::clients::ClientRecord;
+use crate::oauth::client::ClientRecord;
+use crate::oauth::client::authentication::{self as client_auth, Rule};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{self, MAX_FORM_BYTES};
 use crate::oauth::revoked_tokens;
 use crate::oauth::token::access_token::{self, Claims};
 
-/// Prefix of API keys (contract: `sked_live_` + random base62).
-pub const API_KEY_PREFIX: &str = "sked_live_";
+pub use crate::api_keys::format::PREFIX as API_KEY_PREFIX;
 
 /// What a presented token is, judged by its shape alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +175,7 @@ async fn access_token(
     caller: &ClientRecord,
     token: &str,
 ) -> Result<IntrospectionResponse, OAuthError> {
-    let now = crate::keys::store::now();
+    let now = crate::clock::now();
     let Some(claims) = access_token::verify(&state.keys, &state.settings.issuer, token, now).await
     else {
         return Ok(IntrospectionResponse::inactive());
@@ -198,7 +197,7 @@ async fn access_token(
 /// in the agency; `scope` is the key's scopes ∩ the role now. The checksum
 /// is checked before any lookup.
 async fn api_key(state: &AppState, token: &str) -> Result<IntrospectionResponse, OAuthError> {
-    let now = crate::accounts::now();
+    let now = crate::clock::now();
     let Some(k) = crate::api_keys::check(&state.db, token, now)
         .await
         .map_err(|e| OAuthError::db(e, "check API key"))?
@@ -225,7 +224,7 @@ async fn refresh_token(
     caller: &ClientRecord,
     token: &str,
 ) -> Result<IntrospectionResponse, OAuthError> {
-    let now = crate::accounts::now();
+    let now = crate::clock::now();
     let Some((t, f)) = crate::oauth::token::families::find(&state.db, token)
         .await
         .map_err(|e| OAuthError::db(e, "find refresh token"))?

@@ -4,6 +4,7 @@
 use poem_openapi::Object;
 use poem_openapi::types::ToJSON;
 
+use crate::oauth::client::{AuthMethod, GrantType};
 use crate::settings::Settings;
 
 /// RFC 8414 §2 authorization server metadata.
@@ -38,13 +39,14 @@ pub struct ServerMetadata {
     pub client_id_metadata_document_supported: bool,
 }
 
-/// Client authentication at the token and revocation endpoints.
-const CLIENT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
-/// Resource servers authenticate with their secret at introspection.
-const SECRET_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
-
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
+/// Client authentication at the token and revocation endpoints: every
+/// method; at introspection only the secret ones (resource servers).
+fn auth_methods(secret_only: bool) -> Vec<String> {
+    AuthMethod::ALL
+        .into_iter()
+        .filter(|m| !secret_only || m.is_confidential())
+        .map(|m| m.as_str().to_string())
+        .collect()
 }
 
 pub fn build(settings: &Settings) -> ServerMetadata {
@@ -54,12 +56,15 @@ pub fn build(settings: &Settings) -> ServerMetadata {
         registration_endpoint: settings.endpoint("/oauth/register"),
         authorization_endpoint: settings.endpoint("/oauth/authorize"),
         token_endpoint: settings.endpoint("/oauth/token"),
-        token_endpoint_auth_methods_supported: strings(CLIENT_AUTH_METHODS),
-        grant_types_supported: strings(crate::oauth::token::GRANT_TYPES_SUPPORTED),
+        token_endpoint_auth_methods_supported: auth_methods(false),
+        grant_types_supported: GrantType::ALL
+            .into_iter()
+            .map(|g| g.as_str().to_string())
+            .collect(),
         revocation_endpoint: settings.endpoint("/oauth/revoke"),
-        revocation_endpoint_auth_methods_supported: strings(CLIENT_AUTH_METHODS),
+        revocation_endpoint_auth_methods_supported: auth_methods(false),
         introspection_endpoint: settings.endpoint("/oauth/introspect"),
-        introspection_endpoint_auth_methods_supported: strings(SECRET_AUTH_METHODS),
+        introspection_endpoint_auth_methods_supported: auth_methods(true),
         response_types_supported: vec!["code".into()],
         response_modes_supported: vec!["query".into()],
         code_challenge_methods_supported: vec!["S256".into()],

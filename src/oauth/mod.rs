@@ -1,10 +1,7 @@
 //! The OAuth 2.1 surface.
 
 pub mod authorize;
-pub mod cimd;
-pub mod client_auth;
-pub mod client_cache;
-pub mod clients;
+pub mod client;
 pub mod error;
 pub mod introspect;
 pub mod metadata;

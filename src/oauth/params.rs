@@ -99,6 +99,7 @@ pub fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::error::ErrorCode;
 
     #[test]
     fn values_are_form_decoded_and_empty_means_absent() {
@@ -113,7 +114,7 @@ mod tests {
     #[test]
     fn repeated_parameters_are_refused_except_resource() {
         let e = parse(b"scope=a&grant_type=x&scope=b").unwrap_err();
-        assert_eq!(e.code, "invalid_request");
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
         assert!(e.description.contains("'scope' is repeated"), "{e}");
         // Repeated even when one is empty.
         assert!(parse(b"scope=&scope=b").is_err());

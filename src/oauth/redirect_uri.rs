@@ -20,6 +20,16 @@ pub const MAX_LEN: usize = 2000;
 /// Loopback host names as they appear in the authority of an http URI.
 const LOOPBACK_HOSTS: &[&str] = &["127.0.0.1", "[::1]", "localhost"];
 
+/// Whether `host`, as written in a URI's authority (an IPv6 address in
+/// brackets, as [`url::Url::host_str`] gives it), is a loopback host of
+/// RFC 8252 §7.3: `127.0.0.1`, `[::1]` or `localhost`, in exactly these
+/// spellings. The one loopback rule of the server: redirect URIs, the URLs
+/// shown to people at registration, the consent page and metadata
+/// document URLs (test switch) all ask here.
+pub fn is_loopback(host: &str) -> bool {
+    LOOPBACK_HOSTS.contains(&host)
+}
+
 /// Schemes never acceptable as a redirect target, whatever their form.
 const FORBIDDEN_SCHEMES: &[&str] = &["javascript", "data", "file", "vbscript", "blob", "about"];
 
@@ -55,9 +65,7 @@ pub fn validate(uri: &str) -> Result<(), String> {
         "http" => match parsed.host_str() {
             // The text must already be canonical (no `127.1`, no upper case):
             // matching at authorize time compares strings.
-            Some(h) if LOOPBACK_HOSTS.contains(&h) && uri.starts_with(&format!("http://{h}")) => {
-                Ok(())
-            }
+            Some(h) if is_loopback(h) && uri.starts_with(&format!("http://{h}")) => Ok(()),
             _ => Err(
                 "uses http, which is allowed only on a loopback host written as \
                       127.0.0.1, [::1] or localhost (use https)"
@@ -167,6 +175,30 @@ mod tests {
         }
         let long = format!("https://a.example/{}", "x".repeat(MAX_LEN));
         assert!(validate(&long).unwrap_err().contains("longer than"));
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in ["127.0.0.1", "[::1]", "localhost"] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in [
+            "127.0.0.2",
+            "::1",
+            "[0:0:0:0:0:0:0:1]",
+            "LOCALHOST",
+            "localhost.",
+            "localhost.evil.example",
+            "127.0.0.1.evil.example",
+            "",
+        ] {
+            assert!(!is_loopback(h), "{h}");
+        }
+        // As the url crate writes hosts.
+        let host = |u: &str| url::Url::parse(u).unwrap().host_str().unwrap().to_string();
+        assert!(is_loopback(&host("http://[::1]:8080/cb")));
+        assert!(is_loopback(&host("http://LOCALHOST/cb")));
+        assert!(!is_loopback(&host("http://127.0.0.2/cb")));
     }
 
     #[test]

@@ -1,875 +1,604 @@
-//! Dynamic Client Registration: RFC 7591 (register) and RFC 7592 (read,
-//! update, delete).
+//! The HTTP side of registration: `POST /oauth/register` (RFC 7591) and
+//! `GET / PUT / DELETE /oauth/register/{client_id}` (RFC 7592).
 //!
-//! This file decides what metadata is acceptable: plain functions from the
-//! parsed JSON to a [`ClientMetadata`] or an RFC 7591 §3.2.2 error whose
-//! description names the field and what is wrong. The HTTP layer is in
-//! [`api`]; storage is in [`crate::oauth::clients`].
+//! Handlers only sequence the steps: rate limit, policy, body, validation
+//! (the pure functions of [`crate::oauth::client::metadata`]), storage ([`crate::oauth::client::store`]).
+//! Every response carries `Cache-Control: no-store`; errors are
+//! [`OAuthError`]s.
+//!
+//! Secrets are stored as SHA-256 only, so a read (GET) cannot echo the client
+//! secret or the registration access token; an update (PUT) rotates the
+//! registration access token and returns the new one.
 
-pub mod api;
+use std::sync::Arc;
 
+use entity::client::Model;
+use poem::http::header::CONTENT_TYPE;
+use poem::http::{HeaderValue, StatusCode};
+use poem::web::RemoteAddr;
+use poem::{IntoResponse, Response};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaResponses, Registry};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde_json::{Map, Value};
 
-use crate::oauth::redirect_uri;
+use crate::AppState;
+use crate::crypto;
+use crate::http::bearer::{self, Bearer};
+use crate::http::json_body::{BodyProblem, JsonBody};
+use crate::http::no_store::no_store;
+use crate::oauth::client::metadata::{self, MAX_BODY_BYTES};
+use crate::oauth::client::model::{self, ClientMetadata};
+use crate::oauth::client::store;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::rate_limit::{self, Decision};
+use crate::settings::{RegistrationPolicy, Settings};
 
-/// Largest accepted request body.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-pub const MAX_REDIRECT_URIS: usize = 10;
-pub const MAX_CONTACTS: usize = 10;
-/// `client_name`, `software_id`, `software_version`.
-pub const MAX_TEXT_LEN: usize = 200;
-/// `client_uri`, `logo_uri`, `tos_uri`, `policy_uri`.
-pub const MAX_URL_LEN: usize = 2000;
-pub const MAX_CONTACT_LEN: usize = 254;
-pub const MAX_SCOPE_LEN: usize = 1000;
-
-/// The `error` codes of RFC 7591 §3.2.2 that metadata validation returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidRedirectUri,
-    InvalidClientMetadata,
+#[derive(Tags)]
+enum Tag {
+    /// Dynamic Client Registration (RFC 7591, RFC 7592)
+    Registration,
 }
 
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
-            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
-        }
-    }
+/// RFC 7591 §3: the optional initial access token.
+pub struct InitialAccess;
+impl bearer::Scheme for InitialAccess {
+    const NAME: &'static str = "InitialAccessToken";
+    const DESCRIPTION: &'static str = "RFC 7591 initial access token; required only when the \
+        server's registration policy is `initial_access_token`.";
+    const OPTIONAL: bool = true;
 }
 
-/// A rejected registration: `error` and `error_description`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetadataError {
-    pub code: ErrorCode,
-    pub description: String,
+/// RFC 7592: the registration access token issued at registration.
+pub struct RegistrationAccess;
+impl bearer::Scheme for RegistrationAccess {
+    const NAME: &'static str = "RegistrationAccessToken";
+    const DESCRIPTION: &'static str =
+        "The registration_access_token returned by registration (or by the last update).";
+    const OPTIONAL: bool = false;
 }
 
-fn metadata_err(description: impl Into<String>) -> MetadataError {
-    MetadataError {
-        code: ErrorCode::InvalidClientMetadata,
-        description: description.into(),
-    }
-}
-
-fn redirect_err(description: impl Into<String>) -> MetadataError {
-    MetadataError {
-        code: ErrorCode::InvalidRedirectUri,
-        description: description.into(),
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    None,
-    ClientSecretBasic,
-    ClientSecretPost,
-}
-
-impl AuthMethod {
-    pub const ALL: [AuthMethod; 3] = [
-        AuthMethod::None,
-        AuthMethod::ClientSecretBasic,
-        AuthMethod::ClientSecretPost,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::None => "none",
-            AuthMethod::ClientSecretBasic => "client_secret_basic",
-            AuthMethod::ClientSecretPost => "client_secret_post",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AuthMethod> {
-        Self::ALL.into_iter().find(|m| m.as_str() == s)
-    }
-
-    /// Confidential clients authenticate at the token endpoint with a secret.
-    pub fn is_confidential(self) -> bool {
-        self != AuthMethod::None
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GrantType {
-    AuthorizationCode,
-    RefreshToken,
-    ClientCredentials,
-}
-
-impl GrantType {
-    pub const ALL: [GrantType; 3] = [
-        GrantType::AuthorizationCode,
-        GrantType::RefreshToken,
-        GrantType::ClientCredentials,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GrantType::AuthorizationCode => "authorization_code",
-            GrantType::RefreshToken => "refresh_token",
-            GrantType::ClientCredentials => "client_credentials",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<GrantType> {
-        Self::ALL.into_iter().find(|g| g.as_str() == s)
-    }
-}
-
-/// OpenID Connect Dynamic Client Registration §2 `application_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApplicationType {
-    /// Runs on a server or in a browser: redirect URIs are https only.
-    Web,
-    /// Runs on the user's device: https, http on a loopback host (RFC 8252
-    /// §7.3) and private-use schemes (RFC 8252 §7.1).
-    Native,
-}
-
-impl ApplicationType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApplicationType::Web => "web",
-            ApplicationType::Native => "native",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ApplicationType> {
-        match s {
-            "web" => Some(ApplicationType::Web),
-            "native" => Some(ApplicationType::Native),
-            _ => None,
-        }
-    }
-
-    /// Why `uri` (already valid for registration) is not allowed for this
-    /// type, if it is not.
-    pub fn refuses(self, uri: &str) -> Option<&'static str> {
-        match self {
-            ApplicationType::Native => None,
-            ApplicationType::Web => (!uri.starts_with("https://")).then_some(
-                "is not allowed for application_type web, whose redirect URIs must be https \
-                 (use application_type native for loopback http or private-use schemes)",
-            ),
-        }
-    }
-}
-
-/// The only response type of OAuth 2.1.
-pub const RESPONSE_TYPE_CODE: &str = "code";
-
-/// Validated client metadata: what gets stored and echoed. Unknown fields
-/// of the request are not here, so they are never stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientMetadata {
-    pub redirect_uris: Vec<String>,
-    pub token_endpoint_auth_method: AuthMethod,
-    pub grant_types: Vec<GrantType>,
-    pub response_types: Vec<String>,
-    /// Space-separated, each a supported scope; `None` when not given.
+/// Client metadata (RFC 7591 §2). Other fields are ignored and not stored.
+#[derive(Object)]
+#[oai(rename = "ClientMetadata")]
+pub struct ClientMetadataRequest {
+    /// Required for the authorization_code grant: https, http on a loopback
+    /// host (any port matches at authorize time), or a private-use scheme in
+    /// reverse-domain form. At most 10.
+    pub redirect_uris: Option<Vec<String>>,
+    /// `none`, `client_secret_basic` (default) or `client_secret_post`.
+    pub token_endpoint_auth_method: Option<String>,
+    /// Subset of authorization_code (default), refresh_token, client_credentials.
+    pub grant_types: Option<Vec<String>>,
+    /// `["code"]` (default with authorization_code) or `[]`.
+    pub response_types: Option<Vec<String>>,
+    /// Space-separated supported scopes.
     pub scope: Option<String>,
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
     pub tos_uri: Option<String>,
     pub policy_uri: Option<String>,
-    pub contacts: Vec<String>,
+    pub contacts: Option<Vec<String>>,
     pub software_id: Option<String>,
     pub software_version: Option<String>,
-    /// `None` when the client sent none: then every redirect URI form of
-    /// [`redirect_uri::validate`] is accepted (MCP clients register loopback
-    /// URIs without saying `native`).
-    pub application_type: Option<ApplicationType>,
+    /// `web` (redirect URIs https only) or `native` (https, loopback http,
+    /// private-use schemes). Absent: every form is accepted.
+    pub application_type: Option<String>,
+    /// Update (RFC 7592) only: must equal the client's client_id.
+    pub client_id: Option<String>,
+    /// Update (RFC 7592) only: if present, must equal the issued secret.
+    pub client_secret: Option<String>,
 }
 
-impl ClientMetadata {
-    pub fn has_grant(&self, grant: GrantType) -> bool {
-        self.grant_types.contains(&grant)
+/// Client information response (RFC 7591 §3.2.1, RFC 7592 §3).
+#[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ClientInformation {
+    pub client_id: String,
+    /// Confidential clients only, shown once (at registration, or when an
+    /// update makes a public client confidential).
+    pub client_secret: Option<String>,
+    pub client_id_issued_at: i64,
+    /// 0: the secret does not expire. Present for confidential clients.
+    pub client_secret_expires_at: Option<i64>,
+    /// Returned by registration and by each update (which rotates it).
+    pub registration_access_token: Option<String>,
+    pub registration_client_uri: String,
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub scope: Option<String>,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub contacts: Option<Vec<String>>,
+    pub software_id: Option<String>,
+    pub software_version: Option<String>,
+    /// Present when the client registered one.
+    pub application_type: Option<String>,
+}
+
+/// RFC 7591 §3.2.2 / RFC 6750 §3 error.
+#[derive(Object, Debug)]
+pub struct ErrorBody {
+    /// `invalid_client_metadata`, `invalid_redirect_uri`, `invalid_token`,
+    /// `too_many_requests`, `temporarily_unavailable` or `server_error`.
+    pub error: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub error_description: Option<String>,
+}
+
+/// The statuses the registration endpoints answer an error with, for the
+/// OpenAPI document only: what is sent is a [`RegistrationError`].
+#[derive(ApiResponse, Debug)]
+pub enum RegistrationErrorDoc {
+    /// Invalid metadata or body (`invalid_client_metadata`, `invalid_redirect_uri`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong bearer token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    /// The body exceeds 64 KiB.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    /// Too many registrations from this address; retry after the given seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// Unexpected server fault.
+    #[oai(status = 500)]
+    ServerError(Json<ErrorBody>),
+    /// The database is unavailable.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+/// An [`OAuthError`] as the registration endpoints send it: the same JSON
+/// body, status and headers, with the `application/json; charset=utf-8`
+/// content type of their other responses, and documented with their
+/// statuses ([`RegistrationErrorDoc`]).
+#[derive(Debug)]
+pub struct RegistrationError(pub OAuthError);
+
+impl From<OAuthError> for RegistrationError {
+    fn from(e: OAuthError) -> Self {
+        RegistrationError(e)
     }
 }
 
-/// The request body as a JSON object.
-pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, MetadataError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(metadata_err("the request body must be a JSON object")),
-        Err(e) => Err(metadata_err(format!(
-            "the request body is not valid JSON ({e})"
-        ))),
+impl IntoResponse for RegistrationError {
+    fn into_response(self) -> Response {
+        let mut resp = self.0.into_response();
+        resp.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        resp
     }
 }
 
-/// RFC 7591 §2 metadata, with the defaults of the RFC, checked field by
-/// field. Fields this server does not know are ignored.
-pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, MetadataError> {
-    let token_endpoint_auth_method = match opt_string(obj, "token_endpoint_auth_method", 64)? {
-        None => AuthMethod::ClientSecretBasic,
-        Some(s) => AuthMethod::parse(&s).ok_or_else(|| {
-            metadata_err(format!(
-                "token_endpoint_auth_method: {} is not supported (supported: none, \
-                 client_secret_basic, client_secret_post)",
-                show(&s)
-            ))
-        })?,
+impl From<RegistrationError> for poem::Error {
+    fn from(e: RegistrationError) -> poem::Error {
+        poem::Error::from_response(e.into_response())
+    }
+}
+
+impl ApiResponse for RegistrationError {
+    fn meta() -> MetaResponses {
+        RegistrationErrorDoc::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        RegistrationErrorDoc::register(registry);
+    }
+}
+
+/// `invalid_client_metadata` for a body that is not there to parse.
+fn body_problem(problem: BodyProblem) -> OAuthError {
+    let (status, description) = match problem {
+        BodyProblem::UnsupportedMediaType(ct) => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            match ct {
+                Some(ct) => format!("the request body must be application/json, not {ct:?}"),
+                None => "the request body must be application/json (no Content-Type)".into(),
+            },
+        ),
+        BodyProblem::TooLarge(limit) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body exceeds {limit} bytes"),
+        ),
+        BodyProblem::Unreadable => (
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read".into(),
+        ),
     };
-
-    let grant_types = match string_list(obj, "grant_types", 8, 64)? {
-        None => vec![GrantType::AuthorizationCode],
-        Some(list) => {
-            let mut out = Vec::new();
-            for s in &list {
-                let g = GrantType::parse(s).ok_or_else(|| {
-                    metadata_err(format!(
-                        "grant_types: {} is not supported (supported: authorization_code, \
-                         refresh_token, client_credentials)",
-                        show(s)
-                    ))
-                })?;
-                if !out.contains(&g) {
-                    out.push(g);
-                }
-            }
-            if out.is_empty() {
-                return Err(metadata_err("grant_types must not be empty"));
-            }
-            out
-        }
-    };
-    let code_grant = grant_types.contains(&GrantType::AuthorizationCode);
-
-    let response_types = match string_list(obj, "response_types", 8, 64)? {
-        // RFC 7591 §2: the default is `code`; it only applies to a client
-        // that has the grant `code` goes with.
-        None if code_grant => vec![RESPONSE_TYPE_CODE.to_string()],
-        None => Vec::new(),
-        Some(list) => {
-            if let Some(bad) = list.iter().find(|s| *s != RESPONSE_TYPE_CODE) {
-                return Err(metadata_err(format!(
-                    "response_types: {} is not supported (supported: code)",
-                    show(bad)
-                )));
-            }
-            if list.is_empty() {
-                Vec::new()
-            } else {
-                vec![RESPONSE_TYPE_CODE.to_string()]
-            }
-        }
-    };
-    // RFC 7591 §2.1: `code` ⇔ `authorization_code`.
-    let code_response = !response_types.is_empty();
-    if code_grant != code_response {
-        return Err(metadata_err(if code_grant {
-            "response_types must include \"code\" when grant_types includes \
-             \"authorization_code\" (RFC 7591 §2.1)"
-        } else {
-            "response_types \"code\" requires \"authorization_code\" in grant_types \
-             (RFC 7591 §2.1)"
-        }));
-    }
-    if grant_types.contains(&GrantType::RefreshToken) && !code_grant {
-        return Err(metadata_err(
-            "grant_types: refresh_token requires authorization_code (refresh tokens are issued \
-             only with the authorization code grant)",
-        ));
-    }
-    if grant_types.contains(&GrantType::ClientCredentials)
-        && !token_endpoint_auth_method.is_confidential()
-    {
-        return Err(metadata_err(
-            "grant_types: client_credentials requires a confidential client \
-             (token_endpoint_auth_method client_secret_basic or client_secret_post, not none)",
-        ));
-    }
-
-    let application_type = match opt_string(obj, "application_type", 64)? {
-        None => None,
-        Some(s) => Some(ApplicationType::parse(&s).ok_or_else(|| {
-            metadata_err(format!(
-                "application_type: {} is not supported (supported: web, native)",
-                show(&s)
-            ))
-        })?),
-    };
-    let redirect_uris = redirect_uris(obj, code_grant)?;
-    if let Some(t) = application_type
-        && let Some((uri, why)) = redirect_uris
-            .iter()
-            .find_map(|u| t.refuses(u).map(|why| (u, why)))
-    {
-        return Err(redirect_err(format!("redirect_uris: {} {why}", show(uri))));
-    }
-    let scope = scope(obj)?;
-
-    Ok(ClientMetadata {
-        redirect_uris,
-        token_endpoint_auth_method,
-        grant_types,
-        response_types,
-        scope,
-        client_name: opt_text(obj, "client_name", MAX_TEXT_LEN)?,
-        client_uri: opt_url(obj, "client_uri")?,
-        logo_uri: opt_url(obj, "logo_uri")?,
-        tos_uri: opt_url(obj, "tos_uri")?,
-        policy_uri: opt_url(obj, "policy_uri")?,
-        contacts: contacts(obj)?,
-        software_id: opt_text(obj, "software_id", MAX_TEXT_LEN)?,
-        software_version: opt_text(obj, "software_version", MAX_TEXT_LEN)?,
-        application_type,
-    })
+    OAuthError::new(status, ErrorCode::InvalidClientMetadata, description)
 }
 
-/// RFC 7592 §2.2: an update names the client it updates, and may repeat
-/// the issued secret but never choose a new one. `secret_matches` checks a
-/// presented secret against the stored hash.
-pub fn check_update_identity(
-    obj: &Map<String, Value>,
-    client_id: &str,
-    secret_matches: impl FnOnce(&str) -> bool,
-) -> Result<(), MetadataError> {
-    match obj.get("client_id") {
-        Some(Value::String(id)) if id == client_id => {}
-        Some(Value::String(_)) => {
-            return Err(metadata_err(
-                "client_id does not match the client being updated",
-            ));
-        }
-        Some(_) => return Err(metadata_err("client_id must be a string")),
-        None => {
-            return Err(metadata_err(
-                "client_id is required in an update and must equal the client's client_id",
-            ));
-        }
-    }
-    match obj.get("client_secret") {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::String(s)) if secret_matches(s) => Ok(()),
-        Some(_) => Err(metadata_err(
-            "client_secret does not match the issued secret (a client cannot choose its secret; \
-             omit the field)",
-        )),
-    }
-}
-
-fn redirect_uris(obj: &Map<String, Value>, required: bool) -> Result<Vec<String>, MetadataError> {
-    let list = match obj.get("redirect_uris") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => {
-            if items.len() > MAX_REDIRECT_URIS {
-                return Err(redirect_err(format!(
-                    "redirect_uris has {} entries; at most {MAX_REDIRECT_URIS} are allowed",
-                    items.len()
-                )));
-            }
-            let mut out: Vec<String> = Vec::with_capacity(items.len());
-            for item in items {
-                let Value::String(uri) = item else {
-                    return Err(redirect_err("redirect_uris must be an array of strings"));
-                };
-                redirect_uri::validate(uri)
-                    .map_err(|why| redirect_err(format!("redirect_uris: {} {why}", show(uri))))?;
-                if !out.contains(uri) {
-                    out.push(uri.clone());
-                }
-            }
-            out
-        }
-        Some(_) => return Err(redirect_err("redirect_uris must be an array of strings")),
-    };
-    if required && list.is_empty() {
-        return Err(redirect_err(
-            "redirect_uris is required (at least one URI) for the authorization_code grant",
-        ));
-    }
-    Ok(list)
-}
-
-fn scope(obj: &Map<String, Value>) -> Result<Option<String>, MetadataError> {
-    let Some(raw) = opt_string(obj, "scope", MAX_SCOPE_LEN)? else {
-        return Ok(None);
-    };
-    let supported = crate::scopes::supported();
-    let mut out: Vec<&str> = Vec::new();
-    for s in raw.split_ascii_whitespace() {
-        if !supported.iter().any(|x| x == s) {
-            return Err(metadata_err(format!(
-                "scope: {} is not a supported scope (supported: {})",
-                show(s),
-                supported.join(" ")
-            )));
-        }
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    Ok((!out.is_empty()).then(|| out.join(" ")))
-}
-
-fn contacts(obj: &Map<String, Value>) -> Result<Vec<String>, MetadataError> {
-    let Some(list) = string_list(obj, "contacts", MAX_CONTACTS, MAX_CONTACT_LEN)? else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for c in list {
-        if c.is_empty() {
-            return Err(metadata_err("contacts must not contain empty strings"));
-        }
-        if c.chars().any(char::is_control) {
-            return Err(metadata_err("contacts must not contain control characters"));
-        }
-        if !out.contains(&c) {
-            out.push(c);
-        }
-    }
-    Ok(out)
-}
-
-/// A string field; absent or `null` is `None`; over `max_chars` is an error.
-fn opt_string(
-    obj: &Map<String, Value>,
-    field: &str,
-    max_chars: usize,
-) -> Result<Option<String>, MetadataError> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            if s.chars().count() > max_chars {
-                Err(metadata_err(format!(
-                    "{field} is longer than {max_chars} characters"
-                )))
-            } else {
-                Ok(Some(s.clone()))
-            }
-        }
-        Some(_) => Err(metadata_err(format!("{field} must be a string"))),
-    }
-}
-
-/// Human-readable text: no control characters; empty counts as absent.
-fn opt_text(
-    obj: &Map<String, Value>,
-    field: &str,
-    max_chars: usize,
-) -> Result<Option<String>, MetadataError> {
-    let Some(s) = opt_string(obj, field, max_chars)? else {
-        return Ok(None);
-    };
-    if s.chars().any(char::is_control) {
-        return Err(metadata_err(format!(
-            "{field} must not contain control characters"
-        )));
-    }
-    Ok((!s.trim().is_empty()).then_some(s))
-}
-
-/// A URL shown to people: https, or http on a loopback host (local
-/// development); no user information (`https://bank.example@evil.example`).
-fn opt_url(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, MetadataError> {
-    let Some(s) = opt_string(obj, field, MAX_URL_LEN)? else {
-        return Ok(None);
-    };
-    if s.is_empty() {
-        return Ok(None);
-    }
-    let bad = |why: &str| Err(metadata_err(format!("{field}: {} {why}", show(&s))));
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return bad("contains whitespace or control characters");
-    }
-    let Ok(url) = url::Url::parse(&s) else {
-        return bad("is not an absolute URL");
-    };
-    if !url.username().is_empty() || url.password().is_some() {
-        return bad("must not contain user information");
-    }
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
-    match url.scheme() {
-        "https" if url.host_str().is_some() => Ok(Some(s)),
-        "http" if loopback => Ok(Some(s)),
-        _ => bad("must be an https URL (http only on a loopback host)"),
-    }
-}
-
-/// An array of strings; absent or `null` is `None`.
-fn string_list(
-    obj: &Map<String, Value>,
-    field: &str,
-    max_items: usize,
-    max_chars: usize,
-) -> Result<Option<Vec<String>>, MetadataError> {
-    let items = match obj.get(field) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err(metadata_err(format!("{field} must be an array of strings"))),
-    };
-    if items.len() > max_items {
-        return Err(metadata_err(format!(
-            "{field} has {} entries; at most {max_items} are allowed",
-            items.len()
-        )));
-    }
-    items
-        .iter()
-        .map(|v| match v {
-            Value::String(s) if s.chars().count() <= max_chars => Ok(s.clone()),
-            Value::String(_) => Err(metadata_err(format!(
-                "{field} has an entry longer than {max_chars} characters"
-            ))),
-            _ => Err(metadata_err(format!("{field} must be an array of strings"))),
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
-/// A client-supplied value quoted in an error description: escaped, and
-/// cut short so that a description stays readable.
-fn show(s: &str) -> String {
-    const MAX: usize = 100;
-    if s.chars().count() <= MAX {
-        format!("{s:?}")
+/// RFC 6750 §3: no error code in the challenge when no token was sent.
+fn invalid_token(sent: bool, what: &str) -> OAuthError {
+    let (challenge, description) = if sent {
+        (
+            "Bearer error=\"invalid_token\"",
+            format!("the {what} is not valid"),
+        )
     } else {
-        let head: String = s.chars().take(MAX).collect();
-        format!("{head:?}…")
+        (
+            "Bearer",
+            format!("a {what} is required (Authorization: Bearer)"),
+        )
+    };
+    OAuthError {
+        challenge: Some(challenge),
+        ..OAuthError::of(ErrorCode::InvalidToken, description)
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum Registered {
+    /// The client is registered; secrets are shown this once.
+    #[oai(status = 201)]
+    Created(Json<ClientInformation>),
+}
+
+#[derive(ApiResponse)]
+pub enum Current {
+    /// The client's current registration.
+    #[oai(status = 200)]
+    Ok(Json<ClientInformation>),
+}
+
+#[derive(ApiResponse)]
+pub enum Deleted {
+    /// The client is deleted.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+type Body = JsonBody<ClientMetadataRequest, MAX_BODY_BYTES>;
+
+pub struct RegistrationApi {
+    pub state: Arc<AppState>,
+}
+
+#[OpenApi]
+impl RegistrationApi {
+    /// Register a client (RFC 7591).
+    #[oai(
+        path = "/oauth/register",
+        method = "post",
+        tag = "Tag::Registration",
+        transform = "no_store"
+    )]
+    async fn register(
+        &self,
+        remote: &RemoteAddr,
+        token: Bearer<InitialAccess>,
+        body: Body,
+    ) -> Result<Registered, RegistrationError> {
+        let now = crate::clock::now();
+        self.rate_limit(remote, now).await?;
+        self.check_policy(&token)?;
+        let meta = metadata::validate(&object(body)?)?;
+
+        let client_id = crypto::b64url(&crypto::random_bytes::<16>());
+        let secret = meta
+            .token_endpoint_auth_method
+            .is_confidential()
+            .then(crypto::random_token);
+        let registration_token = crypto::random_token();
+        let row = store::insert(
+            &self.state.db,
+            &client_id,
+            &meta,
+            secret.as_deref().map(crypto::sha256_hex),
+            crypto::sha256_hex(&registration_token),
+            now,
+        )
+        .await
+        .map_err(|e| OAuthError::db(e, "insert client"))?;
+        tracing::info!(
+            %client_id,
+            auth_method = meta.token_endpoint_auth_method.as_str(),
+            "client registered"
+        );
+        let info = information(&row, &self.state.settings, secret, Some(registration_token));
+        Ok(Registered::Created(Json(info)))
+    }
+
+    /// Read a client's registration (RFC 7592 §2.1). The response must carry
+    /// a registration access token (RFC 7592 §3) and only its hash is
+    /// stored, so a read rotates it: use the one in the response from now on.
+    #[oai(
+        path = "/oauth/register/:client_id",
+        method = "get",
+        tag = "Tag::Registration",
+        transform = "no_store"
+    )]
+    async fn read(
+        &self,
+        client_id: Path<String>,
+        token: Bearer<RegistrationAccess>,
+    ) -> Result<Current, RegistrationError> {
+        let row = self.authenticate(&client_id, &token).await?;
+        let registration_token = crypto::random_token();
+        let rotated = store::rotate_registration_token(
+            &self.state.db,
+            &row,
+            crypto::sha256_hex(&registration_token),
+        )
+        .await
+        .map_err(|e| OAuthError::db(e, "rotate registration token"))?;
+        if !rotated {
+            // A concurrent read, update or delete won.
+            return Err(invalid_token(true, "registration access token").into());
+        }
+        Ok(Current::Ok(Json(information(
+            &row,
+            &self.state.settings,
+            None,
+            Some(registration_token),
+        ))))
+    }
+
+    /// Replace a client's metadata (RFC 7592 §2.2). Rotates the registration
+    /// access token.
+    #[oai(
+        path = "/oauth/register/:client_id",
+        method = "put",
+        tag = "Tag::Registration",
+        transform = "no_store"
+    )]
+    async fn update(
+        &self,
+        client_id: Path<String>,
+        token: Bearer<RegistrationAccess>,
+        body: Body,
+    ) -> Result<Current, RegistrationError> {
+        let current = self.authenticate(&client_id, &token).await?;
+        let obj = object(body)?;
+        metadata::check_update_identity(&obj, &current.client_id, |presented| {
+            current
+                .client_secret_hash
+                .as_deref()
+                .is_some_and(|h| crypto::matches_hash(presented, h))
+        })?;
+        let meta = metadata::validate(&obj)?;
+
+        let (secret_hash, new_secret) = secret_after_update(&meta, &current);
+        let registration_token = crypto::random_token();
+        let row = store::replace(
+            &self.state.db,
+            &current,
+            &meta,
+            secret_hash,
+            crypto::sha256_hex(&registration_token),
+            crate::clock::now(),
+        )
+        .await
+        .map_err(|e| OAuthError::db(e, "update client"))?
+        // A concurrent update rotated the token or a delete won.
+        .ok_or_else(|| invalid_token(true, "registration access token"))?;
+        self.state.client_cache.invalidate(&row.client_id);
+        tracing::info!(client_id = %row.client_id, "client updated");
+        let info = information(
+            &row,
+            &self.state.settings,
+            new_secret,
+            Some(registration_token),
+        );
+        Ok(Current::Ok(Json(info)))
+    }
+
+    /// Delete a client (RFC 7592 §2.3).
+    #[oai(
+        path = "/oauth/register/:client_id",
+        method = "delete",
+        tag = "Tag::Registration",
+        transform = "no_store"
+    )]
+    async fn delete(
+        &self,
+        client_id: Path<String>,
+        token: Bearer<RegistrationAccess>,
+    ) -> Result<Deleted, RegistrationError> {
+        let current = self.authenticate(&client_id, &token).await?;
+        let hash = current
+            .registration_token_hash
+            .as_deref()
+            .unwrap_or_default();
+        let deleted = store::delete(&self.state.db, &current.client_id, hash)
+            .await
+            .map_err(|e| OAuthError::db(e, "delete client"))?;
+        if !deleted {
+            return Err(invalid_token(true, "registration access token").into());
+        }
+        self.state.client_cache.invalidate(&current.client_id);
+        tracing::info!(client_id = %current.client_id, "client deleted");
+        Ok(Deleted::NoContent)
+    }
+}
+
+impl RegistrationApi {
+    /// Count this request against its address; refuse over the limit.
+    async fn rate_limit(&self, remote: &RemoteAddr, now: i64) -> Result<(), OAuthError> {
+        let limit = self.state.settings.registration.rate_limit_per_minute;
+        let bucket = match remote.as_socket_addr() {
+            Some(addr) => rate_limit::ip_bucket("register", addr.ip()),
+            None => "register:unknown".to_string(),
+        };
+        match rate_limit::hit(&self.state.db, &bucket, limit, now)
+            .await
+            .map_err(|e| OAuthError::db(e, "rate limit"))?
+        {
+            Decision::Allowed => Ok(()),
+            Decision::Limited { retry_after_secs } => {
+                metrics::counter!("rate_limit_hits_total", "limit" => "register").increment(1);
+                tracing::info!(%bucket, "registration rate limit reached");
+                Err(OAuthError {
+                    retry_after: Some(retry_after_secs),
+                    ..OAuthError::of(
+                        ErrorCode::TooManyRequests,
+                        format!(
+                            "too many registration requests from this address (limit {limit} \
+                             per minute); retry after {retry_after_secs} s"
+                        ),
+                    )
+                })
+            }
+        }
+    }
+
+    /// RFC 7591 §3: with the `initial_access_token` policy, one of the
+    /// configured tokens is required.
+    fn check_policy(&self, token: &Bearer<InitialAccess>) -> Result<(), OAuthError> {
+        let reg = &self.state.settings.registration;
+        if reg.policy == RegistrationPolicy::Open {
+            return Ok(());
+        }
+        let Some(presented) = token.token() else {
+            return Err(invalid_token(false, "initial access token"));
+        };
+        // Check every configured token: the time does not depend on which matched.
+        let accepted = reg
+            .initial_access_token_hashes
+            .iter()
+            .fold(false, |ok, h| crypto::matches_hash(presented, h) | ok);
+        if accepted {
+            Ok(())
+        } else {
+            Err(invalid_token(true, "initial access token"))
+        }
+    }
+
+    /// The client whose registration access token this is. Unknown client
+    /// and wrong token look the same: 401 (RFC 7592 §2.1).
+    async fn authenticate(
+        &self,
+        client_id: &str,
+        token: &Bearer<RegistrationAccess>,
+    ) -> Result<Model, OAuthError> {
+        const WHAT: &str = "registration access token";
+        let Some(presented) = token.token() else {
+            return Err(invalid_token(false, WHAT));
+        };
+        let row = store::find(&self.state.db, client_id)
+            .await
+            .map_err(|e| OAuthError::db(e, "find client"))?;
+        let stored = row
+            .as_ref()
+            .and_then(|r| r.registration_token_hash.as_deref());
+        // Hash and compare even for an unknown client, to keep timing flat.
+        let matched = crypto::matches_hash(presented, stored.unwrap_or(UNUSABLE_HASH));
+        match row {
+            Some(row) if matched && stored.is_some() => Ok(row),
+            _ => Err(invalid_token(true, WHAT)),
+        }
+    }
+}
+
+/// Not the hex of any SHA-256 (`x` is not hex).
+const UNUSABLE_HASH: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+/// The body as a JSON object, or the error that explains why not.
+fn object(body: Body) -> Result<Map<String, Value>, OAuthError> {
+    let bytes = body.bytes.map_err(body_problem)?;
+    metadata::parse_object(&bytes)
+}
+
+/// The secret hash after an update, and a new secret to show when the
+/// client becomes confidential. A confidential client keeps its secret;
+/// a public one has none.
+fn secret_after_update(meta: &ClientMetadata, current: &Model) -> (Option<String>, Option<String>) {
+    match (
+        meta.token_endpoint_auth_method.is_confidential(),
+        &current.client_secret_hash,
+    ) {
+        (false, _) => (None, None),
+        (true, Some(hash)) => (Some(hash.clone()), None),
+        (true, None) => {
+            let secret = crypto::random_token();
+            (Some(crypto::sha256_hex(&secret)), Some(secret))
+        }
+    }
+}
+
+/// The client information response for a stored client.
+fn information(
+    row: &Model,
+    settings: &Settings,
+    client_secret: Option<String>,
+    registration_access_token: Option<String>,
+) -> ClientInformation {
+    let contacts = model::list(&row.contacts);
+    ClientInformation {
+        client_id: row.client_id.clone(),
+        client_secret,
+        client_id_issued_at: row.created_at,
+        client_secret_expires_at: row.client_secret_hash.is_some().then_some(0),
+        registration_access_token,
+        registration_client_uri: settings.endpoint(&format!("/oauth/register/{}", row.client_id)),
+        redirect_uris: model::list(&row.redirect_uris),
+        token_endpoint_auth_method: row.token_endpoint_auth_method.as_str().to_string(),
+        grant_types: model::list(&row.grant_types),
+        response_types: model::list(&row.response_types),
+        scope: row.scope.clone(),
+        client_name: row.client_name.clone(),
+        client_uri: row.client_uri.clone(),
+        logo_uri: row.logo_uri.clone(),
+        tos_uri: row.tos_uri.clone(),
+        policy_uri: row.policy_uri.clone(),
+        contacts: (!contacts.is_empty()).then_some(contacts),
+        software_id: row.software_id.clone(),
+        software_version: row.software_version.clone(),
+        application_type: row.application_type.map(|t| t.as_str().to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use poem::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+
     use super::*;
-    use serde_json::json;
 
-    fn check(v: Value) -> Result<ClientMetadata, MetadataError> {
-        match v {
-            Value::Object(m) => validate(&m),
-            _ => panic!("test input must be an object"),
-        }
-    }
-
-    fn err(v: Value) -> MetadataError {
-        check(v).expect_err("should be rejected")
-    }
-
-    fn assert_err(v: Value, code: ErrorCode, needle: &str) {
-        let e = err(v.clone());
-        assert_eq!(e.code, code, "{v}: {}", e.description);
-        assert!(
-            e.description.contains(needle),
-            "{v}: {:?} lacks {needle:?}",
-            e.description
-        );
+    fn sent(e: OAuthError) -> (StatusCode, Response) {
+        let resp = RegistrationError(e).into_response();
+        (resp.status(), resp)
     }
 
     #[test]
-    fn defaults_follow_rfc_7591() {
-        let m = check(json!({"redirect_uris": ["https://app.example/cb"]})).unwrap();
-        assert_eq!(m.grant_types, vec![GrantType::AuthorizationCode]);
-        assert_eq!(m.response_types, vec!["code"]);
-        assert_eq!(m.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
-        assert_eq!(m.scope, None);
-        assert!(m.contacts.is_empty());
-    }
-
-    #[test]
-    fn typical_mcp_public_client() {
-        let m = check(json!({
-            "client_name": "Claude",
-            "redirect_uris": ["http://127.0.0.1:33418/callback", "https://claude.ai/api/mcp/auth_callback"],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "none",
-            "scope": "agency:read posts:read offline_access",
-            "unknown_field": {"nested": true},
-        }))
-        .unwrap();
-        assert_eq!(m.token_endpoint_auth_method, AuthMethod::None);
-        assert_eq!(m.redirect_uris.len(), 2);
+    fn errors_are_sent_as_before() {
+        let (status, resp) = sent(body_problem(BodyProblem::TooLarge(MAX_BODY_BYTES)));
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(
-            m.scope.as_deref(),
-            Some("agency:read posts:read offline_access")
+            resp.headers()[CONTENT_TYPE],
+            "application/json; charset=utf-8"
         );
-        assert_eq!(m.client_name.as_deref(), Some("Claude"));
-    }
+        let (status, _) = sent(body_problem(BodyProblem::UnsupportedMediaType(None)));
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
-    #[test]
-    fn client_credentials_only_confidential_client() {
-        let m = check(json!({"grant_types": ["client_credentials"]})).unwrap();
-        assert!(m.response_types.is_empty() && m.redirect_uris.is_empty());
-        assert_err(
-            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),
-            ErrorCode::InvalidClientMetadata,
-            "client_credentials requires a confidential client",
+        let (status, resp) = sent(invalid_token(false, "registration access token"));
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(resp.headers()[WWW_AUTHENTICATE], "Bearer");
+        let (_, resp) = sent(invalid_token(true, "registration access token"));
+        assert_eq!(
+            resp.headers()[WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\""
         );
-    }
 
-    #[test]
-    fn grant_and_response_types() {
-        use ErrorCode::InvalidClientMetadata as M;
-        assert_err(
-            json!({"grant_types": ["password"]}),
-            M,
-            "grant_types: \"password\"",
-        );
-        assert_err(json!({"grant_types": ["implicit"]}), M, "not supported");
-        assert_err(
-            json!({"grant_types": []}),
-            M,
-            "grant_types must not be empty",
-        );
-        assert_err(
-            json!({"grant_types": "authorization_code"}),
-            M,
-            "grant_types must be an array",
-        );
-        assert_err(
-            json!({"grant_types": [1]}),
-            M,
-            "grant_types must be an array of strings",
-        );
-        assert_err(
-            json!({"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}),
-            M,
-            "response_types: \"token\"",
-        );
-        assert_err(
-            json!({"redirect_uris": ["https://a.example/cb"], "response_types": ["code id_token"]}),
-            M,
-            "not supported",
-        );
-        assert_err(
-            json!({"redirect_uris": ["https://a.example/cb"], "response_types": []}),
-            M,
-            "must include \"code\"",
-        );
-        assert_err(
-            json!({"grant_types": ["client_credentials"], "response_types": ["code"]}),
-            M,
-            "requires \"authorization_code\"",
-        );
-        assert_err(
-            json!({"grant_types": ["refresh_token"], "response_types": []}),
-            M,
-            "refresh_token requires authorization_code",
-        );
-        assert_err(
-            json!({"token_endpoint_auth_method": "private_key_jwt"}),
-            M,
-            "token_endpoint_auth_method: \"private_key_jwt\" is not supported",
-        );
-        // Duplicates collapse.
-        let m = check(json!({
-            "redirect_uris": ["https://a.example/cb", "https://a.example/cb"],
-            "grant_types": ["authorization_code", "authorization_code"],
-            "response_types": ["code", "code"],
-        }))
-        .unwrap();
-        assert_eq!(m.grant_types.len(), 1);
-        assert_eq!(m.response_types.len(), 1);
-        assert_eq!(m.redirect_uris.len(), 1);
-    }
-
-    #[test]
-    fn redirect_uris_rules() {
-        use ErrorCode::InvalidRedirectUri as R;
-        assert_err(json!({}), R, "redirect_uris is required");
-        assert_err(json!({"redirect_uris": []}), R, "redirect_uris is required");
-        assert_err(
-            json!({"redirect_uris": "https://a.example/cb"}),
-            R,
-            "array of strings",
-        );
-        assert_err(json!({"redirect_uris": [42]}), R, "array of strings");
-        assert_err(
-            json!({"redirect_uris": ["https://a.example/cb", "http://evil.example/cb"]}),
-            R,
-            "\"http://evil.example/cb\"",
-        );
-        assert_err(
-            json!({"redirect_uris": ["javascript:alert(1)"]}),
-            R,
-            "forbidden scheme",
-        );
-        assert_err(
-            json!({"redirect_uris": ["https://a.example/cb#x"]}),
-            R,
-            "fragment",
-        );
-        let many: Vec<String> = (0..11).map(|i| format!("https://a.example/{i}")).collect();
-        assert_err(json!({"redirect_uris": many}), R, "at most 10");
-    }
-
-    #[test]
-    fn application_type() {
-        let loopback = "http://127.0.0.1:33418/callback";
-        let private = "com.example.app:/cb";
-        let https = "https://app.example/cb";
-        // Absent: every registrable form, as before.
-        let m = check(json!({"redirect_uris": [loopback, private, https]})).unwrap();
-        assert_eq!(m.application_type, None);
-        let m = check(
-            json!({"application_type": "native", "redirect_uris": [loopback, private, https]}),
-        )
-        .unwrap();
-        assert_eq!(m.application_type, Some(ApplicationType::Native));
-        let m = check(json!({"application_type": "web", "redirect_uris": [https]})).unwrap();
-        assert_eq!(m.application_type, Some(ApplicationType::Web));
-        for bad in [loopback, private] {
-            assert_err(
-                json!({"application_type": "web", "redirect_uris": [https, bad]}),
-                ErrorCode::InvalidRedirectUri,
-                "application_type web",
-            );
-        }
-        assert_err(
-            json!({"application_type": "desktop", "redirect_uris": [https]}),
-            ErrorCode::InvalidClientMetadata,
-            "application_type: \"desktop\" is not supported",
-        );
-        assert_err(
-            json!({"application_type": 1, "redirect_uris": [https]}),
-            ErrorCode::InvalidClientMetadata,
-            "application_type must be a string",
-        );
-    }
-
-    #[test]
-    fn scope_must_be_supported() {
-        let m = check(json!({"redirect_uris": ["https://a.example/cb"], "scope": "posts:read  posts:read agency:read"}))
-            .unwrap();
-        assert_eq!(m.scope.as_deref(), Some("posts:read agency:read"));
-        assert_err(
-            json!({"redirect_uris": ["https://a.example/cb"], "scope": "posts:read admin"}),
-            ErrorCode::InvalidClientMetadata,
-            "scope: \"admin\" is not a supported scope",
-        );
-        assert_err(
-            json!({"redirect_uris": ["https://a.example/cb"], "scope": ["posts:read"]}),
-            ErrorCode::InvalidClientMetadata,
-            "scope must be a string",
-        );
-    }
-
-    #[test]
-    fn human_metadata() {
-        use ErrorCode::InvalidClientMetadata as M;
-        let base = || json!({"redirect_uris": ["https://a.example/cb"]});
-        let with = |k: &str, v: Value| {
-            let mut b = base();
-            b[k] = v;
-            b
+        let limited = OAuthError {
+            retry_after: Some(7),
+            ..OAuthError::of(ErrorCode::TooManyRequests, "slow down")
         };
-        let m = check(with("logo_uri", json!("http://localhost:3000/logo.png"))).unwrap();
-        assert_eq!(
-            m.logo_uri.as_deref(),
-            Some("http://localhost:3000/logo.png")
-        );
-        for f in ["client_uri", "logo_uri", "tos_uri", "policy_uri"] {
-            assert_err(with(f, json!("http://app.example/x")), M, &format!("{f}: "));
-            assert_err(
-                with(f, json!("javascript:alert(1)")),
-                M,
-                "must be an https URL",
-            );
-            assert_err(with(f, json!("/relative")), M, "not an absolute URL");
-            assert_err(
-                with(f, json!("https://bank.example@evil.example/")),
-                M,
-                "user information",
-            );
-            assert_err(with(f, json!(5)), M, &format!("{f} must be a string"));
-            let long = format!("https://a.example/{}", "x".repeat(MAX_URL_LEN));
-            assert_err(with(f, json!(long)), M, "longer than");
-        }
-        assert_err(
-            with("client_name", json!("x".repeat(MAX_TEXT_LEN + 1))),
-            M,
-            "client_name is longer",
-        );
-        assert_err(
-            with("client_name", json!("a\u{0}b")),
-            M,
-            "client_name must not contain control",
-        );
-        assert_err(
-            with("software_id", json!({})),
-            M,
-            "software_id must be a string",
-        );
-        assert_err(
-            with("software_version", json!("v".repeat(MAX_TEXT_LEN + 1))),
-            M,
-            "software_version",
-        );
-        assert_err(
-            with("contacts", json!("ops@app.example")),
-            M,
-            "contacts must be an array",
-        );
-        assert_err(
-            with("contacts", json!(vec!["a@b.example"; 11])),
-            M,
-            "contacts has 11 entries",
-        );
-        assert_err(
-            with("contacts", json!([""])),
-            M,
-            "contacts must not contain empty",
-        );
-        let m = check(with("contacts", json!(["ops@app.example"]))).unwrap();
-        assert_eq!(m.contacts, vec!["ops@app.example"]);
-        // Empty strings count as absent; null too.
-        let m = check(with("client_uri", json!(""))).unwrap();
-        assert_eq!(m.client_uri, None);
-        let m = check(with("client_name", Value::Null)).unwrap();
-        assert_eq!(m.client_name, None);
-    }
-
-    #[test]
-    fn body_must_be_a_json_object() {
-        assert!(parse_object(br#"{"a":1}"#).is_ok());
-        for bad in [&b"[]"[..], b"\"x\"", b"", b"{", b"\xff\xfe", b"null"] {
-            let e = parse_object(bad).unwrap_err();
-            assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
-        }
-    }
-
-    #[test]
-    fn update_identity() {
-        let obj = |v: Value| v.as_object().cloned().unwrap();
-        let ok_secret = |s: &str| s == "s3cret";
-        assert!(check_update_identity(&obj(json!({"client_id": "c1"})), "c1", ok_secret).is_ok());
-        assert!(
-            check_update_identity(
-                &obj(json!({"client_id": "c1", "client_secret": "s3cret"})),
-                "c1",
-                ok_secret
-            )
-            .is_ok()
-        );
-        for (v, needle) in [
-            (json!({}), "client_id is required"),
-            (json!({"client_id": "c2"}), "does not match"),
-            (json!({"client_id": 1}), "must be a string"),
-            (
-                json!({"client_id": "c1", "client_secret": "mine"}),
-                "client_secret does not match",
-            ),
-            (
-                json!({"client_id": "c1", "client_secret": 7}),
-                "client_secret does not match",
-            ),
-        ] {
-            let e = check_update_identity(&obj(v), "c1", ok_secret).unwrap_err();
-            assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
-            assert!(e.description.contains(needle), "{}", e.description);
-        }
-    }
-
-    #[test]
-    fn long_values_are_cut_in_descriptions() {
-        let long = format!("http://evil.example/{}", "x".repeat(5000));
-        let e = err(json!({"redirect_uris": [long]}));
-        assert!(e.description.len() < 400, "{}", e.description.len());
+        let (status, resp) = sent(limited);
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[RETRY_AFTER], "7");
     }
 }

@@ -10,9 +10,9 @@
 use sea_orm::ConnectionTrait;
 
 use crate::crypto;
-use crate::oauth::clients;
+use crate::oauth::client::store as clients;
 use crate::oauth::error::OAuthError;
-use crate::oauth::params::{Params, quote};
+use crate::oauth::params::quote;
 
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_RESOURCE_LEN: usize = 2000;
@@ -85,7 +85,7 @@ pub async fn create_resource_server(
         name,
         resource,
         crypto::sha256_hex(&client_secret),
-        clients::now(),
+        crate::clock::now(),
     )
     .await?;
     Ok(Created {
@@ -142,18 +142,18 @@ pub async fn resolve(
     Ok(registered.into_iter().find(|r| same(presented, r)))
 }
 
-/// The audience of a token requested with `params`: the one `resource`
-/// parameter when it is a known resource, `default` when there is none.
+/// The audience of a token requested with the `resource` parameters
+/// `requested`: the one resource when it is a known resource, `default`
+/// when there is none.
 pub async fn audience(
     db: &impl ConnectionTrait,
     default: &str,
-    params: &Params,
+    requested: &[String],
 ) -> Result<String, OAuthError> {
-    let mut requested = params.all("resource");
-    let Some(resource) = requested.next() else {
+    let Some(resource) = requested.first() else {
         return Ok(default.to_string());
     };
-    if requested.next().is_some() {
+    if requested.len() > 1 {
         return Err(OAuthError::invalid_target(
             "more than one resource was requested; this server issues a token for one resource \
              at a time (send a single resource parameter)",
@@ -175,6 +175,7 @@ pub async fn audience(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::error::ErrorCode;
 
     #[test]
     fn resource_server_identifiers() {
@@ -244,7 +245,7 @@ mod tests {
         for bad in ["relative/path", "https://a.example/#x", ""] {
             assert_eq!(
                 check_shape(bad).unwrap_err().code,
-                "invalid_target",
+                ErrorCode::InvalidTarget,
                 "{bad}"
             );
         }

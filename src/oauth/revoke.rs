@@ -20,8 +20,8 @@ use crate::http::basic::ClientAuthorization;
 use crate::http::form_body::FormBody;
 use crate::http::no_store::no_store;
 use crate::oauth::TokenTag;
-use crate::oauth::client_auth::{self, Rule};
-use crate::oauth::clients::ClientRecord;
+use crate::oauth::client::ClientRecord;
+use crate::oauth::client::authentication::{self as client_auth, Rule};
 use crate::oauth::error::OAuthError;
 use crate::oauth::introspect::{TokenKind, kind};
 use crate::oauth::params::{self, MAX_FORM_BYTES};
@@ -95,7 +95,7 @@ pub async fn revoke(
     match kind(token) {
         TokenKind::AccessToken => access_token(state, client, token).await,
         // Refresh tokens are opaque; revoking one revokes its whole family
-        // in the refresh-token table (refresh.rs plugs in here).
+        // (RFC 9700 §4.14.2: the family shares one fate).
         TokenKind::Opaque => refresh_token(state, client, token).await,
         // API keys are revoked by their owners (settings page, CLI), not by
         // OAuth clients.
@@ -108,7 +108,7 @@ async fn access_token(
     client: &ClientRecord,
     token: &str,
 ) -> Result<(), OAuthError> {
-    let now = crate::keys::store::now();
+    let now = crate::clock::now();
     let Some(claims) = access_token::verify(&state.keys, &state.settings.issuer, token, now).await
     else {
         // Not ours, or expired already: nothing to do.
@@ -140,7 +140,7 @@ async fn refresh_token(
     if family.client_id != client.client_id {
         return Ok(());
     }
-    crate::oauth::token::families::revoke_family(&state.db, &family.id, crate::accounts::now())
+    crate::oauth::token::families::revoke_family(&state.db, &family.id, crate::clock::now())
         .await
         .map_err(|e| OAuthError::db(e, "revoke refresh family"))?;
     tracing::info!(client_id = %client.client_id, family_id = %family.id, "refresh token family revoked");

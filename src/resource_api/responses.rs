@@ -6,6 +6,7 @@ use poem::http::{HeaderValue, StatusCode, header};
 use poem::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::oauth::error::ErrorCode;
 use crate::verify::{AuthError, Forbidden, Principal};
 
 pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
@@ -60,10 +61,13 @@ pub struct AgencyView<'a> {
 }
 
 pub fn agency_view(p: &Principal) -> AgencyView<'_> {
+    // Sorted, as they always were here (a credential's own order varies).
+    let mut scopes: Vec<&str> = p.scopes.iter().collect();
+    scopes.sort_unstable();
     AgencyView {
         id: p.agency_id.as_deref().unwrap_or(""),
         role: p.role.as_deref(),
-        scopes: p.scopes.iter().collect(),
+        scopes,
         via: p.via.as_str(),
         client_id: p.client_id.as_deref(),
     }
@@ -106,12 +110,7 @@ impl From<AuthError> for Denial {
 pub fn denial_parts(
     d: &Denial,
     metadata_url: &str,
-) -> (
-    StatusCode,
-    Option<String>,
-    Option<&'static str>,
-    &'static str,
-) {
+) -> (StatusCode, Option<String>, Option<ErrorCode>, &'static str) {
     let rm = format!("resource_metadata=\"{metadata_url}\"");
     match d {
         Denial::NoCredential => (
@@ -120,22 +119,28 @@ pub fn denial_parts(
             None,
             "send an access token or API key as Authorization: Bearer <token>",
         ),
-        Denial::BadRequest(desc) => (
-            StatusCode::BAD_REQUEST,
-            Some(format!(
-                "Bearer {rm}, error=\"invalid_request\", error_description=\"{desc}\""
-            )),
-            Some("invalid_request"),
-            desc,
-        ),
-        Denial::InvalidToken(desc) => (
-            StatusCode::UNAUTHORIZED,
-            Some(format!(
-                "Bearer {rm}, error=\"invalid_token\", error_description=\"{desc}\""
-            )),
-            Some("invalid_token"),
-            desc,
-        ),
+        Denial::BadRequest(desc) => {
+            let code = ErrorCode::InvalidRequest;
+            (
+                StatusCode::BAD_REQUEST,
+                Some(format!(
+                    "Bearer {rm}, error=\"{code}\", error_description=\"{desc}\""
+                )),
+                Some(code),
+                desc,
+            )
+        }
+        Denial::InvalidToken(desc) => {
+            let code = ErrorCode::InvalidToken;
+            (
+                StatusCode::UNAUTHORIZED,
+                Some(format!(
+                    "Bearer {rm}, error=\"{code}\", error_description=\"{desc}\""
+                )),
+                Some(code),
+                desc,
+            )
+        }
         Denial::Forbidden { scope, why } => {
             let desc = match why {
                 Forbidden::MissingScope => "the credential lacks the scope this request needs",
@@ -143,26 +148,22 @@ pub fn denial_parts(
                     "the credential acts for no agency (client_credentials tokens do not)"
                 }
             };
+            let code = ErrorCode::InsufficientScope;
             let challenge = match why {
                 Forbidden::MissingScope => {
-                    format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\", {rm}")
+                    format!("Bearer error=\"{code}\", scope=\"{scope}\", {rm}")
                 }
                 Forbidden::NoAgency => format!(
-                    "Bearer error=\"insufficient_scope\", scope=\"{scope}\", {rm}, \
+                    "Bearer error=\"{code}\", scope=\"{scope}\", {rm}, \
                      error_description=\"{desc}\""
                 ),
             };
-            (
-                StatusCode::FORBIDDEN,
-                Some(challenge),
-                Some("insufficient_scope"),
-                desc,
-            )
+            (StatusCode::FORBIDDEN, Some(challenge), Some(code), desc)
         }
         Denial::Unavailable { reason, .. } => (
             StatusCode::SERVICE_UNAVAILABLE,
             None,
-            Some("temporarily_unavailable"),
+            Some(ErrorCode::TemporarilyUnavailable),
             reason,
         ),
     }
@@ -171,7 +172,7 @@ pub fn denial_parts(
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
+    error: Option<ErrorCode>,
     error_description: &'a str,
 }
 
@@ -209,7 +210,7 @@ pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::{ScopeSet, Via};
+    use crate::verify::{Scopes, Via};
 
     const MD: &str = "http://api.example/.well-known/oauth-protected-resource";
 
@@ -265,7 +266,7 @@ mod tests {
                  error_description=\"the access token has expired\""
             )
         );
-        assert_eq!(e, Some("invalid_token"));
+        assert_eq!(e, Some(ErrorCode::InvalidToken));
         let (s, c, _, _) = denial_parts(
             &Denial::Forbidden {
                 scope: "agency:read",
@@ -293,6 +294,28 @@ mod tests {
         assert!(resp.headers().get("www-authenticate").is_none());
     }
 
+    #[tokio::test]
+    async fn error_bodies_name_the_rfc_code() {
+        async fn body(d: Denial) -> serde_json::Value {
+            let bytes = denial_response(&d, MD).into_body().into_vec().await;
+            serde_json::from_slice(&bytes.unwrap()).unwrap()
+        }
+        assert_eq!(
+            body(Denial::Forbidden {
+                scope: "agency:read",
+                why: Forbidden::MissingScope,
+            })
+            .await,
+            serde_json::json!({"error": "insufficient_scope",
+                "error_description": "the credential lacks the scope this request needs"})
+        );
+        assert_eq!(
+            body(Denial::NoCredential).await,
+            serde_json::json!({"error_description":
+                "send an access token or API key as Authorization: Bearer <token>"})
+        );
+    }
+
     #[test]
     fn agency_body() {
         let p = Principal {
@@ -301,7 +324,7 @@ mod tests {
             client_id: Some("c".into()),
             agency_id: Some("a".into()),
             role: Some("viewer".into()),
-            scopes: ScopeSet::parse("posts:read agency:read"),
+            scopes: Scopes::parse("posts:read agency:read").unwrap(),
             expires_at: 0,
         };
         assert_eq!(

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::settings::{LogFormat, LogSettings, SettingsError, key_error};
+use crate::settings::url::{http_url, without_credentials};
+use crate::settings::{LogSettings, RawLog, RawMetrics, RawServer, SettingsError, key_error};
 use crate::verify::{Algorithm, IntrospectionCredentials, VerifierConfig};
 
 /// The checked-in defaults, embedded so the binary runs from any directory.
@@ -39,6 +40,8 @@ pub struct ApiSettings {
     pub metrics_token: String,
 }
 
+/// The document as it comes out of the layers. `server`, `log` and
+/// `metrics` are the auth server's sections; the others are this service's.
 #[derive(Deserialize)]
 struct Raw {
     issuer: String,
@@ -50,25 +53,67 @@ struct Raw {
     log: RawLog,
     metrics: RawMetrics,
 }
-#[derive(Deserialize)]
-struct RawMetrics {
-    token: String,
-}
-#[derive(Deserialize)]
-struct RawServer {
-    bind: String,
-}
+
+/// `[auth_server]`: how this service reaches the issuer.
 #[derive(Deserialize)]
 struct RawAuthServer {
     internal_url: String,
     timeout_ms: u64,
 }
+
+impl RawAuthServer {
+    /// The internal URL (empty: none) and the bound of every call.
+    fn validate(self) -> Result<(Option<String>, Duration), SettingsError> {
+        let internal_url = match self.internal_url.trim() {
+            "" => None,
+            u => Some(base_url("auth_server.internal_url", u)?),
+        };
+        if !(100..=60_000).contains(&self.timeout_ms) {
+            return Err(key_error(
+                "auth_server.timeout_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        Ok((internal_url, Duration::from_millis(self.timeout_ms)))
+    }
+}
+
+/// `[verify]`: how access tokens are checked.
 #[derive(Deserialize)]
 struct RawVerify {
     algorithm: String,
     leeway_secs: u64,
     token_cache_size: usize,
 }
+
+/// `[verify]` validated.
+#[derive(Debug)]
+struct Verify {
+    algorithm: Algorithm,
+    leeway_secs: u64,
+    token_cache_size: usize,
+}
+
+impl RawVerify {
+    fn validate(self) -> Result<Verify, SettingsError> {
+        let algorithm = Algorithm::parse(self.algorithm.trim()).ok_or_else(|| {
+            key_error(
+                "verify.algorithm",
+                format!("is not supported: {:?} (only \"ES256\")", self.algorithm),
+            )
+        })?;
+        if self.leeway_secs > crate::verify::checks::MAX_LEEWAY_SECS {
+            return Err(key_error("verify.leeway_secs", "must be at most 60"));
+        }
+        Ok(Verify {
+            algorithm,
+            leeway_secs: self.leeway_secs,
+            token_cache_size: self.token_cache_size,
+        })
+    }
+}
+
+/// `[introspection]`: this service's credentials for API keys, and their cache.
 #[derive(Deserialize)]
 struct RawIntrospection {
     client_id: String,
@@ -77,66 +122,20 @@ struct RawIntrospection {
     negative_cache_ttl_secs: u64,
     cache_size: usize,
 }
-#[derive(Deserialize)]
-struct RawLog {
-    format: String,
-    level: String,
+
+/// `[introspection]` validated.
+#[derive(Debug)]
+struct Introspection {
+    credentials: Option<IntrospectionCredentials>,
+    cache_ttl: Duration,
+    negative_cache_ttl: Duration,
+    cache_size: usize,
 }
 
-impl ApiSettings {
-    /// Load the layers from the real environment.
-    pub fn load(config_file: Option<&Path>) -> Result<Self, SettingsError> {
-        Self::load_from(config_file, std::env::vars())
-    }
-
-    /// Load the layers with an explicit environment (tests pass their own).
-    pub fn load_from(
-        config_file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, SettingsError> {
-        let raw: Raw = crate::settings::load_layers(DEFAULT_TOML, ENV_PREFIX, config_file, env)?;
-        Self::validate(raw)
-    }
-
-    fn validate(raw: Raw) -> Result<Self, SettingsError> {
-        let bind: SocketAddr = raw.server.bind.trim().parse().map_err(|_| {
-            key_error(
-                "server.bind",
-                format!(
-                    "is not a socket address: {:?} (expected IP:PORT, e.g. 127.0.0.1:8081)",
-                    raw.server.bind
-                ),
-            )
-        })?;
-        let issuer = base_url("issuer", &raw.issuer)?;
-        let resource = base_url("resource", &raw.resource)?;
-        let internal_url = match raw.auth_server.internal_url.trim() {
-            "" => None,
-            u => Some(base_url("auth_server.internal_url", u)?),
-        };
-        if !(100..=60_000).contains(&raw.auth_server.timeout_ms) {
-            return Err(key_error(
-                "auth_server.timeout_ms",
-                "must be between 100 and 60000",
-            ));
-        }
-        let algorithm = Algorithm::parse(raw.verify.algorithm.trim()).ok_or_else(|| {
-            key_error(
-                "verify.algorithm",
-                format!(
-                    "is not supported: {:?} (only \"ES256\")",
-                    raw.verify.algorithm
-                ),
-            )
-        })?;
-        if raw.verify.leeway_secs > crate::verify::checks::MAX_LEEWAY_SECS {
-            return Err(key_error("verify.leeway_secs", "must be at most 60"));
-        }
-        let (id, secret) = (
-            raw.introspection.client_id.trim(),
-            raw.introspection.client_secret.trim(),
-        );
-        let introspection = match (id.is_empty(), secret.is_empty()) {
+impl RawIntrospection {
+    fn validate(self) -> Result<Introspection, SettingsError> {
+        let (id, secret) = (self.client_id.trim(), self.client_secret.trim());
+        let credentials = match (id.is_empty(), secret.is_empty()) {
             (true, true) => None,
             (false, false) => Some(IntrospectionCredentials {
                 client_id: id.to_string(),
@@ -155,48 +154,66 @@ impl ApiSettings {
                 ));
             }
         };
-        if !(1..=30).contains(&raw.introspection.cache_ttl_secs) {
+        if !(1..=30).contains(&self.cache_ttl_secs) {
             return Err(key_error(
                 "introspection.cache_ttl_secs",
                 "must be between 1 and 30",
             ));
         }
-        if raw.introspection.negative_cache_ttl_secs > 30 {
+        if self.negative_cache_ttl_secs > 30 {
             return Err(key_error(
                 "introspection.negative_cache_ttl_secs",
                 "must be at most 30",
             ));
         }
-        let format = match raw.log.format.as_str() {
-            "pretty" => LogFormat::Pretty,
-            "json" => LogFormat::Json,
-            other => {
-                return Err(key_error(
-                    "log.format",
-                    format!("is unknown: {other:?} (expected \"pretty\" or \"json\")"),
-                ));
-            }
-        };
+        Ok(Introspection {
+            credentials,
+            cache_ttl: Duration::from_secs(self.cache_ttl_secs),
+            negative_cache_ttl: Duration::from_secs(self.negative_cache_ttl_secs),
+            cache_size: self.cache_size,
+        })
+    }
+}
+
+impl ApiSettings {
+    /// Load the layers from the real environment.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_from(config_file, std::env::vars())
+    }
+
+    /// Load the layers with an explicit environment (tests pass their own).
+    pub fn load_from(
+        config_file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let raw: Raw = crate::settings::load_layers(DEFAULT_TOML, ENV_PREFIX, config_file, env)?;
+        Self::validate(raw)
+    }
+
+    /// Each section's own validation; with several bad keys the first in
+    /// this order is the one reported.
+    fn validate(raw: Raw) -> Result<Self, SettingsError> {
+        let bind = raw.server.validate("127.0.0.1:8081")?;
+        let issuer = base_url("issuer", &raw.issuer)?;
+        let resource = base_url("resource", &raw.resource)?;
+        let (internal_url, timeout) = raw.auth_server.validate()?;
+        let verify = raw.verify.validate()?;
+        let introspection = raw.introspection.validate()?;
         Ok(ApiSettings {
             bind,
             resource,
             issuer,
             internal_url,
-            timeout: Duration::from_millis(raw.auth_server.timeout_ms),
-            algorithm,
-            leeway_secs: raw.verify.leeway_secs,
-            token_cache_size: raw.verify.token_cache_size,
-            introspection,
-            api_key_cache_ttl: Duration::from_secs(raw.introspection.cache_ttl_secs),
-            api_key_negative_cache_ttl: Duration::from_secs(
-                raw.introspection.negative_cache_ttl_secs,
-            ),
-            api_key_cache_size: raw.introspection.cache_size,
-            log: LogSettings {
-                format,
-                level: raw.log.level,
-            },
-            metrics_token: raw.metrics.token.trim().to_string(),
+            timeout,
+            algorithm: verify.algorithm,
+            leeway_secs: verify.leeway_secs,
+            token_cache_size: verify.token_cache_size,
+            introspection: introspection.credentials,
+            api_key_cache_ttl: introspection.cache_ttl,
+            api_key_negative_cache_ttl: introspection.negative_cache_ttl,
+            api_key_cache_size: introspection.cache_size,
+            log: raw.log.validate()?,
+            metrics_token: raw.metrics.validate()?,
         })
     }
 
@@ -220,26 +237,14 @@ impl ApiSettings {
 /// An absolute http(s) URL with a host and no query, fragment or
 /// credentials, kept exactly as written.
 fn base_url(key: &str, value: &str) -> Result<String, SettingsError> {
-    let parsed = url::Url::parse(value)
-        .map_err(|e| key_error(key, format!("is not an absolute URL: {value:?} ({e})")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(key_error(
-            key,
-            format!("must be an absolute http(s) URL with a host: {value:?}"),
-        ));
-    }
+    let parsed = http_url(key, value)?;
     if parsed.query().is_some() || parsed.fragment().is_some() || value.contains(['?', '#']) {
         return Err(key_error(
             key,
             format!("must not have a query or fragment: {value:?}"),
         ));
     }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(key_error(
-            key,
-            format!("must not carry credentials: {value:?}"),
-        ));
-    }
+    without_credentials(key, value, &parsed)?;
     Ok(value.to_string())
 }
 
@@ -345,5 +350,88 @@ mod tests {
             assert!(err.contains(want), "{env:?}: {err}");
             assert!(!err.contains('\n'), "one line: {err}");
         }
+    }
+
+    #[test]
+    fn base_url_good_and_bad() {
+        assert_eq!(
+            base_url("resource", "https://api.example.com/v1").unwrap(),
+            "https://api.example.com/v1"
+        );
+        for (value, want) in [
+            ("https://a/?x=1", "must not have a query or fragment"),
+            ("https://a/#f", "must not have a query or fragment"),
+            ("https://u:p@a/", "must not carry credentials"),
+            ("ftp://a", "must be an absolute http(s) URL with a host"),
+        ] {
+            let err = base_url("resource", value).unwrap_err().to_string();
+            assert!(err.starts_with("configuration: `resource` "), "{err}");
+            assert!(err.contains(want), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn auth_server_good_and_bad() {
+        let raw = |internal_url: &str, timeout_ms| RawAuthServer {
+            internal_url: internal_url.into(),
+            timeout_ms,
+        };
+        let (url, timeout) = raw(" ", 3000).validate().unwrap();
+        assert_eq!((url, timeout), (None, Duration::from_secs(3)));
+        let (url, _) = raw("http://auth:8080", 100).validate().unwrap();
+        assert_eq!(url.as_deref(), Some("http://auth:8080"));
+        assert_eq!(
+            raw("", 60_001).validate().unwrap_err().to_string(),
+            "configuration: `auth_server.timeout_ms` must be between 100 and 60000"
+        );
+        let err = raw("auth", 3000).validate().unwrap_err().to_string();
+        assert!(err.contains("`auth_server.internal_url`"), "{err}");
+    }
+
+    #[test]
+    fn verify_good_and_bad() {
+        let raw = |algorithm: &str, leeway_secs| RawVerify {
+            algorithm: algorithm.into(),
+            leeway_secs,
+            token_cache_size: 10,
+        };
+        let v = raw(" ES256 ", 60).validate().unwrap();
+        assert_eq!((v.algorithm, v.leeway_secs), (Algorithm::Es256, 60));
+        assert!(raw("ES256", 61).validate().is_err());
+        assert_eq!(
+            raw("none", 0).validate().unwrap_err().to_string(),
+            "configuration: `verify.algorithm` is not supported: \"none\" (only \"ES256\")"
+        );
+    }
+
+    #[test]
+    fn introspection_good_and_bad() {
+        let raw = |client_id: &str, client_secret: &str, cache_ttl_secs| RawIntrospection {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            cache_ttl_secs,
+            negative_cache_ttl_secs: 5,
+            cache_size: 10,
+        };
+        let i = raw(" rs_1 ", " s ", 30).validate().unwrap();
+        let creds = i.credentials.unwrap();
+        assert_eq!(
+            (creds.client_id.as_str(), creds.client_secret.as_str()),
+            ("rs_1", "s")
+        );
+        assert_eq!(i.cache_ttl, Duration::from_secs(30));
+        assert!(raw("", "", 1).validate().unwrap().credentials.is_none());
+        assert_eq!(
+            raw("", "", 0).validate().unwrap_err().to_string(),
+            "configuration: `introspection.cache_ttl_secs` must be between 1 and 30"
+        );
+        let too_long = RawIntrospection {
+            negative_cache_ttl_secs: 31,
+            ..raw("", "", 1)
+        };
+        assert_eq!(
+            too_long.validate().unwrap_err().to_string(),
+            "configuration: `introspection.negative_cache_ttl_secs` must be at most 30"
+        );
     }
 }

@@ -10,7 +10,7 @@ use poem::web::{Data, Query};
 use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 
-use super::{AgencyChoice, current_session, field, message, page, read_form, redirect};
+use super::{AgencyChoice, PageError, current_session, field, page, read_form, redirect};
 use crate::AppState;
 use crate::accounts;
 use crate::api_keys::{self, ApiKeyError};
@@ -79,17 +79,14 @@ async fn render(
     agency: Option<&str>,
     notice: Notice,
     status: StatusCode,
-) -> Response {
-    let memberships = match accounts::memberships(&state.db, &session.user_id).await {
-        Ok(m) => m,
-        Err(e) => return super::unavailable(e),
-    };
+) -> Result<Response, PageError> {
+    let memberships = accounts::memberships(&state.db, &session.user_id).await?;
     if memberships.is_empty() {
-        return message(
-            StatusCode::FORBIDDEN,
-            "No agency",
-            "Your account is not a member of any agency.",
-        );
+        return Err(PageError::Message {
+            status: StatusCode::FORBIDDEN,
+            title: "No agency",
+            message: "Your account is not a member of any agency.".into(),
+        });
     }
     // The chosen agency, else the first where the member may manage keys.
     let chosen = agency
@@ -103,14 +100,11 @@ async fn render(
     let (agency, role) = (&chosen.0, chosen.1);
     let can_manage = matches!(role, Role::Owner | Role::Manager);
     let keys = if can_manage {
-        match api_keys::list(&state.db, &session.user_id, &agency.id).await {
-            Ok(k) => k,
-            Err(e) => return super::unavailable(e),
-        }
+        api_keys::list(&state.db, &session.user_id, &agency.id).await?
     } else {
         Vec::new()
     };
-    let now = accounts::now();
+    let now = crate::clock::now();
     let (new_secret, new_name) = notice
         .secret
         .map_or((None, String::new()), |(s, n)| (Some(s), n));
@@ -119,7 +113,7 @@ async fn render(
     } else {
         StatusCode::FORBIDDEN
     };
-    page(
+    Ok(page(
         status,
         DeveloperPage {
             agencies: memberships
@@ -169,7 +163,7 @@ async fn render(
             new_name,
         }
         .render(),
-    )
+    ))
 }
 
 #[handler]
@@ -177,42 +171,43 @@ pub async fn show(
     state: Data<&Arc<AppState>>,
     req: &Request,
     Query(q): Query<DevQuery>,
-) -> Response {
-    match current_session(&state, req).await {
-        Ok(Some(s)) => {
-            render(
-                &state,
-                &s,
-                q.agency.as_deref(),
-                Notice::default(),
-                StatusCode::OK,
-            )
-            .await
-        }
-        Ok(None) => redirect(StatusCode::FOUND, "/login?next=%2Fsettings%2Fdeveloper"),
-        Err(e) => super::unavailable(e),
-    }
+) -> Result<Response, PageError> {
+    let Some(s) = current_session(&state, req).await? else {
+        return Ok(redirect(
+            StatusCode::FOUND,
+            "/login?next=%2Fsettings%2Fdeveloper",
+        ));
+    };
+    render(
+        &state,
+        &s,
+        q.agency.as_deref(),
+        Notice::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[handler]
-pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> Response {
-    let Some(form) = read_form(req, body).await else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-        );
-    };
-    let session = match current_session(&state, req).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return redirect(StatusCode::SEE_OTHER, "/login?next=%2Fsettings%2Fdeveloper"),
-        Err(e) => return super::unavailable(e),
+pub async fn submit(
+    state: Data<&Arc<AppState>>,
+    req: &Request,
+    body: Body,
+) -> Result<Response, PageError> {
+    let form = read_form(req, body)
+        .await
+        .ok_or_else(PageError::unreadable_form)?;
+    let Some(session) = current_session(&state, req).await? else {
+        return Ok(redirect(
+            StatusCode::SEE_OTHER,
+            "/login?next=%2Fsettings%2Fdeveloper",
+        ));
     };
     if !session.csrf_ok(field(&form, "csrf_token")) {
-        return super::form_expired();
+        return Err(PageError::FormExpired);
     }
     let agency = field(&form, "agency").unwrap_or_default().to_string();
-    let now = accounts::now();
+    let now = crate::clock::now();
     let outcome: Result<Notice, ApiKeyError> = match field(&form, "action") {
         Some("create") => {
             let name = field(&form, "name").unwrap_or_default();
@@ -259,11 +254,11 @@ pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
                 Err(e) => Err(e.into()),
             }
         }
-        _ => return message(StatusCode::BAD_REQUEST, "Bad request", "Unknown action."),
+        _ => return Err(PageError::bad_request("Unknown action.")),
     };
     match outcome {
         Ok(notice) => render(&state, &session, Some(&agency), notice, StatusCode::OK).await,
-        Err(ApiKeyError::Db(e)) => super::unavailable(e),
+        Err(ApiKeyError::Db(e)) => Err(e.into()),
         Err(e) => {
             let notice = Notice {
                 error: Some(e.to_string()),

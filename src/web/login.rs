@@ -13,7 +13,9 @@ use poem::web::{Data, Query};
 use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 
-use super::{LoginPage, MessagePage, current_session, field, message, page, read_form, redirect};
+use super::{
+    LoginPage, MessagePage, PageError, current_session, field, message, page, read_form, redirect,
+};
 use crate::AppState;
 use crate::accounts::{self, password};
 use crate::rate_limit::{self, Decision};
@@ -86,23 +88,19 @@ pub async fn show(
     state: Data<&Arc<AppState>>,
     req: &Request,
     Query(q): Query<LoginQuery>,
-) -> Response {
+) -> Result<Response, PageError> {
     let next = safe_next(q.next.as_deref());
     let forced = q.force.as_deref() == Some("1");
-    let session = match current_session(&state, req).await {
-        Ok(s) => s,
-        Err(e) => return super::unavailable(e),
-    };
-    match session {
+    let session = current_session(&state, req).await?;
+    Ok(match session {
         Some(s) if !forced => {
             if next != "/login" {
-                return redirect(StatusCode::FOUND, &next);
+                return Ok(redirect(StatusCode::FOUND, &next));
             }
-            let email = match accounts::find_user(&state.db, &s.user_id).await {
-                Ok(Some(u)) => u.email,
-                Ok(None) => String::new(),
-                Err(e) => return super::unavailable(e),
-            };
+            let email = accounts::find_user(&state.db, &s.user_id)
+                .await?
+                .map(|u| u.email)
+                .unwrap_or_default();
             page(
                 StatusCode::OK,
                 MessagePage {
@@ -115,32 +113,20 @@ pub async fn show(
             )
         }
         _ => login_form(&state, req, StatusCode::OK, &next, "", None),
-    }
-}
-
-fn too_many(retry_after: u64) -> Response {
-    let mut resp = message(
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many attempts",
-        "Too many failed sign-ins. Please wait a few minutes and try again.",
-    );
-    if let Ok(v) = retry_after.to_string().parse() {
-        resp.headers_mut().insert("Retry-After", v);
-    }
-    resp
+    })
 }
 
 #[handler]
-pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> Response {
-    let Some(form) = read_form(req, body).await else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-        );
-    };
+pub async fn submit(
+    state: Data<&Arc<AppState>>,
+    req: &Request,
+    body: Body,
+) -> Result<Response, PageError> {
+    let form = read_form(req, body)
+        .await
+        .ok_or_else(PageError::unreadable_form)?;
     if !session::login_csrf_ok(csrf_cookie(req).as_deref(), field(&form, "csrf_token")) {
-        return super::form_expired();
+        return Err(PageError::FormExpired);
     }
     let next = safe_next(field(&form, "next"));
     let email_raw = field(&form, "email").unwrap_or_default();
@@ -148,7 +134,7 @@ pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
     let email =
         accounts::normalize_email(email_raw).unwrap_or_else(|_| email_raw.trim().to_lowercase());
 
-    let now = accounts::now();
+    let now = crate::clock::now();
     let cfg = &state.settings.login;
     let window = cfg.failure_window_secs as i64;
     let ip_bucket = req
@@ -157,40 +143,31 @@ pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
         .map(|a| rate_limit::ip_bucket("login-ip", a.ip()));
     let acct_bucket = format!("login-account:{email}");
     for bucket in ip_bucket.iter().chain(std::iter::once(&acct_bucket)) {
-        match rate_limit::check_in(&state.db, bucket, cfg.max_failures, window, now).await {
-            Ok(Decision::Allowed) => {}
-            Ok(Decision::Limited { retry_after_secs }) => {
-                metrics::counter!("rate_limit_hits_total", "limit" => "login").increment(1);
-                return too_many(retry_after_secs);
-            }
-            Err(e) => return super::unavailable(e),
+        if let Decision::Limited { retry_after_secs } =
+            rate_limit::check_in(&state.db, bucket, cfg.max_failures, window, now).await?
+        {
+            metrics::counter!("rate_limit_hits_total", "limit" => "login").increment(1);
+            return Err(PageError::TooManyAttempts { retry_after_secs });
         }
     }
 
-    let user = match accounts::find_user_by_email(&state.db, &email).await {
-        Ok(u) => u,
-        Err(e) => return super::unavailable(e),
-    };
+    let user = accounts::find_user_by_email(&state.db, &email).await?;
     let phc = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = password::verify(password_raw.to_string(), phc.clone()).await;
     let (Some(user), true) = (user, ok) else {
         for bucket in ip_bucket.iter().chain(std::iter::once(&acct_bucket)) {
-            if let Err(e) =
-                rate_limit::hit_in(&state.db, bucket, cfg.max_failures, window, now).await
-            {
-                return super::unavailable(e);
-            }
+            rate_limit::hit_in(&state.db, bucket, cfg.max_failures, window, now).await?;
         }
         tracing::info!("sign-in failed");
         metrics::counter!("sign_in_failures_total").increment(1);
-        return login_form(
+        return Ok(login_form(
             &state,
             req,
             StatusCode::UNAUTHORIZED,
             &next,
             email_raw,
             Some("Incorrect email or password."),
-        );
+        ));
     };
 
     // Upgrade a hash made with weaker parameters, now that we know the password.
@@ -205,10 +182,7 @@ pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
     if let Some(old) = cookies::get(super::cookie_header(req), session::SESSION_COOKIE) {
         let _ = session::destroy(&state.db, old).await;
     }
-    let s = match session::create(&state.db, &user.id, now).await {
-        Ok(s) => s,
-        Err(e) => return super::unavailable(e),
-    };
+    let s = session::create(&state.db, &user.id, now).await?;
     tracing::info!(user_id = %user.id, "signed in");
     let secure = state.settings.issuer_is_https();
     let mut resp = redirect(StatusCode::SEE_OTHER, &next);
@@ -225,31 +199,29 @@ pub async fn submit(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> R
             resp.headers_mut().append("Set-Cookie", v);
         }
     }
-    resp
+    Ok(resp)
 }
 
 #[handler]
-pub async fn logout(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> Response {
+pub async fn logout(
+    state: Data<&Arc<AppState>>,
+    req: &Request,
+    body: Body,
+) -> Result<Response, PageError> {
     let form = read_form(req, body).await.unwrap_or_default();
-    let session = match current_session(&state, req).await {
-        Ok(s) => s,
-        Err(e) => return super::unavailable(e),
-    };
-    let Some(s) = session else {
-        return redirect(StatusCode::SEE_OTHER, "/login");
+    let Some(s) = current_session(&state, req).await? else {
+        return Ok(redirect(StatusCode::SEE_OTHER, "/login"));
     };
     if !s.csrf_ok(field(&form, "csrf_token")) {
-        return super::form_expired();
+        return Err(PageError::FormExpired);
     }
-    if let Err(e) = session::destroy(&state.db, &s.raw_id).await {
-        return super::unavailable(e);
-    }
+    session::destroy(&state.db, &s.raw_id).await?;
     let mut resp = message(StatusCode::OK, "Signed out", "You are signed out.");
     let clear = cookies::clear(session::SESSION_COOKIE, state.settings.issuer_is_https());
     if let Ok(v) = clear.parse() {
         resp.headers_mut().append("Set-Cookie", v);
     }
-    resp
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 //! no JavaScript, every page with anti-framing and no-store headers.
 
 pub mod developer;
+pub mod error;
 pub mod login;
+
+pub use error::PageError;
 
 use askama::Template;
 use poem::http::StatusCode;
@@ -100,25 +103,6 @@ pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
     )
 }
 
-/// A POST whose CSRF token is missing or wrong: 403, nothing changed.
-pub fn form_expired() -> Response {
-    message(
-        StatusCode::FORBIDDEN,
-        "Form expired",
-        "This form is no longer valid. Go back, reload the page and try again.",
-    )
-}
-
-/// The page for a database or other internal fault: logged, never a panic.
-pub fn unavailable(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "page failed on a storage error");
-    message(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
-        "The service cannot answer right now. Please try again in a moment.",
-    )
-}
-
 /// A redirect from a page (303 after a POST, 302 otherwise), with the page
 /// headers (no-store, no referrer).
 pub fn redirect(status: StatusCode, location: &str) -> Response {
@@ -141,13 +125,7 @@ pub async fn current_session(
     let Some(raw) = cookies::get(cookie_header(req), session::SESSION_COOKIE) else {
         return Ok(None);
     };
-    session::load(
-        &state.db,
-        raw,
-        crate::accounts::now(),
-        &state.settings.session,
-    )
-    .await
+    session::load(&state.db, raw, crate::clock::now(), &state.settings.session).await
 }
 
 /// Maximum form body: forms here are small.

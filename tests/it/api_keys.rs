@@ -337,7 +337,7 @@ async fn the_developer_page_creates_rotates_and_revokes_through_real_forms() {
         key.previous_secret_hash.as_deref(),
         Some(skedcast_auth::crypto::sha256_hex(&secret).as_str())
     );
-    assert!(key.previous_valid_until.unwrap() > skedcast_auth::accounts::now() + 86_000);
+    assert!(key.previous_valid_until.unwrap() > skedcast_auth::clock::now() + 86_000);
 
     // Revoke.
     let listed = b.get("/settings/developer").await.text().await.unwrap();

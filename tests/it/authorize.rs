@@ -547,7 +547,7 @@ async fn sessions_expire_when_idle_and_cookies_are_secure_on_https() {
     entity::session::Entity::update_many()
         .col_expr(
             entity::session::Column::LastSeenAt,
-            Expr::value(skedcast_auth::accounts::now() - 120),
+            Expr::value(skedcast_auth::clock::now() - 120),
         )
         .filter(entity::session::Column::UserId.is_not_null())
         .exec(&app.state.db)

@@ -10,13 +10,12 @@ use reqwest::StatusCode;
 use reqwest::header::AUTHORIZATION;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use skedcast_auth::oauth::clients;
 
 #[tokio::test]
 async fn client_credentials_issues_a_verifiable_access_token_with_basic_and_post() {
     let app = spawn_app().await;
     let c = cc_client(&app, "client_secret_basic", "agency:read posts:read").await;
-    let before = clients::now();
+    let before = skedcast_auth::clock::now();
     let resp = token_basic(&app, &c, &[("grant_type", "client_credentials")]).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_no_store(&resp);
@@ -72,7 +71,7 @@ async fn client_credentials_issues_a_verifiable_access_token_with_basic_and_post
     assert_eq!(claims["aud"], DEFAULT_RESOURCE);
     assert_eq!(claims["scope"], "agency:read posts:read");
     let iat = claims["iat"].as_i64().unwrap();
-    assert!(iat >= before && iat <= clients::now());
+    assert!(iat >= before && iat <= skedcast_auth::clock::now());
     assert_eq!(claims["exp"].as_i64().unwrap(), iat + 900);
     let jti = claims["jti"].as_str().unwrap();
     assert_eq!(uuid::Uuid::parse_str(jti).unwrap().get_version_num(), 4);

@@ -9,7 +9,7 @@ use crate::support::*;
 use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
-use skedcast_auth::oauth::clients;
+use skedcast_auth::oauth::client::store as clients;
 use skedcast_auth::oauth::token::access_token::Claims;
 
 #[tokio::test]
@@ -76,7 +76,7 @@ async fn resource_servers_introspect_access_tokens() {
     assert_eq!(introspect(&app, &rs, &tampered).await, inactive());
 
     // Expired: our key, our claims, exp in the past.
-    let now = clients::now();
+    let now = skedcast_auth::clock::now();
     let mut expired = Claims {
         iss: app.base.clone(),
         sub: c.id.clone(),
@@ -203,7 +203,7 @@ async fn resource_server_cli_rejects_bad_input_in_one_line() {
     assert_eq!(count().await.unwrap(), 0);
     let (id, secret) = create_resource_server(&app, "API", "https://api.example");
     let row = clients::find(&app.state.db, &id).await.unwrap().unwrap();
-    assert_eq!(row.kind, "resource_server");
+    assert_eq!(row.kind.as_str(), "resource_server");
     assert_eq!(row.resource.as_deref(), Some("https://api.example"));
     assert_eq!(row.client_name.as_deref(), Some("API"));
     assert_eq!(row.registration_token_hash, None);
@@ -297,7 +297,7 @@ async fn api_keys_at_introspection_follow_the_role_rotation_and_revocation() {
         .unwrap();
 
     // Rotation with a grace period: both work; without: the old one stops.
-    let now = skedcast_auth::accounts::now();
+    let now = skedcast_auth::clock::now();
     let row = skedcast_auth::api_keys::find(&app.state.db, &{
         use sea_orm::EntityTrait;
         entity::api_key::Entity::find()

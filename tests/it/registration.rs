@@ -11,7 +11,8 @@ use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, W
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 use skedcast_auth::crypto::sha256_hex;
-use skedcast_auth::oauth::clients;
+use skedcast_auth::oauth::client::model;
+use skedcast_auth::oauth::client::store as clients;
 
 const UNLIMITED: (&str, &str) = ("SKEDCAST__REGISTRATION__RATE_LIMIT_PER_MINUTE", "0");
 
@@ -132,7 +133,7 @@ async fn registers_a_public_client_and_echoes_what_it_stored() {
     body["software_statement"] = json!("eyJ...");
     body["jwks_uri"] = json!("https://agent.example/jwks.json");
     body["client_name#fr"] = json!("Agent");
-    let before = clients::now();
+    let before = skedcast_auth::clock::now();
     let info = register_ok(&app, &body).await;
 
     let id = info["client_id"].as_str().unwrap();
@@ -143,7 +144,7 @@ async fn registers_a_public_client_and_echoes_what_it_stored() {
     );
     assert!(info.get("client_secret_expires_at").is_none());
     let issued = info["client_id_issued_at"].as_i64().unwrap();
-    assert!(issued >= before && issued <= clients::now());
+    assert!(issued >= before && issued <= skedcast_auth::clock::now());
     let rat = info["registration_access_token"].as_str().unwrap();
     assert!(rat.len() >= 43, "256-bit registration access token");
     assert_eq!(
@@ -168,7 +169,7 @@ async fn registers_a_public_client_and_echoes_what_it_stored() {
     }
 
     let row = stored(&app, id).await.expect("stored");
-    assert_eq!(row.kind, "dynamic");
+    assert_eq!(row.kind.as_str(), "dynamic");
     assert_eq!(row.client_secret_hash, None);
     assert_eq!(
         row.registration_token_hash.as_deref(),
@@ -442,7 +443,7 @@ async fn only_json_is_accepted() {
 #[tokio::test]
 async fn the_body_is_capped_at_64_kib() {
     let app = spawn_unlimited().await;
-    let limit = skedcast_auth::oauth::register::MAX_BODY_BYTES;
+    let limit = skedcast_auth::oauth::client::metadata::MAX_BODY_BYTES;
     // Pad an ignored field so the JSON is exactly `len` bytes long.
     let sized = |len: usize| {
         let base =
@@ -674,7 +675,7 @@ async fn management_needs_the_clients_own_token() {
     // Nothing changed.
     let row = stored(&app, a_id).await.expect("a still exists");
     assert_eq!(
-        clients::list(&row.redirect_uris),
+        model::list(&row.redirect_uris),
         vec!["http://127.0.0.1:33418/callback"]
     );
     assert_eq!(client_count(&app).await, 2);
@@ -784,7 +785,7 @@ async fn update_rules_reject_and_change_nothing() {
 /// Wait until at least `margin` seconds are left in the current one-minute
 /// rate-limit window, so a test's requests fall into one window.
 async fn away_from_window_edge(margin: i64) {
-    let left = 60 - clients::now().rem_euclid(60);
+    let left = 60 - skedcast_auth::clock::now().rem_euclid(60);
     if left < margin {
         tokio::time::sleep(Duration::from_secs(left as u64 + 1)).await;
     }
@@ -885,7 +886,7 @@ async fn never_authorized_public_clients_are_cleaned_up() {
     let confidential =
         register_ok(&app, &json!({"redirect_uris": ["https://app.example/cb"]})).await;
     let id = |v: &Value| v["client_id"].as_str().unwrap().to_string();
-    let now = clients::now();
+    let now = skedcast_auth::clock::now();
     clients::mark_authorized(&app.state.db, &id(&used), now)
         .await
         .unwrap();
@@ -933,10 +934,11 @@ async fn stale_rate_limit_counters_are_pruned() {
     register_ok(&app, &mcp_client()).await;
     let count = || entity::rate_limit::Entity::find().count(&app.state.db);
     assert_eq!(count().await.unwrap(), 1);
-    skedcast_auth::maintenance::run_once(&app.state, clients::now()).await;
+    skedcast_auth::maintenance::run_once(&app.state, skedcast_auth::clock::now()).await;
     assert_eq!(count().await.unwrap(), 1, "the current window stays");
     // Counters outlive the longest window (an hour), then go.
-    skedcast_auth::maintenance::run_once(&app.state, clients::now() + 2 * 3600 + 120).await;
+    skedcast_auth::maintenance::run_once(&app.state, skedcast_auth::clock::now() + 2 * 3600 + 120)
+        .await;
     assert_eq!(count().await.unwrap(), 0);
 }
 

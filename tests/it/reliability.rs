@@ -176,7 +176,7 @@ async fn two_processes_on_one_postgres_act_as_one_server() {
     );
 
     // Registration rate limits hold across both (counters in the database).
-    let left = 60 - skedcast_auth::accounts::now().rem_euclid(60);
+    let left = 60 - skedcast_auth::clock::now().rem_euclid(60);
     if left < 10 {
         tokio::time::sleep(Duration::from_secs(left as u64 + 1)).await;
     }

@@ -6,7 +6,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-use crate::scopes::{OFFLINE_ACCESS, Role};
+use crate::scopes::{OFFLINE_ACCESS, Role, Scopes};
 
 /// Requested permission scopes split into what `role` can grant and what it
 /// cannot. Never wider than the request.
@@ -24,13 +24,10 @@ pub fn grant_set(granted: &[String], offline: bool) -> Vec<String> {
     all
 }
 
-fn split(scope: &str) -> Vec<&str> {
-    scope.split(' ').filter(|s| !s.is_empty()).collect()
-}
-
 /// Pure: whether a remembered consent covers `wanted`.
 pub fn covers(remembered: &str, wanted: &[String]) -> bool {
-    let have = split(remembered);
+    // Stored by this server; unreadable covers nothing (the page asks again).
+    let have = crate::scopes::split(remembered).unwrap_or_default();
     wanted.iter().all(|w| have.contains(&w.as_str()))
 }
 
@@ -65,19 +62,20 @@ pub async fn remember(
     ))
     .one(db)
     .await?;
-    let mut all: Vec<String> = before
-        .map(|b| split(&b.scope).into_iter().map(str::to_string).collect())
+    // The union of what was remembered and what is granted now; an
+    // unreadable stored value is replaced, not merged.
+    let mut all = before
+        .and_then(|b| Scopes::parse(&b.scope).ok())
         .unwrap_or_default();
     for g in granted {
-        if !all.contains(g) {
-            all.push(g.clone());
-        }
+        all.insert(g)
+            .map_err(|e| DbErr::Custom(format!("granted scope: {e}")))?;
     }
     Entity::insert(ActiveModel {
         user_id: Set(user_id.to_string()),
         client_id: Set(client_id.to_string()),
         agency_id: Set(agency_id.to_string()),
-        scope: Set(all.join(" ")),
+        scope: Set(all.to_string()),
         updated_at: Set(now),
     })
     .on_conflict(

@@ -5,9 +5,14 @@
 //! at once (remembered consent) or shows the consent page. The consent form
 //! POSTs the same request back with its CSRF token, the decision and the
 //! agency; everything is validated again.
+//!
+//! Handlers answer `Result<Response, PageError>`: an authorization error
+//! ([`error::AuthorizeError`]) becomes a page or a redirect to the client,
+//! any other refusal (signed out, expired form, database fault) a page.
 
 pub mod codes;
 pub mod consent;
+pub mod error;
 pub mod request;
 
 use std::sync::Arc;
@@ -17,107 +22,61 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 
-use self::request::{AuthzError, Params, ValidRequest};
+use self::error::{AuthorizeError, cannot_complete};
+use self::request::{Params, ValidRequest};
 use crate::AppState;
 use crate::accounts;
-use crate::oauth::{cimd, clients, resource};
+use crate::oauth::client::model::{self, ClientKind};
+use crate::oauth::client::{metadata_document, store as clients};
+use crate::oauth::error::ErrorCode;
+use crate::oauth::{redirect_uri, resource};
 use crate::scopes::{self, Role};
 use crate::session::Session;
 use crate::web::{
-    self, AgencyChoice, ConsentPage, ScopeLine, current_session, field, message, redirect,
+    self, AgencyChoice, ConsentPage, PageError, ScopeLine, current_session, field, redirect,
 };
 
-/// The served resource a presented `resource` names (the configured default
-/// or one registered with `resource-server create`), spelled as configured.
-async fn resolve_resource(state: &AppState, presented: &str) -> Result<Option<String>, Response> {
-    resource::resolve(&state.db, &state.settings.default_resource, presented)
-        .await
-        .map_err(web::unavailable)
-}
-
-async fn validate(
-    state: &AppState,
-    params: &Params,
-) -> Result<Result<ValidRequest, AuthzError>, Response> {
+/// The request checked against its client (read from storage or its
+/// metadata document) and the served resources.
+async fn validate(state: &AppState, params: &Params) -> Result<ValidRequest, AuthorizeError> {
     let client = match params.get("client_id") {
         // A metadata document: fetched or from the shared cache. A document
         // that cannot be used is an error page, never a redirect.
         Some(id)
-            if cimd::is_document_id(id)
+            if metadata_document::is_document_id(id)
                 && state.settings.cimd.enabled
                 && !params.is_repeated("client_id") =>
         {
-            match cimd::client(state, id).await {
+            match metadata_document::client(state, id).await {
                 Ok(row) => Some(row),
-                Err(cimd::CimdError::Db(e)) => return Err(web::unavailable(e)),
-                Err(e) => {
-                    tracing::info!(client_id = %id, error = %e, "client metadata document refused");
-                    return Ok(Err(AuthzError::Page(format!(
-                        "The app's client metadata document ({id}) cannot be used: {e}."
-                    ))));
+                Err(e) if e.code == ErrorCode::InvalidClient => {
+                    let why = e.description;
+                    tracing::info!(client_id = %id, error = %why, "client metadata document refused");
+                    return Err(AuthorizeError::page(
+                        ErrorCode::InvalidClient,
+                        format!("The app's client metadata document ({id}) cannot be used: {why}."),
+                    ));
                 }
+                // A database or network fault: the unavailable page.
+                Err(e) => return Err(AuthorizeError::on_page(e)),
             }
         }
-        Some(id) => clients::find(&state.db, id)
-            .await
-            .map_err(web::unavailable)?,
+        Some(id) => clients::find(&state.db, id).await?,
         None => None,
     };
+    // The served resource a presented `resource` names (the configured
+    // default or one registered with `resource-server create`), spelled as
+    // configured.
     let resource = match params.get("resource") {
-        Some(r) => resolve_resource(state, r).await?,
+        Some(r) => resource::resolve(&state.db, &state.settings.default_resource, r).await?,
         None => None,
     };
-    Ok(request::validate(
+    request::validate(
         params,
         client.as_ref(),
         &state.settings.default_resource,
         |_| resource.clone(),
-    ))
-}
-
-/// Send an error where it belongs: a page, or the client's redirect URI
-/// with `error`, `error_description`, `state` and `iss` (RFC 9207).
-fn error_response(state: &AppState, err: AuthzError, status: StatusCode) -> Response {
-    match err {
-        AuthzError::Page(msg) => message(
-            StatusCode::BAD_REQUEST,
-            "This request cannot be completed",
-            &msg,
-        ),
-        AuthzError::Redirect {
-            redirect_uri,
-            state: st,
-            error,
-            description,
-        } => {
-            let description = crate::oauth::error::wire_safe(&description);
-            let mut p = vec![
-                ("error", error),
-                ("error_description", description.as_str()),
-            ];
-            if let Some(s) = st.as_deref() {
-                p.push(("state", s));
-            }
-            p.push(("iss", state.settings.issuer.as_str()));
-            match request::redirect_with(&redirect_uri, &p) {
-                Some(loc) => redirect(status, &loc),
-                None => message(
-                    StatusCode::BAD_REQUEST,
-                    "This request cannot be completed",
-                    "Bad redirect URI.",
-                ),
-            }
-        }
-    }
-}
-
-fn redirect_error(v: &ValidRequest, error: &'static str, description: &str) -> AuthzError {
-    AuthzError::Redirect {
-        redirect_uri: v.redirect_uri.clone(),
-        state: v.state.clone(),
-        error,
-        description: description.to_string(),
-    }
+    )
 }
 
 fn to_login(params: &Params, force: bool) -> Response {
@@ -130,56 +89,41 @@ fn to_login(params: &Params, force: bool) -> Response {
     redirect(StatusCode::FOUND, &format!("/login?{}", q.finish()))
 }
 
+/// How this handler sends an authorization error: `iss` is the issuer
+/// (RFC 9207), `status` 302 after a GET and 303 after the consent POST.
+fn sender(state: &AppState, status: StatusCode) -> impl Fn(AuthorizeError) -> PageError + '_ {
+    move |e| e.answer(&state.settings.issuer, status)
+}
+
 #[handler]
-pub async fn get(state: Data<&Arc<AppState>>, req: &Request) -> Response {
+pub async fn get(state: Data<&Arc<AppState>>, req: &Request) -> Result<Response, PageError> {
+    let send = sender(&state, StatusCode::FOUND);
     let params = Params::from_pairs(url::form_urlencoded::parse(
         req.uri().query().unwrap_or_default().as_bytes(),
     ));
-    let v = match validate(&state, &params).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => return error_response(&state, e, StatusCode::FOUND),
-        Err(resp) => return resp,
-    };
+    let v = validate(&state, &params).await.map_err(&send)?;
     // prompt=login: a fresh sign-in, then this request again without it.
     if v.prompt.login {
-        return to_login(&params.without_prompt_login(), true);
+        return Ok(to_login(&params.without_prompt_login(), true));
     }
-    let session = match current_session(&state, req).await {
-        Ok(s) => s,
-        Err(e) => return web::unavailable(e),
-    };
-    let Some(session) = session else {
+    let Some(session) = current_session(&state, req).await? else {
         if v.prompt.none {
-            return error_response(
-                &state,
-                redirect_error(&v, "login_required", "the user is not signed in"),
-                StatusCode::FOUND,
-            );
+            return Err(send(
+                v.refuse(ErrorCode::LoginRequired, "the user is not signed in"),
+            ));
         }
-        return to_login(&params, false);
+        return Ok(to_login(&params, false));
     };
-    let memberships = match accounts::memberships(&state.db, &session.user_id).await {
-        Ok(m) => m,
-        Err(e) => return web::unavailable(e),
-    };
+    let memberships = accounts::memberships(&state.db, &session.user_id).await?;
     if memberships.is_empty() {
-        return error_response(
-            &state,
-            redirect_error(
-                &v,
-                "access_denied",
-                "the account is not a member of any agency",
-            ),
-            StatusCode::FOUND,
-        );
+        return Err(send(v.refuse(
+            ErrorCode::AccessDenied,
+            "the account is not a member of any agency",
+        )));
     }
     // Remembered consent that covers this request skips the page.
     if !v.prompt.consent {
-        let remembered = match consent::remembered(&state.db, &session.user_id, &v.client_id).await
-        {
-            Ok(r) => r,
-            Err(e) => return web::unavailable(e),
-        };
+        let remembered = consent::remembered(&state.db, &session.user_id, &v.client_id).await?;
         for r in &remembered {
             let Some((_, role)) = memberships.iter().find(|(a, _)| a.id == r.agency_id) else {
                 continue;
@@ -201,15 +145,10 @@ pub async fn get(state: Data<&Arc<AppState>>, req: &Request) -> Response {
         }
     }
     if v.prompt.none {
-        return error_response(
-            &state,
-            redirect_error(
-                &v,
-                "consent_required",
-                "the user has not consented to this request",
-            ),
-            StatusCode::FOUND,
-        );
+        return Err(send(v.refuse(
+            ErrorCode::ConsentRequired,
+            "the user has not consented to this request",
+        )));
     }
     consent_page(&state, &params, &v, &session, &memberships).await
 }
@@ -220,22 +159,14 @@ async fn consent_page(
     v: &ValidRequest,
     session: &Session,
     memberships: &[(entity::agency::Model, Role)],
-) -> Response {
-    let client = match clients::find(&state.db, &v.client_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return message(
-                StatusCode::BAD_REQUEST,
-                "This request cannot be completed",
-                "Unknown client.",
-            );
-        }
-        Err(e) => return web::unavailable(e),
+) -> Result<Response, PageError> {
+    let Some(client) = clients::find(&state.db, &v.client_id).await? else {
+        return Err(cannot_complete("Unknown client."));
     };
-    let email = match accounts::find_user(&state.db, &session.user_id).await {
-        Ok(u) => u.map(|u| u.email).unwrap_or_default(),
-        Err(e) => return web::unavailable(e),
-    };
+    let email = accounts::find_user(&state.db, &session.user_id)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default();
     let scopes: Vec<ScopeLine> = v
         .scopes
         .iter()
@@ -260,12 +191,11 @@ async fn consent_page(
             }
         })
         .collect();
-    let redirect_uris = clients::list(&client.redirect_uris);
+    let redirect_uris = model::list(&client.redirect_uris);
     let loopback_only = !redirect_uris.is_empty()
         && redirect_uris.iter().all(|u| {
             url::Url::parse(u).is_ok_and(|u| {
-                u.scheme() == "http"
-                    && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+                u.scheme() == "http" && u.host_str().is_some_and(redirect_uri::is_loopback)
             })
         });
     let client_name = client
@@ -273,12 +203,12 @@ async fn consent_page(
         .clone()
         .unwrap_or_else(|| client.client_id.clone());
     // A document client's name is self-asserted; its URL's host is not.
-    let client_host = (client.kind == clients::KIND_CIMD)
-        .then(|| cimd::display_host(&client.client_id))
+    let client_host = (client.kind == ClientKind::MetadataDocument)
+        .then(|| metadata_document::display_host(&client.client_id))
         .flatten();
     let csrf = session.csrf_token();
     let redirect_host = request::display_host(&v.redirect_uri);
-    web::page(
+    Ok(web::page(
         StatusCode::OK,
         ConsentPage {
             client_name: &client_name,
@@ -301,86 +231,59 @@ async fn consent_page(
             email: &email,
         }
         .render(),
-    )
+    ))
 }
 
 #[handler]
-pub async fn post(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> Response {
-    let Some(form) = web::read_form(req, body).await else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
-        );
-    };
+pub async fn post(
+    state: Data<&Arc<AppState>>,
+    req: &Request,
+    body: Body,
+) -> Result<Response, PageError> {
+    let send = sender(&state, StatusCode::SEE_OTHER);
+    let form = web::read_form(req, body)
+        .await
+        .ok_or_else(PageError::unreadable_form)?;
     let params = Params::from_pairs(form.iter().map(|(k, v)| (k.as_str(), v.clone())));
-    let v = match validate(&state, &params).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => return error_response(&state, e, StatusCode::SEE_OTHER),
-        Err(resp) => return resp,
-    };
-    let session = match current_session(&state, req).await {
-        Ok(s) => s,
-        Err(e) => return web::unavailable(e),
-    };
-    let Some(session) = session else {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Signed out",
-            "Your session has ended. Start again from the app.",
-        );
+    let v = validate(&state, &params).await.map_err(&send)?;
+    let Some(session) = current_session(&state, req).await? else {
+        return Err(PageError::Message {
+            status: StatusCode::FORBIDDEN,
+            title: "Signed out",
+            message: "Your session has ended. Start again from the app.".into(),
+        });
     };
     if !session.csrf_ok(field(&form, "csrf_token")) {
-        return web::form_expired();
+        return Err(PageError::FormExpired);
     }
     match field(&form, "decision") {
         Some("allow") => {}
         Some("deny") => {
-            return error_response(
-                &state,
-                redirect_error(&v, "access_denied", "the user denied the request"),
-                StatusCode::SEE_OTHER,
-            );
+            return Err(send(
+                v.refuse(ErrorCode::AccessDenied, "the user denied the request"),
+            ));
         }
-        _ => {
-            return message(
-                StatusCode::BAD_REQUEST,
-                "Bad request",
-                "Choose Allow or Deny.",
-            );
-        }
+        _ => return Err(PageError::bad_request("Choose Allow or Deny.")),
     }
-    let memberships = match accounts::memberships(&state.db, &session.user_id).await {
-        Ok(m) => m,
-        Err(e) => return web::unavailable(e),
-    };
+    let memberships = accounts::memberships(&state.db, &session.user_id).await?;
     let chosen = match (field(&form, "agency"), memberships.as_slice()) {
         (Some(id), _) => memberships.iter().find(|(a, _)| a.id == id),
         (None, [only]) => Some(only),
         (None, _) => None,
     };
     let Some((agency, role)) = chosen else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "Choose one of your agencies.",
-        );
+        return Err(PageError::bad_request("Choose one of your agencies."));
     };
     let (granted, _) = consent::narrow(&v.scopes, *role);
     if granted.is_empty() {
-        return error_response(
-            &state,
-            redirect_error(
-                &v,
-                "access_denied",
-                "none of the requested scopes is available to the member's role",
-            ),
-            StatusCode::SEE_OTHER,
-        );
+        return Err(send(v.refuse(
+            ErrorCode::AccessDenied,
+            "none of the requested scopes is available to the member's role",
+        )));
     }
-    let now = accounts::now();
+    let now = crate::clock::now();
     let set = consent::grant_set(&granted, v.offline);
-    if let Err(e) = consent::remember(
+    consent::remember(
         &state.db,
         &session.user_id,
         &v.client_id,
@@ -388,10 +291,7 @@ pub async fn post(state: Data<&Arc<AppState>>, req: &Request, body: Body) -> Res
         &set,
         now,
     )
-    .await
-    {
-        return web::unavailable(e);
-    }
+    .await?;
     issue_code(
         &state,
         &v,
@@ -411,8 +311,8 @@ async fn issue_code(
     agency_id: &str,
     granted: &[String],
     status: StatusCode,
-) -> Response {
-    let now = accounts::now();
+) -> Result<Response, PageError> {
+    let now = crate::clock::now();
     let scope = consent::grant_set(granted, v.offline).join(" ");
     let code = codes::issue(
         &state.db,
@@ -428,11 +328,7 @@ async fn issue_code(
         },
         now,
     )
-    .await;
-    let code = match code {
-        Ok(c) => c,
-        Err(e) => return web::unavailable(e),
-    };
+    .await?;
     if let Err(e) = clients::mark_authorized(&state.db, &v.client_id, now).await {
         tracing::warn!(error = %e, "could not mark the client as authorized");
     }
@@ -443,11 +339,7 @@ async fn issue_code(
     }
     p.push(("iss", state.settings.issuer.as_str()));
     match request::redirect_with(&v.redirect_uri, &p) {
-        Some(loc) => redirect(status, &loc),
-        None => message(
-            StatusCode::BAD_REQUEST,
-            "This request cannot be completed",
-            "Bad redirect URI.",
-        ),
+        Some(loc) => Ok(redirect(status, &loc)),
+        None => Err(cannot_complete("Bad redirect URI.")),
     }
 }

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use entity::client::Model as Client;
 
-use crate::oauth::clients;
+use super::error::AuthorizeError;
+use crate::oauth::client::model;
+use crate::oauth::error::ErrorCode;
 use crate::oauth::pkce;
 use crate::oauth::redirect_uri;
 use crate::scopes::{self, OFFLINE_ACCESS};
@@ -132,17 +134,11 @@ pub struct ValidRequest {
     pub prompt: Prompt,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthzError {
-    /// Shown on an error page (400); never redirected.
-    Page(String),
-    /// Sent back to the client's redirect URI.
-    Redirect {
-        redirect_uri: String,
-        state: Option<String>,
-        error: &'static str,
-        description: String,
-    },
+impl ValidRequest {
+    /// An error about this (valid) request: it goes back to the client.
+    pub fn refuse(&self, code: ErrorCode, description: impl Into<String>) -> AuthorizeError {
+        AuthorizeError::redirect(code, description, &self.redirect_uri, self.state.as_deref())
+    }
 }
 
 /// Check the request against the registered client. `resource_ok` maps a
@@ -152,55 +148,61 @@ pub fn validate(
     client: Option<&Client>,
     default_resource: &str,
     resource_ok: impl Fn(&str) -> Option<String>,
-) -> Result<ValidRequest, AuthzError> {
+) -> Result<ValidRequest, AuthorizeError> {
     // 1. Client and redirect URI: errors here go to a page.
     if params
         .repeated
         .iter()
         .any(|r| r == "client_id" || r == "redirect_uri")
     {
-        return Err(AuthzError::Page(
-            "The request repeats client_id or redirect_uri.".into(),
+        return Err(AuthorizeError::page(
+            ErrorCode::InvalidRequest,
+            "The request repeats client_id or redirect_uri.",
         ));
     }
     let Some(client_id) = params.get("client_id") else {
-        return Err(AuthzError::Page("The request has no client_id.".into()));
+        return Err(AuthorizeError::page(
+            ErrorCode::InvalidRequest,
+            "The request has no client_id.",
+        ));
     };
     let Some(client) = client else {
-        return Err(AuthzError::Page(format!("Unknown client: {client_id}.")));
+        return Err(AuthorizeError::page(
+            ErrorCode::InvalidClient,
+            format!("Unknown client: {client_id}."),
+        ));
     };
-    let registered = clients::list(&client.redirect_uris);
+    let registered = model::list(&client.redirect_uris);
     let redirect_uri = match params.get("redirect_uri") {
         Some(presented) => {
             if !registered
                 .iter()
                 .any(|r| redirect_uri::matches(r, presented))
             {
-                return Err(AuthzError::Page(
-                    "The redirect_uri is not registered for this client.".into(),
+                return Err(AuthorizeError::page(
+                    ErrorCode::InvalidRequest,
+                    "The redirect_uri is not registered for this client.",
                 ));
             }
             presented.to_string()
         }
         None if registered.len() == 1 => registered[0].clone(),
         None => {
-            return Err(AuthzError::Page(
-                "The request has no redirect_uri and the client registered several.".into(),
+            return Err(AuthorizeError::page(
+                ErrorCode::InvalidRequest,
+                "The request has no redirect_uri and the client registered several.",
             ));
         }
     };
 
     // 2. Everything else goes back to the client.
     let state = params.get("state").map(str::to_string);
-    let fail = |error: &'static str, description: String| AuthzError::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        state: state.clone(),
-        error,
-        description,
+    let fail = |code: ErrorCode, description: String| {
+        AuthorizeError::redirect(code, description, &redirect_uri, state.as_deref())
     };
     if params.is_repeated("resource") {
         return Err(fail(
-            "invalid_target",
+            ErrorCode::InvalidTarget,
             "more than one resource was requested; this server issues a token for one resource \
              at a time (RFC 8707 §2)"
                 .into(),
@@ -208,24 +210,29 @@ pub fn validate(
     }
     if let Some(r) = params.repeated.first() {
         return Err(fail(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             format!("the parameter {r} is repeated"),
         ));
     }
     match params.get("response_type") {
-        None => return Err(fail("invalid_request", "response_type is required".into())),
+        None => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "response_type is required".into(),
+            ));
+        }
         Some("code") => {}
         Some(other) => {
             return Err(fail(
-                "unsupported_response_type",
+                ErrorCode::UnsupportedResponseType,
                 format!("response_type {other:?} is not supported; use \"code\""),
             ));
         }
     }
-    let grants = clients::list(&client.grant_types);
+    let grants = model::list(&client.grant_types);
     if !grants.iter().any(|g| g == "authorization_code") {
         return Err(fail(
-            "unauthorized_client",
+            ErrorCode::UnauthorizedClient,
             "the client is not registered for the authorization_code grant".into(),
         ));
     }
@@ -233,13 +240,13 @@ pub fn validate(
         Some("S256") => {}
         None => {
             return Err(fail(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "code_challenge_method is required and must be S256 (PKCE)".into(),
             ));
         }
         Some(other) => {
             return Err(fail(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 format!("code_challenge_method {other:?} is not supported; use S256"),
             ));
         }
@@ -248,30 +255,31 @@ pub fn validate(
         Some(c) if pkce::is_valid_challenge(c) => c.to_string(),
         Some(_) => {
             return Err(fail(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "code_challenge must be the 43-character base64url SHA-256 of the code_verifier"
                     .into(),
             ));
         }
         None => {
             return Err(fail(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "code_challenge is required (PKCE)".into(),
             ));
         }
     };
     let (scopes, offline) = requested_scopes(params.get("scope"), client, &grants)
-        .map_err(|d| fail("invalid_scope", d))?;
+        .map_err(|d| fail(ErrorCode::InvalidScope, d))?;
     let resource = match params.get("resource") {
         None => default_resource.to_string(),
         Some(r) => resource_ok(r).ok_or_else(|| {
             fail(
-                "invalid_target",
+                ErrorCode::InvalidTarget,
                 format!("the resource {r:?} is not served by this authorization server"),
             )
         })?,
     };
-    let prompt = parse_prompt(params.get("prompt")).map_err(|d| fail("invalid_request", d))?;
+    let prompt =
+        parse_prompt(params.get("prompt")).map_err(|d| fail(ErrorCode::InvalidRequest, d))?;
     Ok(ValidRequest {
         client_id: client.client_id.clone(),
         redirect_uri_given: params.get("redirect_uri").is_some(),
@@ -293,15 +301,10 @@ pub fn requested_scopes(
     client: &Client,
     grants: &[String],
 ) -> Result<(Vec<String>, bool), String> {
-    let registered: Vec<&str> = client
-        .scope
-        .as_deref()
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let registered: Vec<&str> =
+        scopes::split(client.scope.as_deref().unwrap_or_default()).unwrap_or_default();
     let asked: Vec<&str> = match scope {
-        Some(s) => s.split(' ').filter(|s| !s.is_empty()).collect(),
+        Some(s) => scopes::split(s).map_err(|e| e.description().to_string())?,
         None => registered.clone(),
     };
     if asked.is_empty() {
@@ -385,14 +388,26 @@ pub fn display_host(redirect_uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::authorize::error::Destination;
+    use crate::oauth::client::model::{AuthMethod, ClientKind};
+
+    fn is_page(r: Result<ValidRequest, AuthorizeError>) -> bool {
+        matches!(
+            r,
+            Err(AuthorizeError {
+                to: Destination::Page,
+                ..
+            })
+        )
+    }
 
     fn client(grants: &str, scope: Option<&str>) -> Client {
         Client {
             client_id: "c1".into(),
-            kind: "dynamic".into(),
+            kind: ClientKind::Dynamic,
             client_secret_hash: None,
             registration_token_hash: None,
-            token_endpoint_auth_method: "none".into(),
+            token_endpoint_auth_method: AuthMethod::None,
             grant_types: grants.into(),
             response_types: r#"["code"]"#.into(),
             redirect_uris: r#"["https://app.example/cb","http://127.0.0.1/cb"]"#.into(),
@@ -434,17 +449,20 @@ mod tests {
         Params::from_pairs(pairs)
     }
 
-    fn run(p: &Params, c: &Client) -> Result<ValidRequest, AuthzError> {
+    fn run(p: &Params, c: &Client) -> Result<ValidRequest, AuthorizeError> {
         validate(p, Some(c), "http://api", |r| {
             (r == "http://api").then(|| r.to_string())
         })
     }
 
-    fn redirect_error(r: Result<ValidRequest, AuthzError>) -> &'static str {
+    fn redirect_error(r: Result<ValidRequest, AuthorizeError>) -> ErrorCode {
         match r {
-            Err(AuthzError::Redirect { error, state, .. }) => {
+            Err(AuthorizeError {
+                error,
+                to: Destination::Redirect { state, .. },
+            }) => {
                 assert_eq!(state.as_deref(), Some("xyz"));
-                error
+                error.code
             }
             other => panic!("expected a redirect error, got {other:?}"),
         }
@@ -469,30 +487,23 @@ mod tests {
     #[test]
     fn client_and_redirect_errors_are_pages() {
         let c = client(r#"["authorization_code"]"#, None);
-        assert!(matches!(
-            validate(&params(&[]), None, "x", |_| None),
-            Err(AuthzError::Page(_))
-        ));
+        let unknown = validate(&params(&[]), None, "x", |_| None);
+        assert_eq!(
+            unknown.as_ref().map_err(|e| e.error.code).err(),
+            Some(ErrorCode::InvalidClient)
+        );
+        assert!(is_page(unknown));
         for bad in [
             "https://evil.example/cb",
             "https://app.example/cb/",
             "https://app.example/cb?x=1",
         ] {
-            assert!(
-                matches!(
-                    run(&params(&[("redirect_uri", bad)]), &c),
-                    Err(AuthzError::Page(_))
-                ),
-                "{bad}"
-            );
+            assert!(is_page(run(&params(&[("redirect_uri", bad)]), &c)), "{bad}");
         }
         // Omitted redirect_uri with two registered.
-        assert!(matches!(
-            run(&params(&[("redirect_uri", "")]), &c),
-            Err(AuthzError::Page(_))
-        ));
+        assert!(is_page(run(&params(&[("redirect_uri", "")]), &c)));
         let dup = Params::from_pairs([("client_id", "c1"), ("client_id", "c2")]);
-        assert!(matches!(run(&dup, &c), Err(AuthzError::Page(_))));
+        assert!(is_page(run(&dup, &c)));
     }
 
     #[test]
@@ -500,51 +511,51 @@ mod tests {
         let c = client(r#"["authorization_code"]"#, Some("agency:read posts:read"));
         assert_eq!(
             redirect_error(run(&params(&[("response_type", "token")]), &c)),
-            "unsupported_response_type"
+            ErrorCode::UnsupportedResponseType
         );
         assert_eq!(
             redirect_error(run(&params(&[("code_challenge", "")]), &c)),
-            "invalid_request"
+            ErrorCode::InvalidRequest
         );
         assert_eq!(
             redirect_error(run(&params(&[("code_challenge_method", "plain")]), &c)),
-            "invalid_request"
+            ErrorCode::InvalidRequest
         );
         assert_eq!(
             redirect_error(run(&params(&[("code_challenge_method", "")]), &c)),
-            "invalid_request"
+            ErrorCode::InvalidRequest
         );
         assert_eq!(
             redirect_error(run(&params(&[("scope", "billing:write")]), &c)),
-            "invalid_scope"
+            ErrorCode::InvalidScope
         );
         assert_eq!(
             redirect_error(run(&params(&[("scope", "nope")]), &c)),
-            "invalid_scope"
+            ErrorCode::InvalidScope
         );
         assert_eq!(
             redirect_error(run(&params(&[("scope", "offline_access agency:read")]), &c)),
-            "invalid_scope"
+            ErrorCode::InvalidScope
         );
         assert_eq!(
             redirect_error(run(&params(&[("resource", "http://other")]), &c)),
-            "invalid_target"
+            ErrorCode::InvalidTarget
         );
         let mut two = params(&[]).pairs();
         two.push(("resource".into(), "http://api".into()));
         two.push(("resource".into(), "http://api".into()));
         assert_eq!(
             redirect_error(run(&Params::from_pairs(two), &c)),
-            "invalid_target"
+            ErrorCode::InvalidTarget
         );
         assert_eq!(
             redirect_error(run(&params(&[("prompt", "none login")]), &c)),
-            "invalid_request"
+            ErrorCode::InvalidRequest
         );
         let cc = client(r#"["client_credentials"]"#, None);
         assert_eq!(
             redirect_error(run(&params(&[]), &cc)),
-            "unauthorized_client"
+            ErrorCode::UnauthorizedClient
         );
     }
 

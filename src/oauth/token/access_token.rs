@@ -1,12 +1,15 @@
 //! Access tokens: ES256 JWTs in the RFC 9068 profile, as the contract
 //! describes them. [`claims`] decides what goes in (pure); [`issue`] signs
-//! with the active key; [`verify`] checks one of ours (signature against the
-//! published keys, `typ`, `iss`, `exp`) for introspection and revocation.
-//! Every grant issues its access tokens here.
+//! with the active key and answers the token response; [`verify`] checks one
+//! of ours (signature against the published keys, `typ`, `iss`, `exp`) for
+//! introspection and revocation. Every grant issues its access tokens here.
 
 use serde::{Deserialize, Serialize};
 
+use super::TokenResponse;
+use crate::AppState;
 use crate::keys::KeyStore;
+use crate::oauth::error::OAuthError;
 use crate::scopes::Role;
 
 /// RFC 9068 §2.1 `typ` header.
@@ -59,35 +62,67 @@ pub fn claims(grant: &Grant<'_>, issuer: &str, now: i64, ttl_secs: u64, jti: Str
         client_id: grant.client_id.to_string(),
         scope: grant.scopes.join(" "),
         iat: now,
-        exp: now.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX)),
+        exp: expiry(now, ttl_secs),
         jti,
         agency_id: grant.member.map(|m| m.agency_id.to_string()),
         role: grant.member.map(|m| m.role.as_str().to_string()),
     }
 }
 
-/// A signed access token and what it says.
-pub struct Issued {
-    pub token: String,
-    pub claims: Claims,
+/// When a token issued at `now` for `ttl_secs` expires.
+fn expiry(now: i64, ttl_secs: u64) -> i64 {
+    now.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX))
 }
 
-/// Sign an access token for `grant`, valid `ttl_secs` from now.
+/// An access token's id and lifetime, fixed before it is signed: a member's
+/// grant stores the `jti` and expiry with its code or refresh token first,
+/// so that revoking the grant can revoke the access token too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub jti: String,
+    pub iat: i64,
+    pub ttl_secs: u64,
+}
+
+impl Stamp {
+    /// A fresh `jti`, issued at `now`, valid `ttl_secs`.
+    pub fn new(now: i64, ttl_secs: u64) -> Stamp {
+        Stamp {
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now,
+            ttl_secs,
+        }
+    }
+
+    /// The token's `exp`.
+    pub fn exp(&self) -> i64 {
+        expiry(self.iat, self.ttl_secs)
+    }
+}
+
+/// The one place an access token is minted: the claims of `grant`, signed
+/// with the active key, in an RFC 6749 §5.1 response (with `refresh_token`
+/// when the grant issued one).
 pub async fn issue(
-    keys: &KeyStore,
-    issuer: &str,
-    ttl_secs: u64,
+    state: &AppState,
     grant: &Grant<'_>,
-) -> anyhow::Result<Issued> {
-    let claims = claims(
-        grant,
-        issuer,
-        crate::keys::store::now(),
-        ttl_secs,
-        uuid::Uuid::new_v4().to_string(),
-    );
-    let token = keys.sign(TYP, &claims).await?;
-    Ok(Issued { token, claims })
+    stamp: Stamp,
+    refresh_token: Option<String>,
+) -> Result<TokenResponse, OAuthError> {
+    let ttl = stamp.ttl_secs;
+    let claims = claims(grant, &state.settings.issuer, stamp.iat, ttl, stamp.jti);
+    let token = state
+        .keys
+        .sign(TYP, &claims)
+        .await
+        .map_err(|e| OAuthError::server_error(e, "sign access token"))?;
+    Ok(TokenResponse {
+        access_token: token,
+        token_type: "Bearer".into(),
+        expires_in: ttl,
+        scope: claims.scope,
+        refresh_token,
+    })
 }
 
 /// Whether `token` has the shape of a compact JWS (three base64url parts).
@@ -168,6 +203,29 @@ mod tests {
         assert_eq!(c.role.as_deref(), Some("editor"));
         let back: Claims = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn stamp_expiry_is_the_claims_expiry() {
+        let stamp = Stamp::new(1000, 900);
+        assert_eq!(stamp.exp(), 1900);
+        let grant = Grant {
+            subject: "cid",
+            client_id: "cid",
+            scopes: &["agency:read"],
+            audience: "https://api.example",
+            member: None,
+        };
+        let c = claims(
+            &grant,
+            "https://as.example",
+            stamp.iat,
+            stamp.ttl_secs,
+            stamp.jti.clone(),
+        );
+        assert_eq!((c.exp, c.jti), (stamp.exp(), stamp.jti));
+        assert_ne!(Stamp::new(0, 1).jti, Stamp::new(0, 1).jti);
+        assert_eq!(Stamp::new(i64::MAX - 1, u64::MAX).exp(), i64::MAX);
     }
 
     #[test]

@@ -3,38 +3,27 @@
 //! `agency_id`/`role`; no refresh token.
 
 use crate::AppState;
-use crate::oauth::clients::ClientRecord;
+use crate::oauth::client::ClientRecord;
 use crate::oauth::error::OAuthError;
-use crate::oauth::params::{Params, quote};
-use crate::oauth::register::GrantType;
+use crate::oauth::params::quote;
 use crate::oauth::resource;
 use crate::scopes::OFFLINE_ACCESS;
 
-use super::access_token::{self, Grant};
+use super::access_token::{self, Grant, Stamp};
+use super::request::ClientCredentialsRequest;
 use super::{TokenResponse, split_scope};
 
 /// The scopes to grant `client` for a `scope` parameter (`None`: omitted),
-/// or why not.
+/// or why not. The client is confidential and registered for the grant
+/// ([`super::request::admit`]).
 pub fn decide<'a>(
     client: &'a ClientRecord,
     requested: Option<&'a str>,
 ) -> Result<Vec<&'a str>, OAuthError> {
-    if client.secret_hash.is_none() {
-        return Err(OAuthError::unauthorized_client(
-            "client_credentials is for confidential clients; a public client (\
-             token_endpoint_auth_method none) cannot use it",
-        ));
-    }
-    if !client.has_grant(GrantType::ClientCredentials) {
-        return Err(OAuthError::unauthorized_client(
-            "the client is not registered for the client_credentials grant (add it to \
-             grant_types with RFC 7592)",
-        ));
-    }
     let registered = || client.scope.iter().map(String::as_str);
     let scopes = match requested {
         Some(requested) => {
-            let scopes = split_scope(requested);
+            let scopes = split_scope(requested)?;
             if scopes.contains(&OFFLINE_ACCESS) {
                 return Err(OAuthError::invalid_scope(
                     "offline_access cannot be requested with client_credentials (no refresh \
@@ -69,16 +58,17 @@ fn show_registered(client: &ClientRecord) -> String {
     }
 }
 
-/// Serve a client_credentials request of an authenticated client.
+/// Serve a client_credentials request of an authenticated client admitted
+/// to the grant.
 pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
-    params: &Params,
+    request: ClientCredentialsRequest,
 ) -> Result<TokenResponse, OAuthError> {
-    let scopes = decide(client, params.get("scope"))?;
+    let scopes = decide(client, request.scope.as_deref())?;
     let settings = &state.settings;
-    let audience = resource::audience(&state.db, &settings.default_resource, params).await?;
-    let ttl = settings.tokens.access_token_ttl_secs;
+    let audience =
+        resource::audience(&state.db, &settings.default_resource, &request.resource).await?;
     let grant = Grant {
         subject: &client.client_id,
         client_id: &client.client_id,
@@ -86,36 +76,35 @@ pub async fn exchange(
         audience: &audience,
         member: None,
     };
-    let issued = access_token::issue(&state.keys, &settings.issuer, ttl, &grant)
-        .await
-        .map_err(|e| OAuthError::server_error(e, "sign access token"))?;
-    tracing::debug!(client_id = %client.client_id, jti = %issued.claims.jti, "client_credentials token issued");
-    Ok(TokenResponse {
-        access_token: issued.token,
-        token_type: "Bearer".to_string(),
-        expires_in: ttl,
-        scope: issued.claims.scope,
-        refresh_token: None,
-    })
+    let stamp = Stamp::new(crate::clock::now(), settings.tokens.access_token_ttl_secs);
+    let jti = stamp.jti.clone();
+    let response = access_token::issue(state, &grant, stamp, None).await?;
+    tracing::debug!(client_id = %client.client_id, %jti, "client_credentials token issued");
+    Ok(response)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::register::AuthMethod;
+    use crate::oauth::client::{AuthMethod, ClientKind, GrantType};
+    use crate::oauth::error::ErrorCode;
 
     fn client(scope: &str, grants: &[GrantType], secret: bool) -> ClientRecord {
         ClientRecord {
             client_id: "c".into(),
-            kind: "dynamic".into(),
+            kind: ClientKind::Dynamic,
             secret_hash: secret.then(|| "00".repeat(32)),
-            auth_method: Some(if secret {
+            auth_method: if secret {
                 AuthMethod::ClientSecretBasic
             } else {
                 AuthMethod::None
-            }),
+            },
             grant_types: grants.to_vec(),
-            scope: scope.split_whitespace().map(str::to_string).collect(),
+            scope: crate::scopes::split(scope)
+                .unwrap()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             resource: None,
         }
     }
@@ -136,21 +125,14 @@ mod tests {
     fn refusals() {
         let c = client("agency:read", CC, true);
         let e = decide(&c, Some("agency:read billing:write")).unwrap_err();
-        assert_eq!(e.code, "invalid_scope");
+        assert_eq!(e.code, ErrorCode::InvalidScope);
         assert!(e.description.contains("'billing:write'"), "{e}");
         let c = client("agency:read offline_access", CC, true);
         let e = decide(&c, Some("agency:read offline_access")).unwrap_err();
-        assert_eq!(e.code, "invalid_scope");
+        assert_eq!(e.code, ErrorCode::InvalidScope);
         assert!(e.description.contains("offline_access"));
         let e = decide(&client("", CC, true), None).unwrap_err();
-        assert_eq!(e.code, "invalid_scope");
-        let e = decide(&client("agency:read", CC, false), None).unwrap_err();
-        assert_eq!(e.code, "unauthorized_client");
-        let e = decide(
-            &client("agency:read", &[GrantType::AuthorizationCode], true),
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(e.code, "unauthorized_client");
+        assert_eq!(e.code, ErrorCode::InvalidScope);
+        // Public and unregistered clients are refused before: request::admit.
     }
 }

@@ -11,16 +11,16 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::TokenResponse;
-use super::access_token::{Grant, Member};
-use super::families::{self, NewToken};
+use super::access_token::Stamp;
+use super::families;
+use super::member::{self, Family, MemberGrant};
+use super::request::CodeRequest;
 use crate::AppState;
 use crate::accounts;
-use crate::crypto::{random_token, sha256_hex};
-use crate::oauth::clients::ClientRecord;
+use crate::crypto::sha256_hex;
+use crate::oauth::client::{ClientRecord, GrantType};
 use crate::oauth::error::OAuthError;
-use crate::oauth::params::Params;
 use crate::oauth::pkce;
-use crate::oauth::register::GrantType;
 use crate::oauth::resource;
 use crate::scopes::{OFFLINE_ACCESS, Role};
 
@@ -32,8 +32,7 @@ const INVALID_CODE: &str =
 pub fn check(
     code: &Code,
     client_id: &str,
-    params: &Params,
-    verifier: &str,
+    request: &CodeRequest,
     now: i64,
 ) -> Result<(), OAuthError> {
     if code.client_id != client_id {
@@ -44,7 +43,7 @@ pub fn check(
     if code.expires_at <= now {
         return Err(OAuthError::invalid_grant(INVALID_CODE));
     }
-    match params.get("redirect_uri") {
+    match request.redirect_uri.as_deref() {
         Some(r) if r == code.redirect_uri => {}
         Some(_) => {
             return Err(OAuthError::invalid_grant(
@@ -58,14 +57,13 @@ pub fn check(
         }
         None => {}
     }
-    if !pkce::verify(verifier, &code.code_challenge) {
+    if !pkce::verify(&request.code_verifier, &code.code_challenge) {
         return Err(OAuthError::invalid_grant(
             "code_verifier does not match the code_challenge of the authorization request",
         ));
     }
-    let mut resources = params.all("resource");
-    if let Some(r) = resources.next()
-        && (!resource::same(r, &code.resource) || resources.next().is_some())
+    if let Some(r) = request.resource.first()
+        && (!resource::same(r, &code.resource) || request.resource.len() > 1)
     {
         return Err(OAuthError::invalid_target(format!(
             "resource must be the one of the authorization request ({})",
@@ -77,38 +75,24 @@ pub fn check(
 
 /// Pure: the permission scopes of a grant the role allows now.
 pub fn effective(scope: &str, role: Role) -> Vec<&str> {
-    scope
-        .split(' ')
-        .filter(|s| !s.is_empty() && *s != OFFLINE_ACCESS && role.allows(s))
+    // The stored grant was written by this server: unreadable means nothing.
+    crate::scopes::split(scope)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| *s != OFFLINE_ACCESS && role.allows(s))
         .collect()
 }
 
+/// Serve an authorization_code request of an authenticated client admitted
+/// to the grant.
 pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
-    params: &Params,
+    request: CodeRequest,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant(GrantType::AuthorizationCode) {
-        return Err(OAuthError::unauthorized_client(
-            "the client is not registered for the authorization_code grant",
-        ));
-    }
-    let Some(secret) = params.get("code") else {
-        return Err(OAuthError::invalid_request("code is required"));
-    };
-    let Some(verifier) = params.get("code_verifier") else {
-        return Err(OAuthError::invalid_request(
-            "code_verifier is required (PKCE)",
-        ));
-    };
-    if !pkce::is_valid_verifier(verifier) {
-        return Err(OAuthError::invalid_request(
-            "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)",
-        ));
-    }
     let db = &state.db;
-    let now = accounts::now();
-    let hash = sha256_hex(secret);
+    let now = crate::clock::now();
+    let hash = sha256_hex(&request.code);
     let code = Entity::find_by_id(hash.clone())
         .one(db)
         .await
@@ -117,7 +101,7 @@ pub async fn exchange(
     if code.used_at.is_some() {
         return Err(replayed(state, &code, now).await);
     }
-    check(&code, &client.client_id, params, verifier, now)?;
+    check(&code, &client.client_id, &request, now)?;
     let role = accounts::role_in(db, &code.user_id, &code.agency_id)
         .await
         .map_err(|e| OAuthError::db(e, "find membership"))?
@@ -131,18 +115,14 @@ pub async fn exchange(
         ));
     }
 
-    let ttl = state.settings.tokens.access_token_ttl_secs;
-    let jti = uuid::Uuid::new_v4().to_string();
-    let access_exp = now + ttl as i64;
-    let refresh = client.has_grant(GrantType::RefreshToken).then(random_token);
-
+    let stamp = Stamp::new(now, state.settings.tokens.access_token_ttl_secs);
     // Consume the code and start the family in one transaction; the UPDATE
     // comes first so that SQLite takes the write lock at once.
     let txn = db.begin().await.map_err(|e| OAuthError::db(e, "begin"))?;
     let won = Entity::update_many()
         .col_expr(Column::UsedAt, Expr::value(now))
-        .col_expr(Column::AccessJti, Expr::value(jti.clone()))
-        .col_expr(Column::AccessExp, Expr::value(access_exp))
+        .col_expr(Column::AccessJti, Expr::value(stamp.jti.clone()))
+        .col_expr(Column::AccessExp, Expr::value(stamp.exp()))
         .filter(Column::CodeHash.eq(&hash))
         .filter(Column::UsedAt.is_null())
         .filter(Column::ExpiresAt.gt(now))
@@ -155,57 +135,22 @@ pub async fn exchange(
         drop(txn);
         return Err(replayed(state, &code, now).await);
     }
-    if let Some(rt) = &refresh {
-        let tokens = &state.settings.tokens;
-        let family_exp = now + tokens.refresh_token_ttl_secs as i64;
-        let family_id = uuid::Uuid::new_v4().to_string();
-        families::insert_family(
-            &txn,
-            entity::refresh_family::Model {
-                id: family_id.clone(),
-                client_id: code.client_id.clone(),
-                user_id: code.user_id.clone(),
-                agency_id: code.agency_id.clone(),
-                resource: code.resource.clone(),
-                code_hash: hash.clone(),
-                created_at: now,
-                expires_at: family_exp,
-                revoked_at: None,
-            },
-        )
-        .await
-        .map_err(|e| OAuthError::db(e, "start refresh family"))?;
-        families::insert_token(
-            &txn,
-            NewToken {
-                secret: rt,
-                family_id: &family_id,
-                scope: &code.scope,
-                now,
-                expires_at: family_exp.min(now + tokens.refresh_token_idle_ttl_secs as i64),
-                access_jti: &jti,
-                access_exp,
-            },
-        )
-        .await
-        .map_err(|e| OAuthError::db(e, "store refresh token"))?;
-    }
-    txn.commit()
-        .await
-        .map_err(|e| OAuthError::db(e, "commit"))?;
-
-    let grant = Grant {
-        subject: &code.user_id,
+    let grant = MemberGrant {
+        user_id: &code.user_id,
         client_id: &code.client_id,
+        agency_id: &code.agency_id,
+        resource: &code.resource,
+        role,
+        granted: &code.scope,
         scopes: &scopes,
-        audience: &code.resource,
-        member: Some(Member {
-            agency_id: &code.agency_id,
-            role,
-        }),
     };
+    let family = client
+        .has_grant(GrantType::RefreshToken)
+        .then_some(Family::Start { code_hash: &hash });
+    let jti = stamp.jti.clone();
+    let response = member::finish(state, txn, stamp, &grant, family).await?;
     tracing::info!(client_id = %code.client_id, user_id = %code.user_id, %jti, "authorization code redeemed");
-    super::member_response(state, &grant, now, jti, refresh).await
+    Ok(response)
 }
 
 /// A code used before: revoke what it issued and say so.

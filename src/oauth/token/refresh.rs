@@ -9,16 +9,16 @@
 
 use sea_orm::TransactionTrait;
 
-use super::access_token::{Grant, Member};
-use super::families::{self, NewToken};
+use super::access_token::Stamp;
+use super::families;
+use super::member::{self, Family, MemberGrant};
+use super::request::RefreshRequest;
 use super::{TokenResponse, split_scope};
 use crate::AppState;
 use crate::accounts;
-use crate::crypto::random_token;
-use crate::oauth::clients::ClientRecord;
+use crate::oauth::client::ClientRecord;
 use crate::oauth::error::OAuthError;
-use crate::oauth::params::{Params, quote};
-use crate::oauth::register::GrantType;
+use crate::oauth::params::quote;
 use crate::oauth::resource;
 use crate::scopes::{OFFLINE_ACCESS, Role};
 
@@ -32,10 +32,11 @@ pub fn decide<'a>(
     requested: Option<&'a str>,
     role: Role,
 ) -> Result<Vec<&'a str>, OAuthError> {
-    let granted: Vec<&str> = split_scope(granted);
+    // The stored grant was written by this server: unreadable means nothing.
+    let granted: Vec<&str> = split_scope(granted).unwrap_or_default();
     let asked: Vec<&str> = match requested {
         Some(r) => {
-            let asked = split_scope(r);
+            let asked = split_scope(r)?;
             // offline_access only asks for a refresh token, which every
             // refresh returns: never a widening.
             if let Some(wider) = asked
@@ -63,21 +64,16 @@ pub fn decide<'a>(
     Ok(allowed)
 }
 
+/// Serve a refresh_token request of an authenticated client admitted to
+/// the grant.
 pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
-    params: &Params,
+    request: RefreshRequest,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant(GrantType::RefreshToken) {
-        return Err(OAuthError::unauthorized_client(
-            "the client is not registered for the refresh_token grant",
-        ));
-    }
-    let Some(secret) = params.get("refresh_token") else {
-        return Err(OAuthError::invalid_request("refresh_token is required"));
-    };
+    let secret = &request.refresh_token;
     let db = &state.db;
-    let now = accounts::now();
+    let now = crate::clock::now();
     let (token, family) = families::find(db, secret)
         .await
         .map_err(|e| OAuthError::db(e, "find refresh token"))?
@@ -93,9 +89,8 @@ pub async fn exchange(
     if !families::usable(&token, &family, now) {
         return Err(OAuthError::invalid_grant(INVALID_TOKEN));
     }
-    let mut resources = params.all("resource");
-    if let Some(r) = resources.next()
-        && (!resource::same(r, &family.resource) || resources.next().is_some())
+    if let Some(r) = request.resource.first()
+        && (!resource::same(r, &family.resource) || request.resource.len() > 1)
     {
         return Err(OAuthError::invalid_target(format!(
             "resource must be the one of the original grant ({})",
@@ -113,13 +108,9 @@ pub async fn exchange(
             "the member is no longer in the agency of this grant; the grant is revoked",
         ));
     };
-    let scopes = decide(&token.scope, params.get("scope"), role)?;
+    let scopes = decide(&token.scope, request.scope.as_deref(), role)?;
 
-    let tokens = &state.settings.tokens;
-    let ttl = tokens.access_token_ttl_secs;
-    let jti = uuid::Uuid::new_v4().to_string();
-    let access_exp = now + ttl as i64;
-    let next = random_token();
+    let stamp = Stamp::new(now, state.settings.tokens.access_token_ttl_secs);
     let txn = db.begin().await.map_err(|e| OAuthError::db(e, "begin"))?;
     let won = families::mark_used(&txn, secret, now)
         .await
@@ -128,37 +119,16 @@ pub async fn exchange(
         drop(txn);
         return Err(reused(state, &family.id, now).await);
     }
-    families::insert_token(
-        &txn,
-        NewToken {
-            secret: &next,
-            family_id: &family.id,
-            scope: &token.scope,
-            now,
-            expires_at: family
-                .expires_at
-                .min(now + tokens.refresh_token_idle_ttl_secs as i64),
-            access_jti: &jti,
-            access_exp,
-        },
-    )
-    .await
-    .map_err(|e| OAuthError::db(e, "store refresh token"))?;
-    txn.commit()
-        .await
-        .map_err(|e| OAuthError::db(e, "commit"))?;
-
-    let grant = Grant {
-        subject: &family.user_id,
+    let grant = MemberGrant {
+        user_id: &family.user_id,
         client_id: &family.client_id,
+        agency_id: &family.agency_id,
+        resource: &family.resource,
+        role,
+        granted: &token.scope,
         scopes: &scopes,
-        audience: &family.resource,
-        member: Some(Member {
-            agency_id: &family.agency_id,
-            role,
-        }),
     };
-    super::member_response(state, &grant, now, jti, Some(next)).await
+    member::finish(state, txn, stamp, &grant, Some(Family::Rotate(&family))).await
 }
 
 /// A used refresh token came back: someone holds a copy. Revoke the family.
@@ -178,6 +148,7 @@ async fn reused(state: &AppState, family_id: &str, now: i64) -> OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::error::ErrorCode;
 
     #[test]
     fn narrowing_and_role() {
@@ -198,7 +169,7 @@ mod tests {
             decide(granted, Some("billing:read"), Role::Owner)
                 .unwrap_err()
                 .code,
-            "invalid_scope"
+            ErrorCode::InvalidScope
         );
         // MCP clients repeat offline_access on refresh, granted or not.
         assert_eq!(
@@ -214,7 +185,7 @@ mod tests {
             decide(granted, Some("posts:write"), Role::Viewer)
                 .unwrap_err()
                 .code,
-            "invalid_grant"
+            ErrorCode::InvalidGrant
         );
     }
 }

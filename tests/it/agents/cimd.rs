@@ -202,7 +202,10 @@ async fn assert_error_page(app: &TestApp, url: &str, extra: &[(&str, &str)], nee
             .starts_with("text/html")
     );
     let page = resp.text().await.unwrap();
-    let page = page.replace("&#34;", "\"").replace("&quot;", "\"");
+    let page = page
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'");
     assert!(page.contains(needle), "{url}: {needle:?} not in {page}");
 }
 
@@ -328,8 +331,8 @@ async fn full_flow_with_a_metadata_document() {
     // One fetch served the whole flow; the client is stored as public.
     assert_eq!(docs.hits("/clients/agent.json"), 1);
     let row = client_row(&app, &url).await.unwrap();
-    assert_eq!(row.kind, "cimd");
-    assert_eq!(row.token_endpoint_auth_method, "none");
+    assert_eq!(row.kind.as_str(), "cimd");
+    assert_eq!(row.token_endpoint_auth_method.as_str(), "none");
     assert!(row.client_secret_hash.is_none() && row.registration_token_hash.is_none());
     // It is not manageable over RFC 7592.
     let resp = app
@@ -424,7 +427,7 @@ async fn bad_documents_are_error_pages_and_invalid_client() {
         ),
         ("/big.json", &[], "larger than 64 KiB"),
         ("/streamed.json", &[], "larger than 64 KiB"),
-        ("/html.json", &[], "is not JSON (Content-Type \"text/html\""),
+        ("/html.json", &[], "is not JSON (Content-Type 'text/html'"),
         ("/broken.json", &[], "the document is not valid JSON"),
         ("/secret.json", &[], "is a public client (none)"),
         ("/web.json", &[], "application_type web"),
@@ -665,7 +668,7 @@ async fn unused_document_clients_are_cleaned_up_like_registrations() {
     docs.serve("/agent.json", Answer::json(&document(&url)));
     assert_eq!(app.get(&authorize_url(&url, &[])).await.status(), 302);
     assert!(client_row(&app, &url).await.is_some());
-    let later = skedcast_auth::oauth::clients::now() + 8 * 86_400;
+    let later = skedcast_auth::clock::now() + 8 * 86_400;
     skedcast_auth::maintenance::run_once(&app.state, later).await;
     assert!(client_row(&app, &url).await.is_none());
     // The cache entry went with it; the next use fetches again.

@@ -2,8 +2,8 @@
 //! only (RFC 6750 §2.1). A token in the query (§2.3) or a repeated header is
 //! a bad request; a form body is never read.
 
-use poem::http::HeaderMap;
-use poem::http::header::AUTHORIZATION;
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
 
 /// What a request presents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub fn presented<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Presented<'
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Presented::Nothing;
     }
-    match crate::http::bearer::parse(Some(value)) {
+    match skedcast_core::bearer::parse(Some(value)) {
         Some(token) => Presented::Bearer(token),
         None => Presented::Malformed,
     }
@@ -51,7 +51,7 @@ pub fn presented<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Presented<'
 #[cfg(test)]
 mod tests {
     use super::*;
-    use poem::http::HeaderValue;
+    use http::HeaderValue;
 
     fn with(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -1,5 +1,6 @@
-//! The `clients` table: registered OAuth clients. Registration writes here;
-//! authorize and token read from here. Secrets arrive already hashed.
+//! The `clients` table: every query on it. Registration, metadata
+//! documents and the CLI write here; authorize and token read from here.
+//! Secrets arrive already hashed.
 
 use entity::client::{ActiveModel, Column, Entity, Model};
 use sea_orm::ActiveValue::NotSet;
@@ -9,28 +10,9 @@ use sea_orm::{
     QueryFilter, QuerySelect,
 };
 
-use crate::oauth::register::{AuthMethod, ClientMetadata, GrantType};
-
-/// Clients registered over RFC 7591.
-pub const KIND_DYNAMIC: &str = "dynamic";
-/// Clients named by a Client ID Metadata Document: the `client_id` is the
-/// document's URL and the row holds its validated metadata (see
-/// [`crate::oauth::cimd`]). Public, never managed over RFC 7592.
-pub const KIND_CIMD: &str = "cimd";
-/// Resource servers created with `skedcast-auth resource-server create`:
-/// confidential, no grants, allowed to call the introspection endpoint.
-pub const KIND_RESOURCE_SERVER: &str = "resource_server";
+use super::model::{AuthMethod, ClientKind, ClientMetadata};
 
 const DAY_SECS: i64 = 86_400;
-
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// A stored JSON list column as strings (empty if unreadable).
-pub fn list(column: &str) -> Vec<String> {
-    serde_json::from_str(column).unwrap_or_default()
-}
 
 fn to_json<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
     let v: Vec<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();
@@ -48,10 +30,10 @@ fn model(
 ) -> Model {
     Model {
         client_id: client_id.to_string(),
-        kind: KIND_DYNAMIC.to_string(),
+        kind: ClientKind::Dynamic,
         client_secret_hash: secret_hash,
         registration_token_hash,
-        token_endpoint_auth_method: meta.token_endpoint_auth_method.as_str().to_string(),
+        token_endpoint_auth_method: meta.token_endpoint_auth_method,
         grant_types: to_json(meta.grant_types.iter().map(|g| g.as_str())),
         response_types: to_json(&meta.response_types),
         redirect_uris: to_json(&meta.redirect_uris),
@@ -68,7 +50,7 @@ fn model(
         updated_at: now,
         first_authorized_at: None,
         resource: None,
-        application_type: meta.application_type.map(|t| t.as_str().to_string()),
+        application_type: meta.application_type,
     }
 }
 
@@ -119,7 +101,7 @@ pub async fn replace(
         current.created_at,
         now,
     );
-    row.kind = current.kind.clone();
+    row.kind = current.kind;
     row.first_authorized_at = current.first_authorized_at;
     row.resource = current.resource.clone();
     let mut am: ActiveModel = row.clone().into_active_model().reset_all();
@@ -193,7 +175,8 @@ pub async fn mark_authorized(
 }
 
 /// Store (or refresh) the client a metadata document describes, under its
-/// URL as `client_id`: kind [`KIND_CIMD`], public, no registration token.
+/// URL as `client_id`: kind [`ClientKind::MetadataDocument`], public, no
+/// registration token.
 /// An existing row keeps its creation time and first authorization, so
 /// the codes, consents and refresh families that reference it stay.
 pub async fn upsert_document_client(
@@ -203,7 +186,7 @@ pub async fn upsert_document_client(
     now: i64,
 ) -> Result<(), DbErr> {
     let mut row = model(url, meta, None, None, now, now);
-    row.kind = KIND_CIMD.to_string();
+    row.kind = ClientKind::MetadataDocument;
     Entity::insert(row.into_active_model().reset_all())
         .on_conflict(
             OnConflict::column(Column::ClientId)
@@ -248,8 +231,8 @@ pub async fn delete_unused_public_clients(
     }
     let cutoff = now - i64::from(max_age_days) * DAY_SECS;
     let res = Entity::delete_many()
-        .filter(Column::Kind.is_in([KIND_DYNAMIC, KIND_CIMD]))
-        .filter(Column::TokenEndpointAuthMethod.eq("none"))
+        .filter(Column::Kind.is_in([ClientKind::Dynamic, ClientKind::MetadataDocument]))
+        .filter(Column::TokenEndpointAuthMethod.eq(AuthMethod::None))
         .filter(Column::FirstAuthorizedAt.is_null())
         .filter(Column::CreatedAt.lt(cutoff))
         .exec(db)
@@ -258,7 +241,7 @@ pub async fn delete_unused_public_clients(
 }
 
 /// Store a resource server created by the CLI: a confidential client of kind
-/// [`KIND_RESOURCE_SERVER`] with no grants, authenticating with its secret
+/// [`ClientKind::ResourceServer`] with no grants, authenticating with its secret
 /// (`client_secret_basic` or `client_secret_post` at the introspection
 /// endpoint), never managed over RFC 7592.
 pub async fn insert_resource_server(
@@ -271,10 +254,10 @@ pub async fn insert_resource_server(
 ) -> Result<Model, DbErr> {
     let row = Model {
         client_id: client_id.to_string(),
-        kind: KIND_RESOURCE_SERVER.to_string(),
+        kind: ClientKind::ResourceServer,
         client_secret_hash: Some(secret_hash),
         registration_token_hash: None,
-        token_endpoint_auth_method: "client_secret_basic".to_string(),
+        token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
         grant_types: to_json(Vec::<String>::new()),
         response_types: to_json(Vec::<String>::new()),
         redirect_uris: to_json(Vec::<String>::new()),
@@ -305,60 +288,10 @@ pub async fn registered_resources(db: &impl ConnectionTrait) -> Result<Vec<Strin
     let found = Entity::find()
         .select_only()
         .column(Column::Resource)
-        .filter(Column::Kind.eq(KIND_RESOURCE_SERVER))
+        .filter(Column::Kind.eq(ClientKind::ResourceServer))
         .filter(Column::Resource.is_not_null())
         .into_tuple::<Option<String>>()
         .all(db)
         .await?;
     Ok(found.into_iter().flatten().collect())
-}
-
-/// What the token, revocation and introspection endpoints need of a client,
-/// parsed once from its row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientRecord {
-    pub client_id: String,
-    pub kind: String,
-    /// SHA-256 hex of the secret; `None` for public clients.
-    pub secret_hash: Option<String>,
-    /// The registered `token_endpoint_auth_method`; `None` if the stored
-    /// value is not one this server knows (then the client cannot
-    /// authenticate).
-    pub auth_method: Option<AuthMethod>,
-    pub grant_types: Vec<GrantType>,
-    /// The registered scopes, in registration order.
-    pub scope: Vec<String>,
-    /// The resource identifier of a resource server.
-    pub resource: Option<String>,
-}
-
-impl ClientRecord {
-    pub fn from_model(m: &Model) -> ClientRecord {
-        ClientRecord {
-            client_id: m.client_id.clone(),
-            kind: m.kind.clone(),
-            secret_hash: m.client_secret_hash.clone(),
-            auth_method: AuthMethod::parse(&m.token_endpoint_auth_method),
-            grant_types: list(&m.grant_types)
-                .iter()
-                .filter_map(|g| GrantType::parse(g))
-                .collect(),
-            scope: m
-                .scope
-                .as_deref()
-                .unwrap_or_default()
-                .split_ascii_whitespace()
-                .map(str::to_string)
-                .collect(),
-            resource: m.resource.clone(),
-        }
-    }
-
-    pub fn is_resource_server(&self) -> bool {
-        self.kind == KIND_RESOURCE_SERVER
-    }
-
-    pub fn has_grant(&self, grant: GrantType) -> bool {
-        self.grant_types.contains(&grant)
-    }
 }

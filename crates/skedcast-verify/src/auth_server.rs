@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine;
 
-use super::jwks::MAX_JWKS_BYTES;
+use crate::jwks::MAX_JWKS_BYTES;
 
 /// Largest metadata or introspection document accepted.
 const MAX_DOC_BYTES: usize = 64 * 1024;
@@ -102,6 +102,12 @@ pub fn basic_authorization(client_id: &str, client_secret: &str) -> String {
     )
 }
 
+/// reqwest is built without a default rustls provider: install ring once
+/// (a no-op when the embedding service installed one already).
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub struct AuthServer {
     http: reqwest::Client,
     issuer: String,
@@ -113,7 +119,7 @@ pub struct AuthServer {
 
 impl AuthServer {
     pub fn new(issuer: &str, internal: Option<&str>, timeout: Duration) -> anyhow::Result<Self> {
-        crate::install_crypto_provider();
+        install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)

@@ -19,16 +19,16 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
+use super::metadata_document;
+use super::model::{AuthMethod, ClientRecord};
 use crate::AppState;
 use crate::crypto;
-use crate::oauth::cimd;
-use crate::oauth::clients::ClientRecord;
-use crate::oauth::error::OAuthError;
+use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
-use crate::oauth::register::AuthMethod;
 
 /// Longer client ids are never issued: refused without a database read
-/// (metadata document URLs have their own bound, [`cimd::MAX_URL_LEN`]).
+/// (metadata document URLs have their own bound,
+/// [`metadata_document::MAX_URL_LEN`]).
 const MAX_CLIENT_ID_LEN: usize = 256;
 
 /// Not the hex of any SHA-256 (`x` is not hex): compared against when the
@@ -212,7 +212,7 @@ pub fn verify(
         // `none`: only a registered public client, only where the registered
         // method is what counts.
         return match client {
-            Some(c) if rule == Rule::Registered && c.auth_method == Some(AuthMethod::None) => Ok(c),
+            Some(c) if rule == Rule::Registered && c.auth_method == AuthMethod::None => Ok(c),
             _ => Err(OAuthError::invalid_client(
                 "client authentication failed: unknown client_id, or the client is confidential \
                  and must authenticate with its client_secret",
@@ -228,11 +228,11 @@ pub fn verify(
     };
     let used = presented.method();
     let allowed = match rule {
-        Rule::Registered => client.auth_method == Some(used),
-        Rule::AnySecretMethod => client.auth_method.is_some_and(AuthMethod::is_confidential),
+        Rule::Registered => client.auth_method == used,
+        Rule::AnySecretMethod => client.auth_method.is_confidential(),
     };
     if !allowed {
-        let registered = client.auth_method.map_or("unknown", AuthMethod::as_str);
+        let registered = client.auth_method.as_str();
         return Err(OAuthError::invalid_client(
             format!(
                 "the client is registered with token_endpoint_auth_method {registered} but this \
@@ -258,18 +258,23 @@ pub async fn authenticate(
         params.get("client_secret"),
     )?;
     let id = presented.client_id();
-    let client = if cimd::is_document_id(id) && state.settings.cimd.enabled {
+    let client = if metadata_document::is_document_id(id) && state.settings.cimd.enabled {
         // A metadata document client: fresh from the shared cache, or fetched.
-        Some(cimd::record(state, id).await.map_err(|e| match e {
-            cimd::CimdError::Db(e) => OAuthError::db(e, "load document client"),
-            e => OAuthError::invalid_client(
-                format!(
-                    "the client metadata document {} cannot be used: {e}",
-                    crate::oauth::params::quote(id)
-                ),
-                presented.basic_tried(),
-            ),
-        })?)
+        Some(
+            metadata_document::record(state, id)
+                .await
+                .map_err(|e| match e.code {
+                    ErrorCode::InvalidClient => OAuthError::invalid_client(
+                        format!(
+                            "the client metadata document {} cannot be used: {}",
+                            crate::oauth::params::quote(id),
+                            e.description
+                        ),
+                        presented.basic_tried(),
+                    ),
+                    _ => e,
+                })?,
+        )
     } else if id.len() > MAX_CLIENT_ID_LEN {
         None
     } else {
@@ -285,7 +290,7 @@ pub async fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::register::GrantType;
+    use crate::oauth::client::model::{ClientKind, GrantType};
 
     fn basic(id: &str, secret: &str) -> String {
         format!(
@@ -297,9 +302,9 @@ mod tests {
     fn client(method: AuthMethod, secret: Option<&str>) -> Arc<ClientRecord> {
         Arc::new(ClientRecord {
             client_id: "c1".into(),
-            kind: "dynamic".into(),
+            kind: ClientKind::Dynamic,
             secret_hash: secret.map(crypto::sha256_hex),
-            auth_method: Some(method),
+            auth_method: method,
             grant_types: vec![GrantType::ClientCredentials],
             scope: vec![],
             resource: None,
@@ -344,7 +349,7 @@ mod tests {
             let e = parse(Some(&h), None, None).unwrap_err();
             assert_eq!(
                 (e.code, e.challenge.is_some()),
-                ("invalid_client", true),
+                (ErrorCode::InvalidClient, true),
                 "{h}"
             );
             assert_eq!(e.status, 401);
@@ -367,22 +372,22 @@ mod tests {
             }
         );
         let e = parse(None, None, Some("s")).unwrap_err();
-        assert_eq!(e.code, "invalid_request");
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
         let e = parse(None, None, None).unwrap_err();
-        assert_eq!((e.code, e.challenge), ("invalid_client", None));
+        assert_eq!((e.code, e.challenge), (ErrorCode::InvalidClient, None));
     }
 
     #[test]
     fn two_methods_are_invalid_request() {
         let h = basic("c", "s");
         let e = parse(Some(&h), Some("c"), Some("s")).unwrap_err();
-        assert_eq!(e.code, "invalid_request");
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
         assert!(e.description.contains("two client authentication methods"));
         // The same client_id in the body is harmless; another one is not.
         assert!(parse(Some(&h), Some("c"), None).is_ok());
         assert_eq!(
             parse(Some(&h), Some("d"), None).unwrap_err().code,
-            "invalid_request"
+            ErrorCode::InvalidRequest
         );
     }
 
@@ -413,7 +418,7 @@ mod tests {
             secret: "s3cret".into(),
         };
         let e = verify(&post, Some(c.clone()), Rule::Registered).unwrap_err();
-        assert_eq!(e.code, "invalid_client");
+        assert_eq!(e.code, ErrorCode::InvalidClient);
         assert!(e.description.contains("client_secret_basic"), "{e}");
         assert_eq!(e.challenge, None);
         // Introspection takes either secret method.

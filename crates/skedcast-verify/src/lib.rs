@@ -1,23 +1,5 @@
-//! The verifier a resource server embeds: ES256 access tokens checked
-//! offline against the issuer's JWKS, API keys through introspection.
-//!
-//! ```text
-//! Verifier::start(config)          discovery (RFC 8414) → jwks_uri → keys
-//!   .authenticate(credential)      sked_live_... → ApiKeys (introspection, cached)
-//!                                  otherwise     → access token:
-//!     cache hit (SHA-256 of the token, same key set, before exp)  → Principal
-//!     split → header (alg pinned, typ at+jwt, kid) → key by kid
-//!     → signature → claims (iss, aud, exp/nbf/iat ± leeway)       → Principal
-//! ```
-//!
-//! Keys: fetched at start, refreshed in the background after the JWKS's
-//! `Cache-Control: max-age` (bounded 1 min .. 1 h), refetched on an unknown
-//! `kid` at most once per 10 s. When the auth server is unreachable the
-//! cached keys keep verifying; API keys fail closed (503).
-//!
-//! The deciding code is pure and tested beside it: [`checks`], [`claims`],
-//! [`jwks`], [`credential`], [`cache`]; [`auth_server`] is the thin network
-//! part.
+// The crate documentation is the README: its example compiles as a doc test.
+#![doc = include_str!("../README.md")]
 
 pub mod api_key;
 pub mod auth_server;
@@ -34,8 +16,11 @@ use josekit::jws::alg::ecdsa::EcdsaJwsVerifier;
 
 pub use api_key::{IntrospectionCredentials, looks_like_api_key};
 pub use checks::{Algorithm, Reject};
-pub use claims::{AccessClaims, Forbidden, Principal, ScopeSet, Via, require_agency_scope};
+pub use claims::{AccessClaims, Audience, Forbidden, Principal, Via, require_agency_scope};
 pub use credential::{Presented, presented};
+/// The shared vocabulary (scopes, roles, API-key format), so a resource
+/// server needs no second dependency.
+pub use skedcast_core::{self, Role, ScopeError, Scopes};
 
 use api_key::ApiKeys;
 use auth_server::{AuthServer, FetchError};
@@ -120,6 +105,7 @@ struct FetchState {
     failures: u32,
 }
 
+/// The verifier: one per resource server, shared (`Arc`) by all requests.
 pub struct Verifier {
     expected: Expected,
     algorithm: Algorithm,
@@ -130,6 +116,7 @@ pub struct Verifier {
     api_keys: ApiKeys,
 }
 
+/// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -362,5 +349,25 @@ async fn refresh_loop(verifier: Weak<Verifier>, mut next: Duration) {
             return;
         };
         next = v.refresh().await;
+    }
+}
+
+/// Test keys: an ES256 signer and its public JWK (`kid`, `alg`, `use` set).
+#[cfg(test)]
+pub(crate) mod test_keys {
+    use josekit::jwk::KeyPair;
+    use josekit::jws::ES256;
+    use josekit::jws::alg::ecdsa::EcdsaJwsSigner;
+
+    pub fn generate() -> (EcdsaJwsSigner, serde_json::Value) {
+        let pair = ES256.generate_key_pair().unwrap();
+        let signer = ES256.signer_from_pem(pair.to_pem_private_key()).unwrap();
+        let mut jwk = pair.to_jwk_public_key();
+        // Distinct per key, like the server's thumbprint kids.
+        let kid = format!("k-{}", jwk.parameter("x").and_then(|x| x.as_str()).unwrap());
+        jwk.set_key_id(kid);
+        jwk.set_algorithm("ES256");
+        jwk.set_key_use("sig");
+        (signer, serde_json::Value::Object(jwk.as_ref().clone()))
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use josekit::jws::alg::ecdsa::EcdsaJwsVerifier;
 
-use super::checks::Algorithm;
+use crate::checks::Algorithm;
 
 /// Background refreshes happen within the document's `max-age`, bounded.
 pub const MIN_REFRESH: Duration = Duration::from_secs(60);
@@ -152,8 +152,7 @@ mod tests {
     use super::*;
 
     fn jwk() -> serde_json::Value {
-        let k = crate::keys::material::generate().unwrap();
-        crate::keys::material::public_jwk(&k.kid, &k.x, &k.y)
+        crate::test_keys::generate().1
     }
 
     #[test]

@@ -14,13 +14,17 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::AuthError;
-use super::auth_server::{AuthServer, FetchError, basic_authorization};
-use super::cache::{TtlCache, key_of};
-use super::claims::{Principal, ScopeSet, Via};
+use skedcast_core::Scopes;
+use skedcast_core::api_key;
 
-/// Contract: `sked_live_` + base62 random (+ checksum).
-pub const API_KEY_PREFIX: &str = "sked_live_";
+use crate::AuthError;
+use crate::auth_server::{AuthServer, FetchError, basic_authorization};
+use crate::cache::{TtlCache, key_of};
+use crate::claims::{Principal, Via, effective};
+
+/// Contract: `sked_live_` + base62 random + checksum (the one constant is
+/// `skedcast_core::api_key::PREFIX`).
+pub use skedcast_core::api_key::PREFIX as API_KEY_PREFIX;
 
 /// Concurrent introspection calls, at most.
 pub const MAX_IN_FLIGHT: usize = 32;
@@ -28,11 +32,11 @@ pub const MAX_IN_FLIGHT: usize = 32;
 /// Seconds a client is told to wait when the auth server cannot answer.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
-/// Whether `token` is a well-formed API key (see `api_keys::format`).
+/// Whether `token` is a well-formed API key (`skedcast_core::api_key`).
 pub fn looks_like_api_key(token: &str) -> bool {
     // Prefix, alphabet, length and CRC32 checksum: a typo never costs an
     // introspection round trip.
-    token.starts_with(API_KEY_PREFIX) && crate::api_keys::format::is_well_formed(token)
+    api_key::is_well_formed(token)
 }
 
 /// The members of an RFC 7662 answer that matter for an API key.
@@ -41,8 +45,10 @@ pub struct Introspection {
     pub active: bool,
     #[serde(default)]
     pub token_type: Option<String>,
+    /// An invalid scope string makes the whole answer unusable (the key
+    /// is then refused: fail closed).
     #[serde(default)]
-    pub scope: Option<String>,
+    pub scope: Option<Scopes>,
     #[serde(default)]
     pub sub: Option<String>,
     #[serde(default)]
@@ -62,14 +68,14 @@ pub fn principal_from_introspection(i: &Introspection, now: i64) -> Option<Princ
     }
     let exp = i.exp.filter(|&e| e > now)?;
     let sub = i.sub.clone().filter(|s| !s.is_empty())?;
-    let granted = ScopeSet::parse(i.scope.as_deref().unwrap_or(""));
+    let granted = i.scope.clone().unwrap_or_default();
     Some(Principal {
         via: Via::ApiKey,
         subject: sub,
         client_id: None,
         agency_id: i.agency_id.clone(),
         role: i.role.clone(),
-        scopes: granted.effective(i.role.as_deref()),
+        scopes: effective(&granted, i.role.as_deref()),
         expires_at: exp,
     })
 }
@@ -142,7 +148,7 @@ impl ApiKeys {
     /// The caller behind `key`, from the cache or the auth server.
     pub async fn check(&self, auth: &AuthServer, key: &str) -> Result<Arc<Principal>, AuthError> {
         let hash = key_of(key);
-        let (now, now_unix) = (Instant::now(), super::now_unix());
+        let (now, now_unix) = (Instant::now(), crate::now_unix());
         match self.cache.get(&hash, now, now_unix, 0) {
             Some(Outcome::Active(p)) => return Ok(p),
             Some(Outcome::Inactive) => return Err(AuthError::InvalidToken(INACTIVE)),
@@ -177,7 +183,7 @@ impl ApiKeys {
         };
         let principal = serde_json::from_value::<Introspection>(answer)
             .ok()
-            .and_then(|i| principal_from_introspection(&i, super::now_unix()))
+            .and_then(|i| principal_from_introspection(&i, crate::now_unix()))
             .map(Arc::new);
         let ttl = cache_ttl(principal.as_deref(), self.positive_ttl, self.negative_ttl);
         let now = Instant::now();
@@ -223,7 +229,9 @@ mod tests {
 
     #[test]
     fn shape_check_is_a_prefix_and_base62() {
-        assert!(looks_like_api_key(&crate::api_keys::format::generate()));
+        assert!(looks_like_api_key(&api_key::from_random(
+            "0123456789ABCDEFGHIJabcdefghij"
+        )));
         assert!(!looks_like_api_key("sked_live_abcXYZ019"), "no checksum");
         for bad in [
             "sked_live_",
@@ -265,6 +273,10 @@ mod tests {
         assert!(
             principal_from_introspection(&intro(serde_json::json!({"active": false})), 0).is_none()
         );
+        // A scope string that breaks RFC 6749 section 3.3 is no answer.
+        let mut j = live();
+        j["scope"] = "agency:read\tbilling:write".into();
+        assert!(serde_json::from_value::<Introspection>(j).is_err());
     }
 
     #[test]
@@ -305,7 +317,7 @@ mod tests {
         let now = Instant::now();
         let p = Arc::new(principal_from_introspection(&intro(live()), 1_000).unwrap());
         let mut p2 = (*p).clone();
-        p2.expires_at = super::super::now_unix() + 3600;
+        p2.expires_at = crate::now_unix() + 3600;
         let p2 = Arc::new(p2);
         keys.cache.insert(
             key_of("sked_live_good"),

@@ -1,13 +1,19 @@
 //! The pure checks of an access token (RFC 9068 §4, RFC 8725): shape,
 //! header, signature against a given key, claims against the expected
-//! issuer, audience and clock. No I/O here; [`super::Verifier`] strings
+//! issuer, audience and clock. No I/O here; [`crate::Verifier`] strings
 //! these together with the key lookup.
 
 use josekit::jws::JwsVerifier;
 use serde::Deserialize;
 
-use super::claims::AccessClaims;
-use crate::crypto::b64url_decode;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use skedcast_core::claims::AccessClaims;
+
+/// Unpadded base64url (RFC 7515 §2); padding or `+`/`/` fail.
+fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(s).ok()
+}
 
 /// The one signature algorithm of this system. The algorithm comes from
 /// configuration, never from the token: a header naming anything else is
@@ -210,16 +216,15 @@ pub fn parse_claims(bytes: &[u8]) -> Result<AccessClaims, Reject> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::b64url;
     use josekit::jws::{JwsHeader, JwsSigner};
 
+    fn b64url(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
     fn keypair() -> (impl JwsSigner, impl JwsVerifier) {
-        let k = crate::keys::material::generate().unwrap();
-        let signer = josekit::jws::ES256.signer_from_pem(&k.private_pem).unwrap();
-        let jwk = josekit::jwk::Jwk::from_bytes(
-            crate::keys::material::public_jwk(&k.kid, &k.x, &k.y).to_string(),
-        )
-        .unwrap();
+        let (signer, jwk) = crate::test_keys::generate();
+        let jwk = josekit::jwk::Jwk::from_bytes(jwk.to_string()).unwrap();
         (signer, josekit::jws::ES256.verifier_from_jwk(&jwk).unwrap())
     }
 

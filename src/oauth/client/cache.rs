@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::oauth::clients::{self, ClientRecord};
+use super::model::ClientRecord;
+use super::store;
 
 /// Bound on cached entries; beyond it expired entries are dropped, and if
 /// that is not enough, everything.
@@ -162,7 +163,7 @@ impl ClientCache {
         client_id: &str,
         epoch: u64,
     ) -> Result<Option<Arc<ClientRecord>>, DbErr> {
-        let record = clients::find(db, client_id)
+        let record = store::find(db, client_id)
             .await?
             .map(|row| Arc::new(ClientRecord::from_model(&row)));
         self.store(epoch, client_id, record.clone());
@@ -176,7 +177,7 @@ impl ClientCache {
         client_id: &str,
     ) -> Result<Option<Arc<ClientRecord>>, DbErr> {
         if self.ttl.is_zero() {
-            return Ok(clients::find(db, client_id)
+            return Ok(store::find(db, client_id)
                 .await?
                 .map(|row| Arc::new(ClientRecord::from_model(&row))));
         }
@@ -200,13 +201,14 @@ impl ClientCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::client::model::{AuthMethod, ClientKind};
 
     fn rec(id: &str) -> Arc<ClientRecord> {
         Arc::new(ClientRecord {
             client_id: id.into(),
-            kind: "dynamic".into(),
+            kind: ClientKind::Dynamic,
             secret_hash: None,
-            auth_method: None,
+            auth_method: AuthMethod::None,
             grant_types: vec![],
             scope: vec![],
             resource: None,

@@ -1,0 +1,133 @@
+//! The common end of the grants a member is behind (authorization_code,
+//! refresh_token; OAuth 2.1 §4.1.3, §4.3): once the request has won its
+//! conditional UPDATE in the open transaction (the code consumed, the
+//! refresh token marked used), store the refresh token (the first of a new
+//! family, or the next of its family: RFC 9700 §4.14.2 rotation), commit,
+//! and sign the access token.
+
+use entity::refresh_family;
+use sea_orm::DatabaseTransaction;
+
+use super::TokenResponse;
+use super::access_token::{self, Grant, Member, Stamp};
+use super::families::{self, NewToken};
+use crate::AppState;
+use crate::crypto::random_token;
+use crate::oauth::error::OAuthError;
+use crate::scopes::Role;
+
+/// Who a member grant acts for and what it allows: from the code or the
+/// refresh family.
+pub struct MemberGrant<'a> {
+    pub user_id: &'a str,
+    pub client_id: &'a str,
+    pub agency_id: &'a str,
+    /// The resource (the tokens' `aud`).
+    pub resource: &'a str,
+    /// The member's role now.
+    pub role: Role,
+    /// The scope the member granted, stored with every refresh token.
+    pub granted: &'a str,
+    /// This access token's scopes: the granted ones the role allows now.
+    pub scopes: &'a [&'a str],
+}
+
+/// The refresh-token family the new refresh token belongs to.
+pub enum Family<'a> {
+    /// A new family, started by redeeming the code of hash `code_hash`.
+    Start { code_hash: &'a str },
+    /// The family of a rotated refresh token.
+    Rotate(&'a refresh_family::Model),
+}
+
+/// Pure: when a refresh token issued at `now` expires: after the idle
+/// lifetime, and never after its family.
+pub fn refresh_expiry(family_expires_at: i64, now: i64, idle_ttl_secs: u64) -> i64 {
+    family_expires_at.min(now.saturating_add(i64::try_from(idle_ttl_secs).unwrap_or(i64::MAX)))
+}
+
+/// Finish a member grant in `txn`: a refresh token in `family` (`None`: the
+/// client has no refresh_token grant, so none), commit, then the access
+/// token stamped `stamp`.
+pub async fn finish(
+    state: &AppState,
+    txn: DatabaseTransaction,
+    stamp: Stamp,
+    grant: &MemberGrant<'_>,
+    family: Option<Family<'_>>,
+) -> Result<TokenResponse, OAuthError> {
+    let tokens = &state.settings.tokens;
+    let now = stamp.iat;
+    let refresh = match family {
+        None => None,
+        Some(family) => {
+            let (family_id, family_exp) = match family {
+                Family::Start { code_hash } => {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let expires_at = now + tokens.refresh_token_ttl_secs as i64;
+                    families::insert_family(
+                        &txn,
+                        refresh_family::Model {
+                            id: id.clone(),
+                            client_id: grant.client_id.to_string(),
+                            user_id: grant.user_id.to_string(),
+                            agency_id: grant.agency_id.to_string(),
+                            resource: grant.resource.to_string(),
+                            code_hash: code_hash.to_string(),
+                            created_at: now,
+                            expires_at,
+                            revoked_at: None,
+                        },
+                    )
+                    .await
+                    .map_err(|e| OAuthError::db(e, "start refresh family"))?;
+                    (id, expires_at)
+                }
+                Family::Rotate(f) => (f.id.clone(), f.expires_at),
+            };
+            let secret = random_token();
+            families::insert_token(
+                &txn,
+                NewToken {
+                    secret: &secret,
+                    family_id: &family_id,
+                    scope: grant.granted,
+                    now,
+                    expires_at: refresh_expiry(family_exp, now, tokens.refresh_token_idle_ttl_secs),
+                    access_jti: &stamp.jti,
+                    access_exp: stamp.exp(),
+                },
+            )
+            .await
+            .map_err(|e| OAuthError::db(e, "store refresh token"))?;
+            Some(secret)
+        }
+    };
+    txn.commit()
+        .await
+        .map_err(|e| OAuthError::db(e, "commit"))?;
+
+    let access = Grant {
+        subject: grant.user_id,
+        client_id: grant.client_id,
+        scopes: grant.scopes,
+        audience: grant.resource,
+        member: Some(Member {
+            agency_id: grant.agency_id,
+            role: grant.role,
+        }),
+    };
+    access_token::issue(state, &access, stamp, refresh).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_expire_when_idle_or_with_their_family() {
+        assert_eq!(refresh_expiry(10_000, 100, 500), 600, "idle lifetime");
+        assert_eq!(refresh_expiry(400, 100, 500), 400, "never after the family");
+        assert_eq!(refresh_expiry(400, 100, u64::MAX), 400);
+    }
+}
