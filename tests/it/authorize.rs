@@ -166,6 +166,9 @@ async fn request_errors_go_back_to_the_client_with_state_and_iss() {
         (&[("code_challenge", "too-short")], "invalid_request"),
         (&[("scope", "billing:write")], "invalid_scope"),
         (&[("scope", "agency:read nonsense")], "invalid_scope"),
+        // RFC 6749 section 3.3: only a space separates scope-tokens; the
+        // token endpoint applies the same rule (client_credentials tests).
+        (&[("scope", "agency:read\tposts:read")], "invalid_scope"),
         (
             &[("resource", "https://elsewhere.example")],
             "invalid_target",

@@ -221,6 +221,13 @@ async fn every_token_error_has_its_code_and_no_store() {
     let resp = token_basic(&app, &c, &[cc, ("scope", "agency:read billing:write")]).await;
     let d = expect_error(resp, StatusCode::BAD_REQUEST, "invalid_scope").await;
     assert!(d.contains("billing:write"), "{d}");
+    // RFC 6749 section 3.3: a tab is not a separator (the authorization
+    // endpoint agrees: authorize tests); extra spaces are one separator.
+    let resp = token_basic(&app, &c, &[cc, ("scope", "agency:read\tposts:read")]).await;
+    let d = expect_error(resp, StatusCode::BAD_REQUEST, "invalid_scope").await;
+    assert!(d.contains("tab"), "{d}");
+    let resp = token_basic(&app, &c, &[cc, ("scope", " agency:read  ")]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
     // offline_access, even though registered.
     let resp = token_basic(&app, &c, &[cc, ("scope", "agency:read offline_access")]).await;
     let d = expect_error(resp, StatusCode::BAD_REQUEST, "invalid_scope").await;
