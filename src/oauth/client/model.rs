@@ -134,6 +134,29 @@ impl ClientRecord {
     }
 }
 
+/// A registered client for unit tests of the grants: `secret` makes it
+/// confidential (client_secret_basic), otherwise public.
+#[cfg(test)]
+pub fn test_record(scope: &str, grants: &[GrantType], secret: bool) -> ClientRecord {
+    ClientRecord {
+        client_id: "c".into(),
+        kind: ClientKind::Dynamic,
+        secret_hash: secret.then(|| "00".repeat(32)),
+        auth_method: if secret {
+            AuthMethod::ClientSecretBasic
+        } else {
+            AuthMethod::None
+        },
+        grant_types: grants.to_vec(),
+        scope: crate::scopes::split(scope)
+            .unwrap_or_default()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        resource: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

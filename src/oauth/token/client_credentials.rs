@@ -86,27 +86,11 @@ pub async fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::client::{AuthMethod, ClientKind, GrantType};
+    use crate::oauth::client::GrantType;
     use crate::oauth::error::ErrorCode;
 
     fn client(scope: &str, grants: &[GrantType], secret: bool) -> ClientRecord {
-        ClientRecord {
-            client_id: "c".into(),
-            kind: ClientKind::Dynamic,
-            secret_hash: secret.then(|| "00".repeat(32)),
-            auth_method: if secret {
-                AuthMethod::ClientSecretBasic
-            } else {
-                AuthMethod::None
-            },
-            grant_types: grants.to_vec(),
-            scope: crate::scopes::split(scope)
-                .unwrap()
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
-            resource: None,
-        }
+        crate::oauth::client::model::test_record(scope, grants, secret)
     }
 
     const CC: &[GrantType] = &[GrantType::ClientCredentials];

@@ -205,7 +205,6 @@ impl TokenRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::client::{AuthMethod, ClientKind};
     use crate::oauth::error::ErrorCode;
     use crate::oauth::params::parse;
 
@@ -357,19 +356,7 @@ mod tests {
     }
 
     fn client(grants: &[GrantType], secret: bool) -> ClientRecord {
-        ClientRecord {
-            client_id: "c".into(),
-            kind: ClientKind::Dynamic,
-            secret_hash: secret.then(|| "00".repeat(32)),
-            auth_method: if secret {
-                AuthMethod::ClientSecretBasic
-            } else {
-                AuthMethod::None
-            },
-            grant_types: grants.to_vec(),
-            scope: vec![],
-            resource: None,
-        }
+        crate::oauth::client::model::test_record("", grants, secret)
     }
 
     #[test]
