@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::token::create_resource_server_in;
 use crate::support::*;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use reqwest::StatusCode;
@@ -477,7 +478,7 @@ struct StoppableAuth {
     state: Arc<skedcast_auth::AppState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
-    _db: Arc<TestDb>,
+    db: Arc<TestDb>,
 }
 
 impl StoppableAuth {
@@ -506,7 +507,7 @@ impl StoppableAuth {
             state,
             stop: Some(tx),
             server,
-            _db: db,
+            db,
         }
     }
 
@@ -518,25 +519,99 @@ impl StoppableAuth {
     }
 }
 
+/// A real API key of a new owner of `agency` (the CLI, as an operator
+/// would), on the auth server's database at `db_url`.
+async fn real_api_key(
+    db: &sea_orm::DatabaseConnection,
+    db_url: &str,
+    email: &str,
+    agency: &str,
+) -> String {
+    use skedcast_auth::accounts;
+    if accounts::find_agency(db, agency).await.unwrap().is_none() {
+        accounts::create_agency(db, agency).await.unwrap();
+    }
+    accounts::create_user(db, email, agency, "owner", None)
+        .await
+        .unwrap();
+    let out = cli(
+        db_url,
+        &[
+            "api-key",
+            "create",
+            "--email",
+            email,
+            "--agency",
+            agency,
+            "--name",
+            "ci",
+            "--scopes",
+            "agency:read",
+            "--expires-in-days",
+            "30",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(skedcast_auth::api_keys::format::is_well_formed(&key));
+    key
+}
+
 #[tokio::test]
 async fn with_the_auth_server_down_tokens_verify_and_api_keys_fail_closed() {
     let (acceptor, api_base) = bind_port0().await;
     let mut auth =
         StoppableAuth::start(&[("SKEDCAST__RESOURCE__DEFAULT", api_base.as_str())]).await;
+    // Real introspection credentials and two real keys: `seen` is presented
+    // while the auth server is up, `unseen` only once it is down (so no
+    // cached answer can stand in for the auth server).
+    let (rs_id, rs_secret) = create_resource_server_in(&auth.db.url, "api", &api_base);
+    let seen = real_api_key(&auth.state.db, &auth.db.url, "ann@example.com", "Acme").await;
+    let unseen = real_api_key(&auth.state.db, &auth.db.url, "bob@example.com", "Acme").await;
     let api = start_api(
         acceptor,
         api_base,
         &auth.base,
         &[
-            ("SKEDCAST_API__INTROSPECTION__CLIENT_ID", "rs_test"),
+            ("SKEDCAST_API__INTROSPECTION__CLIENT_ID", rs_id.as_str()),
             (
                 "SKEDCAST_API__INTROSPECTION__CLIENT_SECRET",
-                "not-a-real-secret",
+                rs_secret.as_str(),
             ),
             ("SKEDCAST_API__AUTH_SERVER__TIMEOUT_MS", "1000"),
         ],
     )
     .await;
+
+    // Up: the credentials work and a real key reads the agency.
+    let resp = api.agency(Some(&seen)).await;
+    assert_eq!(resp.status(), 200, "{}", www_authenticate(&resp));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["via"], "api_key");
+    assert_eq!(body["role"], "owner");
+    // The other key is live for these same credentials, asked at the auth
+    // server directly (the API has not seen it, so it has nothing cached).
+    let answer: Value = api
+        .client
+        .post(format!("{}/oauth/introspect", auth.base))
+        .header(
+            "authorization",
+            crate::support::token::basic(&rs_id, &rs_secret),
+        )
+        .form(&[("token", unseen.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["token_type"], "api_key", "{answer}");
     let agency = uuid::Uuid::new_v4().to_string();
     let issuer = auth.base.clone();
     let claims = |role: &str| {
@@ -586,11 +661,10 @@ async fn with_the_auth_server_down_tokens_verify_and_api_keys_fail_closed() {
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()["retry-after"], "5");
 
-    // API keys fail closed.
-    let resp = api
-        .agency(Some(&skedcast_auth::api_keys::format::generate()))
-        .await;
-    assert_eq!(resp.status(), 503);
+    // API keys fail closed: the live key the API has not seen, with the
+    // credentials that worked a moment ago, cannot be checked now.
+    let resp = api.agency(Some(&unseen)).await;
+    assert_eq!(resp.status(), 503, "{}", www_authenticate(&resp));
     assert_eq!(resp.headers()["retry-after"], "5");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");

@@ -142,14 +142,24 @@ pub fn challenge(resp: &reqwest::Response) -> Option<String> {
 
 /// `skedcast-auth resource-server create`; returns (client_id, secret).
 pub fn create_resource_server(app: &TestApp, name: &str, resource: &str) -> (String, String) {
-    let out = app.cli(&[
-        "resource-server",
-        "create",
-        "--name",
-        name,
-        "--resource",
-        resource,
-    ]);
+    create_resource_server_in(&app.db.url, name, resource)
+}
+
+/// [`create_resource_server`] on the database at `db_url` (an auth server
+/// that is not a [`TestApp`]).
+pub fn create_resource_server_in(db_url: &str, name: &str, resource: &str) -> (String, String) {
+    let out = super::cli(
+        db_url,
+        &[
+            "resource-server",
+            "create",
+            "--name",
+            name,
+            "--resource",
+            resource,
+        ],
+        &[],
+    );
     assert!(
         out.status.success(),
         "{}",
