@@ -254,35 +254,76 @@ async fn a_replayed_code_is_refused_and_revokes_what_it_issued() {
     assert_eq!(err, "invalid_grant");
 }
 
-async fn parallel_code_redemptions(app: TestApp) {
-    let mut f = setup_on(app, "owner", "agency:read").await;
-    let code = f.code("agency:read").await;
+/// 20 redemptions of one code at once: one wins; every other is
+/// `invalid_grant` and, being a second use of the code, revokes what the
+/// winner got (its refresh family and its access token).
+async fn parallel_code_redemptions(app: TestApp, in_flight: Arc<InFlight>) {
+    const N: usize = 20;
+    let mut f = setup_on(app, "owner", "agency:read offline_access").await;
+    let rs = resource_server(&f.app);
+    let code = f.code("agency:read offline_access").await;
     let f = Arc::new(f);
-    let tasks: Vec<_> = (0..20)
+    // Every task is ready before any sends: the requests start together.
+    let barrier = Arc::new(tokio::sync::Barrier::new(N));
+    in_flight.reset();
+    let tasks: Vec<_> = (0..N)
         .map(|_| {
-            let f = f.clone();
-            let code = code.clone();
-            tokio::spawn(async move { f.redeem(&code).await.status() })
+            let (f, code, barrier) = (f.clone(), code.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let resp = f.redeem(&code).await;
+                let status = resp.status();
+                let body: serde_json::Value = resp.json().await.unwrap();
+                (status, body)
+            })
         })
         .collect();
-    let mut ok = 0;
+    let mut winners = Vec::new();
     for t in tasks {
-        match t.await.unwrap() {
-            StatusCode::OK => ok += 1,
-            StatusCode::BAD_REQUEST => {}
-            other => panic!("unexpected status {other}"),
+        let (status, body) = t.await.unwrap();
+        match status {
+            StatusCode::OK => winners.push(body),
+            StatusCode::BAD_REQUEST => assert_eq!(body["error"], "invalid_grant", "{body}"),
+            other => panic!("unexpected status {other}: {body}"),
         }
     }
-    assert_eq!(ok, 1, "exactly one redemption succeeds");
+    assert_eq!(winners.len(), 1, "exactly one redemption succeeds");
+    // The requests overlapped inside the server (not one after another).
+    let overlap = in_flight.max();
+    assert!(
+        overlap >= 2,
+        "at most {overlap} request(s) in the server at once"
+    );
+
+    // The replay rule: the losers' second use of the code revoked what it
+    // issued to the winner.
+    let won = &winners[0];
+    let (at, rt) = (
+        won["access_token"].as_str().unwrap(),
+        won["refresh_token"].as_str().expect("a refresh token"),
+    );
+    assert_eq!(introspect(&f.app, &rs, at).await, json!({"active": false}));
+    assert_eq!(introspect(&f.app, &rs, rt).await, json!({"active": false}));
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let families = entity::refresh_family::Entity::find()
+        .filter(entity::refresh_family::Column::ClientId.eq(f.client_id.as_str()))
+        .all(&f.app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(families.len(), 1, "one family, the winner's");
+    assert!(families[0].revoked_at.is_some(), "the family is revoked");
+    let (_, err) = error_code(f.refresh(rt).await).await;
+    assert_eq!(err, "invalid_grant");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_parallel_redemptions_one_success_on_the_suite_database() {
-    parallel_code_redemptions(spawn_app().await).await;
+    let (app, in_flight) = spawn_app_observed(Arc::new(fresh_db().await), &[]).await;
+    parallel_code_redemptions(app, in_flight).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_parallel_redemptions_one_success_on_postgres() {
-    let db = fresh_pg_db().await;
-    parallel_code_redemptions(spawn_app_with(Arc::new(db), &[]).await).await;
+    let (app, in_flight) = spawn_app_observed(Arc::new(fresh_pg_db().await), &[]).await;
+    parallel_code_redemptions(app, in_flight).await;
 }

@@ -13,6 +13,7 @@ pub mod token;
 use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use poem::listener::{Acceptor, Listener, TcpListener};
 use skedcast_auth::settings::Settings;
@@ -177,6 +178,59 @@ pub async fn spawn_app() -> TestApp {
 
 /// The app on `db` with extra settings.
 pub async fn spawn_app_with(db: Arc<TestDb>, env: &[(&str, &str)]) -> TestApp {
+    spawn_app_observed(db, env).await.0
+}
+
+/// Requests the app is serving at once: now, and the most seen since the
+/// last [`InFlight::reset`]. Counted around the whole endpoint, so a count
+/// above one means requests were inside the server together.
+#[derive(Default)]
+pub struct InFlight {
+    now: AtomicUsize,
+    max: AtomicUsize,
+}
+
+impl InFlight {
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
+
+    pub fn reset(&self) {
+        self.max
+            .store(self.now.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
+    fn enter(self: &Arc<Self>) -> impl Drop {
+        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(n, Ordering::SeqCst);
+        struct Leave(Arc<InFlight>);
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                self.0.now.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        Leave(self.clone())
+    }
+}
+
+/// An endpoint counted by an [`InFlight`].
+struct Observed<E> {
+    inner: E,
+    in_flight: Arc<InFlight>,
+}
+
+impl<E: poem::Endpoint> poem::Endpoint for Observed<E> {
+    type Output = E::Output;
+
+    async fn call(&self, req: poem::Request) -> poem::Result<Self::Output> {
+        let _inside = self.in_flight.enter();
+        self.inner.call(req).await
+    }
+}
+
+/// [`spawn_app_with`], and the count of requests in flight in it.
+pub async fn spawn_app_observed(db: Arc<TestDb>, env: &[(&str, &str)]) -> (TestApp, Arc<InFlight>) {
+    let in_flight = Arc::new(InFlight::default());
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
         .await
@@ -190,20 +244,24 @@ pub async fn spawn_app_with(db: Arc<TestDb>, env: &[(&str, &str)]) -> TestApp {
         .await
         .expect("app builds");
     let state = app.state.clone();
-    let endpoint = app.endpoint();
+    let endpoint = Observed {
+        inner: app.endpoint(),
+        in_flight: in_flight.clone(),
+    };
     let server = tokio::spawn(async move {
         let _ = poem::Server::new_with_acceptor(acceptor)
             .run(endpoint)
             .await;
     });
-    TestApp {
+    let app = TestApp {
         addr,
         base,
         state,
         client: http_client(),
         db,
         server,
-    }
+    };
+    (app, in_flight)
 }
 
 /// Run `skedcast-auth ARGS` with the database URL and extra environment.
