@@ -69,10 +69,21 @@ mod tests {
         josekit::jws::ES256.signer_from_pem(&k.private_pem).unwrap();
     }
 
+    /// A known answer. RFC 7638 §3.1's own example is an RSA key and this
+    /// function takes EC P-256 keys only, so the key is RFC 7517 Appendix
+    /// A.1's EC P-256 public key, and the answer was computed independently
+    /// (Python `hashlib` + `base64` over the canonical JSON
+    /// `{"crv":"P-256","kty":"EC","x":"MKBC…","y":"4Etl…"}`; the same script
+    /// gives `NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs` for RFC 7638
+    /// §3.1's RSA key, the RFC's answer).
     #[test]
-    fn rfc7638_example_shape() {
-        // Thumbprints depend only on the coordinates.
-        assert_eq!(thumbprint("a", "b"), thumbprint("a", "b"));
-        assert_ne!(thumbprint("a", "b"), thumbprint("b", "a"));
+    fn rfc7638_thumbprint_known_answer() {
+        assert_eq!(
+            thumbprint(
+                "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+                "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"
+            ),
+            "cn-I_WNMClehiVp51i_0VpOENW1upEerA8sEam5hn-s"
+        );
     }
 }

@@ -57,12 +57,12 @@ proptest! {
         prop_assert!(!redirect_uri::matches(&registered, &elsewhere));
     }
 
-    /// Verifiers: exactly 43–128 characters of the unreserved set.
+    /// Verifiers (RFC 7636 §4.1): accepted ⇔ 43–128 characters of the
+    /// unreserved set, over candidates near both limits and one character
+    /// off the alphabet.
     #[test]
-    fn verifier_validation(s in proptest::collection::vec(any::<char>(), 0..140)) {
-        let s: String = s.into_iter().collect();
-        let expected = (43..=128).contains(&s.len()) && s.chars().all(|c| UNRESERVED.contains(c));
-        prop_assert_eq!(pkce::is_valid_verifier(&s), expected);
+    fn verifier_validation(s in verifier_candidates()) {
+        prop_assert_eq!(pkce::is_valid_verifier(&s), valid_verifier(&s), "{:?}", s);
     }
 
     /// A valid verifier verifies against its own challenge and no other.
@@ -125,11 +125,128 @@ proptest! {
         prop_assert!(!format::is_well_formed(&typo));
     }
 
-    /// Arbitrary strings never pass as keys unless they have the shape.
+    /// API keys: accepted ⇔ `sked_live_` + 30 base62 + the base62 CRC32 of
+    /// those 30 (the oracle below), over real keys, keys with one edit and
+    /// prefixed base62 strings of every nearby length.
     #[test]
-    fn arbitrary_strings_are_not_keys(s in ".{0,60}") {
-        if format::is_well_formed(&s) {
-            prop_assert!(s.starts_with("sked_live_") && s.len() == 46);
+    fn api_keys_are_accepted_iff_valid(s in key_candidates()) {
+        prop_assert_eq!(format::is_well_formed(&s), valid_key(&s), "{:?}", s);
+    }
+}
+
+/// Both answers are common among the candidates, so "accepted ⇔ valid" is
+/// tested on both sides (not vacuously on one).
+#[test]
+fn the_candidates_are_valid_and_invalid_in_good_measure() {
+    fn share<S: Strategy<Value = String>>(strategy: S, valid: fn(&str) -> bool) -> f64 {
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let n = 2000;
+        let ok = (0..n)
+            .filter(|_| valid(&strategy.new_tree(&mut runner).unwrap().current()))
+            .count();
+        ok as f64 / n as f64
+    }
+    let keys = share(key_candidates(), valid_key);
+    assert!((0.2..=0.8).contains(&keys), "valid keys: {keys}");
+    let verifiers = share(verifier_candidates(), valid_verifier);
+    assert!(
+        (0.2..=0.8).contains(&verifiers),
+        "valid verifiers: {verifiers}"
+    );
+}
+
+/// RFC 7636 §4.1, written out: 43 to 128 of `[A-Z] / [a-z] / [0-9] / "-" /
+/// "." / "_" / "~"`.
+fn valid_verifier(s: &str) -> bool {
+    (43..=128).contains(&s.chars().count()) && s.chars().all(|c| UNRESERVED.contains(c))
+}
+
+/// Characters a verifier must not have: near misses (base64's `+/=`,
+/// space, percent, non-ASCII, control) and any character at all.
+fn foreign_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        proptest::sample::select(vec!['+', '/', '=', ' ', '%', '\u{e9}', '\0', '\n']),
+        any::<char>(),
+    ]
+}
+
+fn verifier_candidates() -> impl Strategy<Value = String> {
+    let unreserved = || proptest::sample::select(UNRESERVED.chars().collect::<Vec<_>>());
+    let length = prop_oneof![38usize..=48, 123usize..=133, 0usize..=140];
+    prop_oneof![
+        // The real alphabet, lengths around both limits.
+        length
+            .prop_flat_map(move |n| proptest::collection::vec(unreserved(), n))
+            .prop_map(|v| v.into_iter().collect::<String>()),
+        // A valid length of the real alphabet, one character replaced.
+        (
+            proptest::collection::vec(unreserved(), 43..=128),
+            any::<proptest::sample::Index>(),
+            foreign_char(),
+        )
+            .prop_map(|(mut v, i, c)| {
+                let i = i.index(v.len());
+                v[i] = c;
+                v.into_iter().collect::<String>()
+            }),
+    ]
+}
+
+/// The contract's key format, written out (its own CRC32, not the code's).
+fn valid_key(s: &str) -> bool {
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let Some(body) = s.strip_prefix("sked_live_") else {
+        return false;
+    };
+    if body.len() != 36 || !body.bytes().all(|b| BASE62.contains(&b)) {
+        return false;
+    }
+    let (random, sum) = body.split_at(30);
+    let mut crc = !0u32;
+    for b in random.bytes() {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
+    let mut n = u64::from(!crc);
+    let mut digits = [0u8; 6];
+    for d in digits.iter_mut().rev() {
+        *d = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    sum.as_bytes() == digits
+}
+
+fn key_candidates() -> impl Strategy<Value = String> {
+    let random = "[0-9A-Za-z]{30}";
+    let key_char = prop_oneof![
+        "[0-9A-Za-z]".prop_map(|s| s.chars().next().unwrap()),
+        foreign_char(),
+    ];
+    prop_oneof![
+        // Real keys.
+        random.prop_map(|r| skedcast_core::api_key::from_random(&r)),
+        // A real key with one character replaced, removed or added,
+        // anywhere (the prefix too).
+        (random, any::<proptest::sample::Index>(), 0..3u8, key_char).prop_map(|(r, i, edit, c)| {
+            let mut k: Vec<char> = skedcast_core::api_key::from_random(&r).chars().collect();
+            let i = i.index(k.len());
+            match edit {
+                0 => k[i] = c,
+                1 => {
+                    k.remove(i);
+                }
+                _ => k.insert(i, c),
+            }
+            k.into_iter().collect::<String>()
+        }),
+        // The prefix and base62 of every nearby length.
+        "sked_live_[0-9A-Za-z]{0,45}",
+    ]
 }

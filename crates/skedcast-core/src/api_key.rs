@@ -66,6 +66,18 @@ mod tests {
         assert_eq!(checksum(RANDOM).len(), CHECKSUM_LEN);
     }
 
+    /// Known answers, computed independently: Python's `zlib.crc32` of the
+    /// random part in 6 base62 digits, most significant first.
+    #[test]
+    fn checksum_known_answers() {
+        assert_eq!(checksum(RANDOM), "4Us3aw"); // CRC32 0xf59cf7ae
+        assert_eq!(checksum(&"z".repeat(RANDOM_LEN)), "4IlJEz"); // 0xeaf2cd15
+        assert_eq!(
+            from_random(RANDOM),
+            "sked_live_0123456789ABCDEFGHIJabcdefghij4Us3aw"
+        );
+    }
+
     #[test]
     fn typos_fail_the_checksum() {
         let k = from_random(RANDOM);
