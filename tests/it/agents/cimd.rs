@@ -679,11 +679,13 @@ async fn switched_off_stored_document_clients_are_unknown_everywhere() {
     let docs = DocServer::start().await;
     let db = Arc::new(fresh_db().await);
     let on = spawn_app_with(db.clone(), LOOPBACK_ON).await;
+    // The same issuer, so that each instance accepts the other's tokens.
     let off = spawn_app_with(
         db.clone(),
         &[
             ("SKEDCAST__CIMD__ENABLED", "false"),
             ("SKEDCAST__CIMD__ALLOW_LOOPBACK", "true"),
+            ("SKEDCAST__ISSUER", on.base.as_str()),
         ],
     )
     .await;
@@ -755,7 +757,28 @@ async fn switched_off_stored_document_clients_are_unknown_everywhere() {
             "{path}"
         );
     }
-    // ...and its tokens are inactive to resource servers.
+    // ...and its tokens are inactive to resource servers (a token of
+    // another client is not).
+    let other = public_client(&on, json!({})).await;
+    let other_id = other["client_id"].as_str().unwrap();
+    let resp = authorize_with_consent(&on, &mut b, other_id, "ann@example.com", &[]).await;
+    let other_code = location_params(&resp)["code"].clone();
+    let resp = token(
+        &on,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", other_id),
+            ("code", &other_code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    let other_at = resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(introspect(&off, &rs, &other_at).await["active"], true);
     assert_eq!(introspect(&off, &rs, &at).await, inactive());
     assert_eq!(introspect(&off, &rs, &rt).await, inactive());
     assert_eq!(docs.hits("/agent.json"), 1, "nothing fetched while off");
