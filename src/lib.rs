@@ -64,6 +64,9 @@ impl App {
             .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
         let keys = KeyStore::open(db.clone(), &settings).await?;
         let metadata = oauth::metadata::to_bytes(&oauth::metadata::build(&settings)).into();
+        // The dummy hash of unknown-account sign-ins, made now rather than
+        // on the first one.
+        tokio::task::spawn_blocking(accounts::password::warm_up).await?;
         let client_cache = oauth::client::cache::ClientCache::new(std::time::Duration::from_secs(
             settings.clients.cache_ttl_secs,
         ));

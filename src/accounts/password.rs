@@ -2,6 +2,7 @@
 //! (m = 19456 KiB, t = 2, p = 1). Hashing is CPU-heavy (~15 ms), so it runs
 //! on the blocking pool behind a semaphore that bounds concurrent hashes.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use argon2::{Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier};
@@ -96,9 +97,21 @@ pub async fn verify(password: String, phc: Option<String>) -> bool {
     .unwrap_or(false)
 }
 
-/// Make the dummy hash now rather than on the first failed sign-in.
+/// How many times [`warm_up`] ran in this process.
+static WARM_UPS: AtomicUsize = AtomicUsize::new(0);
+
+/// Make the dummy hash now rather than on the first failed sign-in, so that
+/// the first unknown-email sign-in after start costs what a wrong password
+/// does. [`crate::App::build`] calls it (on the blocking pool).
 pub fn warm_up() {
     LazyLock::force(&DUMMY);
+    WARM_UPS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// How many times [`warm_up`] ran in this process (its callers are
+/// checked by tests through this).
+pub fn warm_ups() -> usize {
+    WARM_UPS.load(Ordering::SeqCst)
 }
 
 #[cfg(test)]

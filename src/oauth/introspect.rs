@@ -11,6 +11,8 @@
 //! - A token is reported active only to the resource server it is for
 //!   (`aud` equals the caller's resource, RFC 7662 §4): a resource server
 //!   learns nothing about tokens meant for others.
+//! - A token issued to a metadata-document client while `cimd.enabled` is
+//!   off is inactive: those clients are switched off everywhere.
 //! - Anything else (garbage, expired, revoked, signed by another key, another
 //!   audience) is exactly `{"active": false}`.
 //!
@@ -28,6 +30,7 @@ use crate::http::no_store::no_store;
 use crate::oauth::TokenTag;
 use crate::oauth::client::ClientRecord;
 use crate::oauth::client::authentication::{self as client_auth, Rule};
+use crate::oauth::client::metadata_document;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{self, MAX_FORM_BYTES};
 use crate::oauth::revoked_tokens;
@@ -180,7 +183,9 @@ async fn access_token(
     else {
         return Ok(IntrospectionResponse::inactive());
     };
-    if caller.resource.as_deref() != Some(claims.aud.as_str()) {
+    if caller.resource.as_deref() != Some(claims.aud.as_str())
+        || metadata_document::switched_off(&state.settings.cimd, &claims.client_id)
+    {
         return Ok(IntrospectionResponse::inactive());
     }
     let revoked = revoked_tokens::is_revoked(&state.db, &claims.jti)
@@ -233,6 +238,7 @@ async fn refresh_token(
     };
     if !crate::oauth::token::families::usable(&t, &f, now)
         || caller.resource.as_deref() != Some(f.resource.as_str())
+        || metadata_document::switched_off(&state.settings.cimd, &f.client_id)
     {
         return Ok(IntrospectionResponse::inactive());
     }

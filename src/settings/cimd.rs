@@ -8,7 +8,8 @@ use super::{SettingsError, key_error};
 /// Client ID Metadata Documents (`client_id` = an https URL).
 #[derive(Debug, Clone, Deserialize)]
 pub struct CimdSettings {
-    /// Whether URL client ids are fetched at all.
+    /// Whether URL client ids are fetched at all; off, document clients
+    /// (stored ones included) are unknown everywhere.
     pub enabled: bool,
     /// Whole fetch (DNS, connect, TLS, headers, body) deadline.
     pub fetch_timeout_secs: u64,

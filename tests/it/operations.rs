@@ -277,3 +277,16 @@ async fn readyz_is_503_while_the_database_is_gone_and_200_when_back() {
     }
     assert_eq!(status, 200, "ready again once the database is back");
 }
+
+/// The dummy hash that unknown-email sign-ins are checked against is made
+/// at start (`password::warm_up`, called by `App::build`), so the first such
+/// sign-in after start is not slower than a wrong password.
+#[tokio::test]
+async fn start_up_warms_up_the_password_hasher() {
+    let before = skedcast_auth::accounts::password::warm_ups();
+    let _app = spawn_app().await;
+    assert!(
+        skedcast_auth::accounts::password::warm_ups() > before,
+        "App::build did not call password::warm_up"
+    );
+}

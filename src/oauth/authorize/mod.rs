@@ -61,7 +61,10 @@ async fn validate(state: &AppState, params: &Params) -> Result<ValidRequest, Aut
                 Err(e) => return Err(AuthorizeError::on_page(e)),
             }
         }
-        Some(id) => clients::find(&state.db, id).await?,
+        // With `cimd.enabled` off a stored document client is unknown too.
+        Some(id) => clients::find(&state.db, id)
+            .await?
+            .filter(|row| metadata_document::usable_row(&state.settings.cimd, row)),
         None => None,
     };
     // The served resource a presented `resource` names (the configured

@@ -20,7 +20,7 @@ use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::metadata_document;
-use super::model::{AuthMethod, ClientRecord};
+use super::model::{AuthMethod, ClientKind, ClientRecord};
 use crate::AppState;
 use crate::crypto;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -275,7 +275,11 @@ pub async fn authenticate(
                     _ => e,
                 })?,
         )
-    } else if id.len() > MAX_CLIENT_ID_LEN {
+    } else if id.len() > MAX_CLIENT_ID_LEN
+        || metadata_document::switched_off(&state.settings.cimd, id)
+    {
+        // Document clients are switched off: a URL client_id is unknown,
+        // stored rows included.
         None
     } else {
         state
@@ -283,6 +287,7 @@ pub async fn authenticate(
             .load(&state.db, presented.client_id())
             .await
             .map_err(|e| OAuthError::db(e, "load client"))?
+            .filter(|c| state.settings.cimd.enabled || c.kind != ClientKind::MetadataDocument)
     };
     verify(&presented, client, rule)
 }
@@ -290,7 +295,7 @@ pub async fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::client::model::{ClientKind, GrantType};
+    use crate::oauth::client::model::GrantType;
 
     fn basic(id: &str, secret: &str) -> String {
         format!(

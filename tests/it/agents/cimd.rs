@@ -158,6 +158,9 @@ fn document(url: &str) -> Value {
     })
 }
 
+/// What a client is told for every refused address.
+const REFUSED: &str = skedcast_auth::oauth::client::metadata_document::address::REFUSED_ADDRESS;
+
 const LOOPBACK_ON: &[(&str, &str)] = &[
     ("SKEDCAST__CIMD__ALLOW_LOOPBACK", "true"),
     ("SKEDCAST__CIMD__FETCH_TIMEOUT_SECS", "1"),
@@ -571,34 +574,19 @@ async fn ssrf_rules_refuse_before_sending_anything() {
     let port = docs.addr.port();
     docs.serve("/agent.json", Answer::json(&json!({})));
     let cases = [
-        (
-            format!("https://127.0.0.1:{port}/agent.json"),
-            "127.0.0.1 is a loopback address",
-        ),
-        (
-            "https://10.0.0.1/agent.json".to_string(),
-            "10.0.0.1 is a private address",
-        ),
+        (format!("https://127.0.0.1:{port}/agent.json"), REFUSED),
+        ("https://10.0.0.1/agent.json".to_string(), REFUSED),
         (
             "https://169.254.169.254/latest/meta-data.json".to_string(),
-            "169.254.169.254 is a link-local address",
+            REFUSED,
         ),
-        (
-            format!("https://[::1]:{port}/agent.json"),
-            "::1 is a loopback address",
-        ),
-        (
-            format!("https://localhost:{port}/agent.json"),
-            "the host localhost resolves to",
-        ),
+        (format!("https://[::1]:{port}/agent.json"), REFUSED),
+        (format!("https://localhost:{port}/agent.json"), REFUSED),
         (
             format!("http://127.0.0.1:{port}/agent.json"),
             "must use https",
         ),
-        (
-            "https://[::ffff:a9fe:a9fe]/agent.json".to_string(),
-            "is a link-local address",
-        ),
+        ("https://[::ffff:a9fe:a9fe]/agent.json".to_string(), REFUSED),
     ];
     for (url, needle) in &cases {
         assert_error_page(&app, url, &[], needle).await;
@@ -623,15 +611,10 @@ async fn ssrf_rules_refuse_before_sending_anything() {
     // The test switch admits loopback, and only loopback.
     let lenient = app_with_loopback().await;
     for (url, needle) in [
-        (
-            "https://10.0.0.1/agent.json",
-            "10.0.0.1 is a private address",
-        ),
-        (
-            "https://169.254.169.254/agent.json",
-            "169.254.169.254 is a link-local address",
-        ),
-        ("https://[fd00::1]/agent.json", "is a unique-local address"),
+        ("https://10.0.0.1/agent.json", REFUSED),
+        ("https://169.254.169.254/agent.json", REFUSED),
+        ("https://[fd00::1]/agent.json", REFUSED),
+        ("https://[::ffff:0:7f00:1]/agent.json", REFUSED),
         ("http://10.0.0.1/agent.json", "must use https"),
     ] {
         assert_error_page(&lenient, url, &[], needle).await;
@@ -681,4 +664,181 @@ async fn unused_document_clients_are_cleaned_up_like_registrations() {
     );
     assert_eq!(app.get(&authorize_url(&url, &[])).await.status(), 302);
     assert_eq!(docs.hits("/agent.json"), 2);
+}
+
+/// With `cimd.enabled` off, a document client that is already stored (it
+/// authorized, holds a code, a refresh token and an access token) is
+/// unknown everywhere: the authorize page, code and refresh grants and
+/// revocation (`invalid_client`), introspection (its tokens inactive). The
+/// instance with the switch on still serves the same grant afterwards.
+#[tokio::test]
+async fn switched_off_stored_document_clients_are_unknown_everywhere() {
+    use crate::support::flow::resource_server;
+    use crate::support::token::{inactive, introspect};
+
+    let docs = DocServer::start().await;
+    let db = Arc::new(fresh_db().await);
+    let on = spawn_app_with(db.clone(), LOOPBACK_ON).await;
+    // The same issuer, so that each instance accepts the other's tokens.
+    let off = spawn_app_with(
+        db.clone(),
+        &[
+            ("SKEDCAST__CIMD__ENABLED", "false"),
+            ("SKEDCAST__CIMD__ALLOW_LOOPBACK", "true"),
+            ("SKEDCAST__ISSUER", on.base.as_str()),
+        ],
+    )
+    .await;
+    member(&on, "ann@example.com", "Acme", "owner").await;
+    let url = docs.url("/agent.json");
+    docs.serve("/agent.json", Answer::json(&document(&url)));
+
+    // Authorized with the switch on: consent, a code, tokens, and a second
+    // code (remembered consent) kept for later.
+    let scope = &[("scope", "agency:read posts:read offline_access")];
+    let mut b = Browser::new(&on);
+    let resp = b.get(&authorize_url(&url, scope)).await;
+    let next = next_param(&location(&resp));
+    let signed = b.sign_in("ann@example.com", PASSWORD, Some(&next)).await;
+    let page = b.get(&location(&signed)).await.text().await.unwrap();
+    let mut form = hidden_fields(&page);
+    form.push(("decision".into(), "allow".into()));
+    let code = location_params(&b.post_form("/oauth/authorize", &form).await)["code"].clone();
+    let resp = b.get(&authorize_url(&url, scope)).await;
+    assert_eq!(resp.status(), 302);
+    let code2 = location_params(&resp)["code"].clone();
+    let redeem = |code: String| {
+        vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("client_id", url.clone()),
+            ("code", code),
+            ("code_verifier", VERIFIER.to_string()),
+            ("redirect_uri", REDIRECT.to_string()),
+        ]
+    };
+    let form_of = |f: &[(&'static str, String)]| -> Vec<(&'static str, String)> { f.to_vec() };
+    let post = |app: &TestApp, path: &str, form: Vec<(&'static str, String)>| {
+        app.client.post(app.url(path)).form(&form).send()
+    };
+    let resp = post(&on, "/oauth/token", redeem(code)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let at = body["access_token"].as_str().unwrap().to_string();
+    let rt = body["refresh_token"].as_str().unwrap().to_string();
+    let rs = resource_server(&on);
+    assert_eq!(introspect(&on, &rs, &at).await["active"], true);
+    assert_eq!(introspect(&on, &rs, &rt).await["active"], true);
+    assert!(client_row(&on, &url).await.is_some());
+    let refresh = form_of(&[
+        ("grant_type", "refresh_token".into()),
+        ("client_id", url.clone()),
+        ("refresh_token", rt.clone()),
+    ]);
+
+    // Switched off: the authorize page does not know the client...
+    assert_error_page(&off, &url, scope, "Unknown client").await;
+    // ...nor do the token and revocation endpoints...
+    for (path, form) in [
+        ("/oauth/token", redeem(code2.clone())),
+        ("/oauth/token", refresh.clone()),
+        (
+            "/oauth/revoke",
+            form_of(&[("client_id", url.clone()), ("token", rt.clone())]),
+        ),
+        (
+            "/oauth/introspect",
+            form_of(&[("client_id", url.clone()), ("token", at.clone())]),
+        ),
+    ] {
+        let (status, error, _) = error_of(post(&off, path, form).await.unwrap()).await;
+        assert_eq!(
+            (status, error.as_str()),
+            (StatusCode::UNAUTHORIZED, "invalid_client"),
+            "{path}"
+        );
+    }
+    // ...and its tokens are inactive to resource servers (a token of
+    // another client is not).
+    let other = public_client(&on, json!({})).await;
+    let other_id = other["client_id"].as_str().unwrap();
+    let resp = authorize_with_consent(&on, &mut b, other_id, "ann@example.com", &[]).await;
+    let other_code = location_params(&resp)["code"].clone();
+    let resp = token(
+        &on,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", other_id),
+            ("code", &other_code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    let other_at = resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(introspect(&off, &rs, &other_at).await["active"], true);
+    assert_eq!(introspect(&off, &rs, &at).await, inactive());
+    assert_eq!(introspect(&off, &rs, &rt).await, inactive());
+    assert_eq!(docs.hits("/agent.json"), 1, "nothing fetched while off");
+
+    // Nothing was consumed or revoked: switched on, the grant goes on.
+    let resp = post(&on, "/oauth/token", refresh).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = post(&on, "/oauth/token", redeem(code2)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+/// Every refused address gets the same description, whatever the host
+/// resolved to, or whether it resolved at all: no resolved IP, no
+/// "does not resolve" (the server's DNS answers are not for the asking).
+#[tokio::test]
+async fn refused_addresses_get_one_description_whatever_dns_said() {
+    let docs = DocServer::start().await;
+    let app = spawn_app().await;
+    let port = docs.addr.port();
+    let urls = [
+        // Resolves (hosts file) to loopback.
+        format!("https://localhost:{port}/agent.json"),
+        // Does not resolve (RFC 6761 .invalid).
+        "https://no-such-host.invalid/agent.json".to_string(),
+        // Literal addresses.
+        "https://10.0.0.1/agent.json".to_string(),
+        "https://[::ffff:0:a00:1]/agent.json".to_string(),
+    ];
+    let mut descriptions = Vec::new();
+    for url in &urls {
+        assert_error_page(&app, url, &[], REFUSED).await;
+        let resp = token(
+            &app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", url),
+                ("refresh_token", "x"),
+            ],
+        )
+        .await;
+        let (status, error, description) = error_of(resp).await;
+        assert_eq!(
+            (status, error.as_str()),
+            (StatusCode::UNAUTHORIZED, "invalid_client")
+        );
+        descriptions.push(description.replace(url.as_str(), "URL"));
+    }
+    for d in &descriptions {
+        assert_eq!(d, &descriptions[0]);
+        for leak in [
+            "127.0.0.1",
+            "::1",
+            "resolve",
+            "loopback",
+            "private",
+            "no address",
+        ] {
+            assert!(!d.contains(leak), "{leak} in {d}");
+        }
+    }
+    assert!(descriptions[0].contains(REFUSED), "{}", descriptions[0]);
+    assert_eq!(docs.connections(), 0);
 }

@@ -92,7 +92,14 @@ async fn fetch_within(
             if e.is_timeout() {
                 too_slow(cfg)
             } else {
-                unusable(format!("the document could not be fetched ({e})"))
+                // The client learns the kind of failure, never the
+                // underlying error (it could name the address connected to).
+                tracing::info!(url = %url, error = %e, "client metadata document fetch failed");
+                unusable(if e.is_connect() {
+                    "the document could not be fetched (no connection to its host)"
+                } else {
+                    "the document could not be fetched (the request failed)"
+                })
             }
         })?;
     let status = resp.status();
@@ -141,7 +148,8 @@ async fn fetch_within(
             if e.is_timeout() {
                 too_slow(cfg)
             } else {
-                unusable(format!("the document could not be read ({e})"))
+                tracing::info!(url = %url, error = %e, "client metadata document read failed");
+                unusable("the document could not be read (the connection failed)")
             }
         })?;
         let Some(chunk) = chunk else { break };

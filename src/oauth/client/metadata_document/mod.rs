@@ -41,6 +41,21 @@ use crate::oauth::client::model::{AuthMethod, ClientKind, ClientMetadata, Client
 use crate::oauth::client::store as clients;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::quote;
+use crate::settings::CimdSettings;
+
+/// Whether `client_id` names a document client while `cimd.enabled` is
+/// off: such a client is unknown everywhere (authorize, token, revocation,
+/// introspection), stored rows included, and tokens issued to it introspect
+/// as inactive.
+pub fn switched_off(cfg: &CimdSettings, client_id: &str) -> bool {
+    !cfg.enabled && is_document_id(client_id)
+}
+
+/// Whether a stored client may be used: not a document client while
+/// `cimd.enabled` is off.
+pub fn usable_row(cfg: &CimdSettings, row: &Model) -> bool {
+    cfg.enabled || (row.kind != ClientKind::MetadataDocument && !is_document_id(&row.client_id))
+}
 
 /// A document client id that cannot be used, and why.
 fn unusable(why: impl Into<String>) -> OAuthError {
