@@ -426,13 +426,11 @@ async fn every_endpoint_answers_503_while_the_database_is_gone_and_recovers() {
                 .starts_with("text/html")
         );
     }
+    let ready = c.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
     assert_eq!(
-        c.get(format!("{base}/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        503
+        ready.json::<Value>().await.unwrap()["status"],
+        "unavailable"
     );
     assert_eq!(
         c.get(format!("{base}/healthz"))

@@ -3,9 +3,10 @@
 //! challenge, key rotation without a restart, the auth server going down,
 //! unknown-kid floods, RFC 9728 metadata, and the binary itself.
 //!
-//! Access tokens are signed with the auth server's real signing key in
-//! [`access_token_for`]; when the token endpoint lands, that helper is the
-//! one place to switch to real flows.
+//! Most tests sign their access tokens with the auth server's real signing
+//! key ([`access_token_for`]) so that they can pick the agency and role and
+//! vary one claim at a time; tokens from the real token endpoint are used by
+//! `a_token_from_the_real_flow_reads_the_agency` and the MCP SDK flows.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -130,9 +131,8 @@ fn contract_claims(auth: &TestApp, agency_id: &str, role: &str, scope: &str) -> 
     })
 }
 
-/// An access token for a member of `agency_id` with `role` and `scope`.
-/// For now signed with the auth server's real key; swap for the token
-/// endpoint (authorization_code + PKCE) when it lands.
+/// An access token for a member of `agency_id` with `role` and `scope`,
+/// signed with the auth server's real key (the claims of the contract).
 async fn access_token_for(auth: &TestApp, agency_id: &str, role: &str, scope: &str) -> String {
     sign(
         auth,

@@ -25,11 +25,76 @@ pub fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// Whether the suite runs on Postgres: `SKEDCAST_TEST_DATABASE` unset,
+/// empty or `sqlite` means SQLite, `postgres` or `pg` means Postgres, and
+/// anything else (a typo such as `postgress`) fails the test.
 pub fn use_postgres() -> bool {
-    matches!(
-        std::env::var("SKEDCAST_TEST_DATABASE").as_deref(),
-        Ok("postgres") | Ok("pg")
-    )
+    let value = std::env::var_os("SKEDCAST_TEST_DATABASE");
+    let value = value.as_ref().map(|v| v.to_string_lossy());
+    test_database_is_postgres(value.as_deref()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The choice `use_postgres` makes from a `SKEDCAST_TEST_DATABASE` value.
+pub fn test_database_is_postgres(value: Option<&str>) -> Result<bool, String> {
+    match value {
+        None | Some("") | Some("sqlite") => Ok(false),
+        Some("postgres") | Some("pg") => Ok(true),
+        Some(other) => Err(format!(
+            "SKEDCAST_TEST_DATABASE={other:?} is not a test database: \
+             allowed values are `sqlite` (or unset) and `postgres` (or `pg`)"
+        )),
+    }
+}
+
+#[test]
+fn an_unknown_test_database_is_an_error_not_sqlite() {
+    for typo in ["postgress", "Postgres", "sqlite3", "mysql", " pg"] {
+        let err = test_database_is_postgres(Some(typo)).expect_err(typo);
+        assert!(
+            err.contains("allowed values are `sqlite`") && err.contains("`postgres`"),
+            "{err}"
+        );
+    }
+    for (value, pg) in [
+        (None, false),
+        (Some(""), false),
+        (Some("sqlite"), false),
+        (Some("postgres"), true),
+        (Some("pg"), true),
+    ] {
+        assert_eq!(test_database_is_postgres(value), Ok(pg), "{value:?}");
+    }
+}
+
+/// The suite's own binary run with the typo: a test on `fresh_db` fails
+/// saying the allowed values instead of quietly running on SQLite.
+#[test]
+fn a_misspelt_test_database_fails_the_tests_that_use_it() {
+    let out = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "operations::start_up_warms_up_the_password_hasher",
+            "--test-threads=1",
+        ])
+        .env("SKEDCAST_TEST_DATABASE", "postgress")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the test binary");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "passed on a misspelt database: {all}"
+    );
+    assert!(all.contains("1 failed"), "{all}");
+    assert!(
+        all.contains("SKEDCAST_TEST_DATABASE=\"postgress\"")
+            && all.contains("allowed values are `sqlite`"),
+        "{all}"
+    );
 }
 
 /// A database that disappears with the value.
