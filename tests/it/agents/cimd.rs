@@ -179,6 +179,19 @@ async fn token(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
         .unwrap()
 }
 
+/// A refresh attempt naming a document URL as the client.
+async fn refresh_as(app: &TestApp, client_id: &str) -> reqwest::Response {
+    token(
+        app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id),
+            ("refresh_token", "x"),
+        ],
+    )
+    .await
+}
+
 async fn error_of(resp: reqwest::Response) -> (StatusCode, String, String) {
     let status = resp.status();
     let v: Value = resp.json().await.unwrap();
@@ -590,15 +603,7 @@ async fn ssrf_rules_refuse_before_sending_anything() {
     ];
     for (url, needle) in &cases {
         assert_error_page(&app, url, &[], needle).await;
-        let resp = token(
-            &app,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", url),
-                ("refresh_token", "x"),
-            ],
-        )
-        .await;
+        let resp = refresh_as(&app, url).await;
         let (status, error, _) = error_of(resp).await;
         assert_eq!(
             (status, error.as_str()),
@@ -810,15 +815,7 @@ async fn refused_addresses_get_one_description_whatever_dns_said() {
     let mut descriptions = Vec::new();
     for url in &urls {
         assert_error_page(&app, url, &[], REFUSED).await;
-        let resp = token(
-            &app,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", url),
-                ("refresh_token", "x"),
-            ],
-        )
-        .await;
+        let resp = refresh_as(&app, url).await;
         let (status, error, description) = error_of(resp).await;
         assert_eq!(
             (status, error.as_str()),
