@@ -54,12 +54,45 @@ async fn metadata_urls_derive_from_the_issuer() {
     // The OIDC discovery path serves the same document.
     let oidc = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(oidc, meta);
-    // Each advertised URL answers.
-    let jwks = app
+    // Each advertised URL answers as its endpoint: the JWKS with keys, the
+    // authorization endpoint with its error page for a request without a
+    // client, and each POST endpoint with an RFC error for an empty request.
+    let jwks: serde_json::Value = app
         .client
         .get(meta["jwks_uri"].as_str().unwrap())
         .send()
         .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
-    assert_eq!(jwks.status(), 200);
+    assert!(!jwks["keys"].as_array().unwrap().is_empty(), "{jwks}");
+    let page = app
+        .client
+        .get(meta["authorization_endpoint"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400);
+    assert!(page.text().await.unwrap().contains("client_id"));
+    for (key, want) in [
+        ("token_endpoint", "invalid_request"),
+        ("revocation_endpoint", "invalid_client"),
+        ("introspection_endpoint", "invalid_client"),
+        ("registration_endpoint", "invalid_redirect_uri"),
+    ] {
+        let url = meta[key].as_str().unwrap();
+        let req = app.client.post(url);
+        let req = if key == "registration_endpoint" {
+            req.json(&serde_json::json!({}))
+        } else {
+            req.form(&[("x", "y")])
+        };
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert!(matches!(status, 400 | 401), "{key}: {status} {body}");
+        assert_eq!(body["error"], want, "{key}: {body}");
+    }
+    assert_eq!(urls, 6, "jwks_uri and five endpoints");
 }
