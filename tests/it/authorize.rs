@@ -628,7 +628,7 @@ async fn metadata_advertises_the_authorization_endpoint() {
 
 #[test]
 fn cli_creates_agencies_users_and_roles_with_clear_errors() {
-    let db = fresh_sqlite_db();
+    let db = std::sync::Arc::new(fresh_sqlite_db());
     let run = |args: &[&str], stdin: Option<&str>| {
         use std::io::Write;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_skedcast-auth"));
@@ -793,4 +793,23 @@ fn cli_creates_agencies_users_and_roles_with_clear_errors() {
         None,
     );
     assert!(ok, "{err}");
+
+    // What the CLI wrote, as the server sees it: the new role reads back,
+    // and the password given on stdin signs in through the real form.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let app = spawn_app_with(db.clone(), &[]).await;
+        let role = skedcast_auth::accounts::role_in(&app.state.db, &user_id, &agency_id)
+            .await
+            .unwrap();
+        assert_eq!(role, Some(skedcast_auth::scopes::Role::Viewer));
+        let mut b = Browser::new(&app);
+        let wrong = b
+            .sign_in("ann@example.com", "correct horse batterx", None)
+            .await;
+        assert_eq!(wrong.status(), 401);
+        let right = b
+            .sign_in("ann@example.com", "correct horse battery", None)
+            .await;
+        assert_eq!(right.status(), 303);
+    });
 }
