@@ -13,6 +13,9 @@
 //!   learns nothing about tokens meant for others.
 //! - A token issued to a metadata-document client while `cimd.enabled` is
 //!   off is inactive: those clients are switched off everywhere.
+//! - Refresh tokens (and any other opaque string) are exactly
+//!   `{"active": false}`, live or not: they are never revealed to resource
+//!   servers (RFC 7662 §2.2 allows it).
 //! - Anything else (garbage, expired, revoked, signed by another key, another
 //!   audience) is exactly `{"active": false}`.
 //!
@@ -169,7 +172,10 @@ pub async fn introspect(
     match kind(token) {
         TokenKind::AccessToken => access_token(state, caller, token).await,
         TokenKind::ApiKey => api_key(state, token).await,
-        TokenKind::Opaque => refresh_token(state, caller, token).await,
+        // Refresh tokens are never revealed to resource servers (RFC 7662
+        // §2.2 lets the server answer inactive; issue 13, item 14): they
+        // are the client's, a resource server never needs one.
+        TokenKind::Opaque => Ok(IntrospectionResponse::inactive()),
     }
 }
 
@@ -219,47 +225,6 @@ async fn api_key(state: &AppState, token: &str) -> Result<IntrospectionResponse,
         agency_id: Some(k.agency_id),
         role: Some(k.role.as_str().to_string()),
         ..IntrospectionResponse::default()
-    })
-}
-
-/// A refresh token, for the resource server it was granted for: active
-/// while usable and the member is still in the agency.
-async fn refresh_token(
-    state: &AppState,
-    caller: &ClientRecord,
-    token: &str,
-) -> Result<IntrospectionResponse, OAuthError> {
-    let now = crate::clock::now();
-    let Some((t, f)) = crate::oauth::token::families::find(&state.db, token)
-        .await
-        .map_err(|e| OAuthError::db(e, "find refresh token"))?
-    else {
-        return Ok(IntrospectionResponse::inactive());
-    };
-    if !crate::oauth::token::families::usable(&t, &f, now)
-        || caller.resource.as_deref() != Some(f.resource.as_str())
-        || metadata_document::switched_off(&state.settings.cimd, &f.client_id)
-    {
-        return Ok(IntrospectionResponse::inactive());
-    }
-    let Some(role) = crate::accounts::role_in(&state.db, &f.user_id, &f.agency_id)
-        .await
-        .map_err(|e| OAuthError::db(e, "find membership"))?
-    else {
-        return Ok(IntrospectionResponse::inactive());
-    };
-    Ok(IntrospectionResponse {
-        active: true,
-        scope: Some(t.scope),
-        client_id: Some(f.client_id),
-        sub: Some(f.user_id),
-        exp: Some(t.expires_at.min(f.expires_at)),
-        iat: Some(t.created_at),
-        iss: Some(state.settings.issuer.clone()),
-        aud: Some(f.resource),
-        token_type: Some("refresh_token".to_string()),
-        agency_id: Some(f.agency_id),
-        role: Some(role.as_str().to_string()),
     })
 }
 

@@ -9,7 +9,8 @@
 //!   (RFC 8252 §7.1);
 //! - always absolute, no fragment, no user info, no whitespace or control
 //!   characters (the `url` crate silently strips some of those, and the
-//!   stored string must be exactly what the client will send).
+//!   stored string must be exactly what the client will send), no
+//!   backslash (browsers read it as `/`, RFC 3986 does not).
 //!
 //! Matching is exact string equality, except that the port of a loopback
 //! `http` URI is ignored (RFC 8252 §7.3).
@@ -43,6 +44,11 @@ pub fn validate(uri: &str) -> Result<(), String> {
     }
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("contains whitespace or control characters".into());
+    }
+    // WHATWG URL parsers read `\` as `/` in http(s) URIs, RFC 3986 does
+    // not: `https://evil.example\@app.example/` names two different hosts.
+    if uri.contains('\\') {
+        return Err("must not contain a backslash".into());
     }
     if uri.contains('#') {
         return Err("must not contain a fragment".into());
@@ -167,6 +173,9 @@ mod tests {
             ("https://user:pw@app.example.com/cb", "user information"),
             ("https://app.example.com/c b", "whitespace"),
             ("https://app.example.com/cb\n", "whitespace"),
+            ("https://evil.example\\@app.example.com/cb", "backslash"),
+            ("http://127.0.0.1\\@evil.example/cb", "backslash"),
+            ("com.example.app:/cb\\x", "backslash"),
             (" https://app.example.com/cb", "whitespace"),
             ("https://app.example.com/\u{7}", "control"),
         ] {

@@ -44,10 +44,14 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn csrf_cookie(req: &Request) -> Option<String> {
-    cookies::get(super::cookie_header(req), session::LOGIN_CSRF_COOKIE)
-        .filter(|c| c.len() == 43)
-        .map(str::to_string)
+fn csrf_cookie(state: &AppState, req: &Request) -> Option<String> {
+    cookies::get(
+        super::cookie_header(req),
+        session::LOGIN_CSRF_COOKIE,
+        state.settings.issuer_is_https(),
+    )
+    .filter(|c| c.len() == 43)
+    .map(str::to_string)
 }
 
 /// The sign-in form, with a CSRF cookie (kept if the browser has one, so two
@@ -60,7 +64,7 @@ fn login_form(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    let token = csrf_cookie(req).unwrap_or_else(session::new_login_csrf);
+    let token = csrf_cookie(state, req).unwrap_or_else(session::new_login_csrf);
     let mut resp = page(
         status,
         LoginPage {
@@ -125,7 +129,10 @@ pub async fn submit(
     let form = read_form(req, body)
         .await
         .ok_or_else(PageError::unreadable_form)?;
-    if !session::login_csrf_ok(csrf_cookie(req).as_deref(), field(&form, "csrf_token")) {
+    if !session::login_csrf_ok(
+        csrf_cookie(&state, req).as_deref(),
+        field(&form, "csrf_token"),
+    ) {
         return Err(PageError::FormExpired);
     }
     let next = safe_next(field(&form, "next"));
@@ -179,7 +186,11 @@ pub async fn submit(
     }
     let _ = rate_limit::clear_in(&state.db, &acct_bucket, window, now).await;
     // A fresh session id at every sign-in (no session fixation).
-    if let Some(old) = cookies::get(super::cookie_header(req), session::SESSION_COOKIE) {
+    if let Some(old) = cookies::get(
+        super::cookie_header(req),
+        session::SESSION_COOKIE,
+        state.settings.issuer_is_https(),
+    ) {
         let _ = session::destroy(&state.db, old).await;
     }
     let s = session::create(&state.db, &user.id, now).await?;

@@ -122,7 +122,11 @@ pub async fn current_session(
     state: &AppState,
     req: &Request,
 ) -> Result<Option<Session>, sea_orm::DbErr> {
-    let Some(raw) = cookies::get(cookie_header(req), session::SESSION_COOKIE) else {
+    let Some(raw) = cookies::get(
+        cookie_header(req),
+        session::SESSION_COOKIE,
+        state.settings.issuer_is_https(),
+    ) else {
         return Ok(None);
     };
     session::load(&state.db, raw, crate::clock::now(), &state.settings.session).await

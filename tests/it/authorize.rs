@@ -577,6 +577,64 @@ async fn sessions_expire_when_idle_and_cookies_are_secure_on_https() {
         "{:?}",
         b.set_cookies
     );
+    // Issue 13 item 14: and `__Host-` prefixed (RFC 6265bis §4.1.3.2:
+    // Secure, Path=/, no Domain), so a sibling subdomain or an http page
+    // cannot plant or shadow them.
+    let names = |set: &[String]| -> std::collections::BTreeSet<String> {
+        set.iter()
+            .map(|c| c.split('=').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&b.set_cookies),
+        ["__Host-skedcast_login_csrf", "__Host-skedcast_session"]
+            .map(String::from)
+            .into(),
+        "{:?}",
+        b.set_cookies
+    );
+    assert!(
+        b.set_cookies
+            .iter()
+            .all(|c| c.contains("; Path=/;") && !c.to_ascii_lowercase().contains("domain=")),
+        "{:?}",
+        b.set_cookies
+    );
+    // The prefixed cookies are the ones read back.
+    let page = b.get("/login").await.text().await.unwrap();
+    assert!(page.contains("signed in as ann@example.com"), "{page}");
+    // An unprefixed cookie with a valid session id is not read on https.
+    let raw = b.cookies["__Host-skedcast_session"].clone();
+    let mut plain = Browser::new(&https);
+    plain
+        .cookies
+        .insert("skedcast_session".to_string(), raw.clone());
+    let page = plain.get("/login").await.text().await.unwrap();
+    assert!(!page.contains("signed in as"), "{page}");
+    // Signing out clears the prefixed cookie.
+    let html = b.get("/login").await.text().await.unwrap();
+    let form = hidden_fields(&html);
+    b.set_cookies.clear();
+    b.post_form("/logout", &form).await;
+    assert!(
+        b.set_cookies
+            .iter()
+            .any(|c| c.starts_with("__Host-skedcast_session=;") && c.contains("Max-Age=0")),
+        "{:?}",
+        b.set_cookies
+    );
+    assert!(!b.cookies.contains_key("__Host-skedcast_session"));
+
+    // Over http the names stay as they were.
+    let mut b = Browser::new(&app);
+    b.set_cookies.clear();
+    b.sign_in("ann@example.com", PASSWORD, None).await;
+    assert!(
+        names(&b.set_cookies).contains("skedcast_session"),
+        "{:?}",
+        b.set_cookies
+    );
+    assert!(b.set_cookies.iter().all(|c| !c.starts_with("__Host-")));
 }
 
 #[tokio::test]

@@ -427,3 +427,42 @@ async fn a_key_with_a_broken_checksum_is_refused_without_a_lookup() {
         "a well-formed key does query the table"
     );
 }
+
+/// Issue 13 item 14: refresh tokens are never revealed to resource servers
+/// (RFC 7662 §2.2 lets the server answer inactive): a live refresh token,
+/// with or without the hint, is `{"active": false}`, even to the resource
+/// server it was granted for, while its access token is active.
+#[tokio::test]
+async fn refresh_tokens_are_inactive_to_resource_servers() {
+    let mut f = crate::support::flow::setup("owner", "agency:read offline_access").await;
+    let rs = resource_server(&f.app);
+    let code = f.code("agency:read offline_access").await;
+    let body = f.redeem(&code).await.json::<Value>().await.unwrap();
+    let at = body["access_token"].as_str().unwrap();
+    let rt = body["refresh_token"].as_str().unwrap().to_string();
+
+    assert_eq!(introspect(&f.app, &rs, at).await["active"], true);
+    assert_eq!(introspect(&f.app, &rs, &rt).await, json!({"active": false}));
+    for hint in ["refresh_token", "access_token"] {
+        let resp = post_form(
+            &f.app,
+            "/oauth/introspect",
+            None,
+            &[
+                ("token", &rt),
+                ("token_type_hint", hint),
+                ("client_id", &rs.0),
+                ("client_secret", &rs.1),
+            ],
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(
+            resp.json::<Value>().await.unwrap(),
+            json!({"active": false})
+        );
+    }
+    // The refresh token was live all along.
+    let resp = f.refresh(&rt).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}

@@ -782,6 +782,86 @@ async fn update_rules_reject_and_change_nothing() {
     assert_eq!(stored(&app, pid).await.unwrap().client_secret_hash, None);
 }
 
+/// Issue 13 item 14: a backslash in a redirect URI (browsers read it as
+/// `/`, RFC 3986 does not) and invisible format characters (Unicode Cf:
+/// bidi controls, zero-width characters...) in displayed text are refused,
+/// at registration and in an RFC 7592 update, and nothing is stored.
+#[tokio::test]
+async fn backslashes_and_format_characters_are_refused() {
+    let app = spawn_unlimited().await;
+    let info = register_ok(
+        &app,
+        &json!({"redirect_uris": ["https://app.example/cb"], "client_name": "Before"}),
+    )
+    .await;
+    let id = info["client_id"].as_str().unwrap();
+    let token = info["registration_access_token"].as_str().unwrap();
+    let before = stored(&app, id).await.unwrap();
+    let count = client_count(&app).await;
+
+    let mut cases: Vec<(&str, Value, &str, String)> = Vec::new();
+    for uri in [
+        "https://app.example\\@evil.example/cb",
+        "http://127.0.0.1\\@evil.example/cb",
+        "https://app.example/cb\\..\\other",
+        "com.example.app:/cb\\x",
+    ] {
+        cases.push((
+            "redirect_uris",
+            json!([uri]),
+            "invalid_redirect_uri",
+            "must not contain a backslash".into(),
+        ));
+    }
+    for (field, c) in [
+        ("client_name", '\u{202E}'),
+        ("client_name", '\u{2066}'),
+        ("client_name", '\u{200B}'),
+        ("client_name", '\u{FEFF}'),
+        ("client_name", '\u{00AD}'),
+        ("client_name", '\u{061C}'),
+        ("client_name", '\u{180E}'),
+        ("client_name", '\u{E0041}'),
+        ("software_id", '\u{202B}'),
+        ("software_version", '\u{2060}'),
+    ] {
+        cases.push((
+            field,
+            json!(format!("Safe{c}App")),
+            "invalid_client_metadata",
+            format!("{field} must not contain format characters"),
+        ));
+    }
+    cases.push((
+        "contacts",
+        json!(["ops@app.example", "\u{202E}moc.live@ops"]),
+        "invalid_client_metadata",
+        "contacts must not contain format characters".into(),
+    ));
+
+    for (field, value, error, needle) in &cases {
+        let mut body = json!({"redirect_uris": ["https://app.example/cb"]});
+        body[*field] = value.clone();
+        let desc = expect_error(post(&app, &body).await, StatusCode::BAD_REQUEST, error).await;
+        assert!(desc.contains(needle.as_str()), "POST {body}: {desc}");
+
+        body["client_id"] = json!(id);
+        let resp = manage(&app, reqwest::Method::PUT, id, Some(token), Some(&body)).await;
+        let desc = expect_error(resp, StatusCode::BAD_REQUEST, error).await;
+        assert!(desc.contains(needle.as_str()), "PUT {body}: {desc}");
+    }
+    assert_eq!(client_count(&app).await, count);
+    assert_eq!(stored(&app, id).await.unwrap(), before);
+
+    // Ordinary non-ASCII text is still fine (the check is not "ASCII only").
+    let ok = register_ok(
+        &app,
+        &json!({"redirect_uris": ["https://app.example/cb"], "client_name": "Agenda Ωmega ‑ 日程 עברית"}),
+    )
+    .await;
+    assert_eq!(ok["client_name"], "Agenda Ωmega ‑ 日程 עברית");
+}
+
 /// Wait until at least `margin` seconds are left in the current one-minute
 /// rate-limit window, so a test's requests fall into one window.
 async fn away_from_window_edge(margin: i64) {

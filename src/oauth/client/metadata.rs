@@ -18,7 +18,8 @@ use crate::oauth::client::model::{ApplicationType, AuthMethod, ClientMetadata, G
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_REDIRECT_URIS: usize = 10;
 pub const MAX_CONTACTS: usize = 10;
-/// `client_name`, `software_id`, `software_version`.
+/// `client_name`, `software_id`, `software_version`; these and `contacts`
+/// refuse control and format (Cf) characters.
 pub const MAX_TEXT_LEN: usize = 200;
 /// `client_uri`, `logo_uri`, `tos_uri`, `policy_uri`.
 pub const MAX_URL_LEN: usize = 2000;
@@ -280,6 +281,9 @@ fn contacts(obj: &Map<String, Value>) -> Result<Vec<String>, OAuthError> {
         if c.chars().any(char::is_control) {
             return Err(metadata_err("contacts must not contain control characters"));
         }
+        if let Some(f) = c.chars().find(|c| is_format_char(*c)) {
+            return Err(format_err("contacts", f));
+        }
         if !out.contains(&c) {
             out.push(c);
         }
@@ -322,7 +326,52 @@ fn opt_text(
             "{field} must not contain control characters"
         )));
     }
+    if let Some(f) = s.chars().find(|c| is_format_char(*c)) {
+        return Err(format_err(field, f));
+    }
     Ok((!s.trim().is_empty()).then_some(s))
+}
+
+fn format_err(field: &str, c: char) -> OAuthError {
+    metadata_err(format!(
+        "{field} must not contain format characters such as bidi controls \
+         (found U+{:04X})",
+        u32::from(c)
+    ))
+}
+
+/// Unicode General Category Cf (format characters), Unicode 15.1: bidi
+/// embeddings, overrides and isolates, zero-width characters, soft hyphen,
+/// tag characters... They are invisible, and the bidi ones reorder the text
+/// around them, so a displayed name could read as something it is not.
+const FORMAT_CHARS: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
+
+/// Whether `c` is a format character (General Category Cf).
+pub fn is_format_char(c: char) -> bool {
+    let c = u32::from(c);
+    FORMAT_CHARS.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
 }
 
 /// A URL shown to people: https, or http on a loopback host (local
@@ -683,6 +732,51 @@ mod tests {
         assert_eq!(m.client_uri, None);
         let m = check(with("client_name", Value::Null)).unwrap();
         assert_eq!(m.client_name, None);
+    }
+
+    #[test]
+    fn format_characters_match_unicode_cf() {
+        // Every range end is Cf, the characters just outside are not.
+        for (lo, hi) in FORMAT_CHARS {
+            for c in [*lo, *hi] {
+                assert!(is_format_char(char::from_u32(c).unwrap()), "{c:X}");
+            }
+        }
+        for c in [
+            'a',
+            ' ',
+            '\u{00AC}',
+            '\u{00AE}',
+            '\u{200A}',
+            '\u{2010}',
+            '\u{2065}',
+            '\u{FEFE}',
+            'Ω',
+            '日',
+            'ע',
+            '\u{E0000}',
+            '\u{E0080}',
+        ] {
+            assert!(!is_format_char(c), "{:X}", u32::from(c));
+        }
+        use ErrorCode::InvalidClientMetadata as M;
+        let with = |k: &str, v: Value| {
+            let mut b = json!({"redirect_uris": ["https://app.example/cb"]});
+            b[k] = v;
+            b
+        };
+        for f in ["client_name", "software_id", "software_version"] {
+            assert_err(
+                with(f, json!("a\u{202E}b")),
+                M,
+                &format!("{f} must not contain format characters"),
+            );
+        }
+        assert_err(
+            with("contacts", json!(["a\u{200B}@b.example"])),
+            M,
+            "contacts must not contain format characters",
+        );
     }
 
     #[test]

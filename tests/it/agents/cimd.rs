@@ -424,6 +424,13 @@ async fn bad_documents_are_error_pages_and_invalid_client() {
     let mut web_loopback = document(&u("/web.json"));
     web_loopback["application_type"] = json!("web");
     docs.serve("/web.json", Answer::json(&web_loopback));
+    // Issue 13 item 14: the same validator as registration.
+    let mut backslash = document(&u("/backslash.json"));
+    backslash["redirect_uris"] = json!([REDIRECT, "http://127.0.0.1\\@evil.example/cb"]);
+    docs.serve("/backslash.json", Answer::json(&backslash));
+    let mut bidi = document(&u("/bidi.json"));
+    bidi["client_name"] = json!("Research \u{202E}tnegA");
+    docs.serve("/bidi.json", Answer::json(&bidi));
     docs.serve(
         "/moved.json",
         Answer {
@@ -447,6 +454,12 @@ async fn bad_documents_are_error_pages_and_invalid_client() {
         ("/broken.json", &[], "the document is not valid JSON"),
         ("/secret.json", &[], "is a public client (none)"),
         ("/web.json", &[], "application_type web"),
+        ("/backslash.json", &[], "must not contain a backslash"),
+        (
+            "/bidi.json",
+            &[],
+            "client_name must not contain format characters",
+        ),
         ("/moved.json", &[], "redirects are not followed"),
         ("/missing.json", &[], "answered HTTP 404"),
     ];
@@ -732,7 +745,8 @@ async fn switched_off_stored_document_clients_are_unknown_everywhere() {
     let rt = body["refresh_token"].as_str().unwrap().to_string();
     let rs = resource_server(&on);
     assert_eq!(introspect(&on, &rs, &at).await["active"], true);
-    assert_eq!(introspect(&on, &rs, &rt).await["active"], true);
+    // Refresh tokens are never revealed to resource servers (issue 13).
+    assert_eq!(introspect(&on, &rs, &rt).await, inactive());
     assert!(client_row(&on, &url).await.is_some());
     let refresh = form_of(&[
         ("grant_type", "refresh_token".into()),
