@@ -37,12 +37,6 @@ use crate::oauth::params::{self, MAX_FORM_BYTES, Params};
 
 use request::{TokenRequest, TokenRequestDoc};
 
-/// The grant types served, as advertised in the metadata
-/// (`grant_types_supported`): every grant type a client can register
-/// (`client::GrantType`; a test keeps the two equal).
-pub const GRANT_TYPES_SUPPORTED: &[&str] =
-    &["authorization_code", "refresh_token", "client_credentials"];
-
 /// Successful token response (RFC 6749 §5.1).
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
 pub struct TokenResponse {
