@@ -20,10 +20,14 @@ pub fn name(base: &str, secure: bool) -> String {
 
 /// The value of cookie `base` (named by [`name`]) in a Cookie header.
 pub fn get<'a>(header: Option<&'a str>, base: &str, secure: bool) -> Option<&'a str> {
-    let name = name(base, secure);
+    // Compared in place: no name is built for each request.
+    let named = |k: &str| match secure {
+        true => k.strip_prefix(HOST_PREFIX) == Some(base),
+        false => k == base,
+    };
     header?.split(';').find_map(|pair| {
         let (k, v) = pair.trim().split_once('=')?;
-        (k == name).then_some(v)
+        named(k).then_some(v)
     })
 }
 
