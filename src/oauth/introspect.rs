@@ -39,7 +39,7 @@ use crate::oauth::params::{self, MAX_FORM_BYTES};
 use crate::oauth::revoked_tokens;
 use crate::oauth::token::access_token::{self, Claims};
 
-pub use crate::api_keys::format::PREFIX as API_KEY_PREFIX;
+use crate::api_keys::format::PREFIX as API_KEY_PREFIX;
 
 /// What a presented token is, judged by its shape alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
