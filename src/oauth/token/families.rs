@@ -100,6 +100,23 @@ pub async fn mark_used(db: &impl ConnectionTrait, secret: &str, now: i64) -> Res
     Ok(res.rows_affected == 1)
 }
 
+/// Inside a rotation's transaction: whether the family is still live, taking
+/// its row's write lock (a no-op conditional UPDATE) until the commit. A
+/// revocation is then ordered with the rotation: either it committed first
+/// and this answers `false`, or it waits for the commit and its scan of the
+/// family's access tokens sees the one this rotation issues. Deciding from
+/// the family read before the transaction let a concurrent revocation miss
+/// the new access token (issue 13, item 10).
+pub async fn hold_live(db: &impl ConnectionTrait, family_id: &str) -> Result<bool, DbErr> {
+    let res = refresh_family::Entity::update_many()
+        .col_expr(refresh_family::Column::RevokedAt, Expr::value(None::<i64>))
+        .filter(refresh_family::Column::Id.eq(family_id))
+        .filter(refresh_family::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Revoke a family and the access tokens it issued that have not expired.
 pub async fn revoke_family(
     db: &impl ConnectionTrait,

@@ -119,6 +119,14 @@ pub async fn exchange(
         drop(txn);
         return Err(reused(state, &family.id, now).await);
     }
+    let live = families::hold_live(&txn, &family.id)
+        .await
+        .map_err(|e| OAuthError::db(e, "lock refresh family"))?;
+    if !live {
+        // Revoked since it was read: roll back the rotation.
+        drop(txn);
+        return Err(OAuthError::invalid_grant(INVALID_TOKEN));
+    }
     let grant = MemberGrant {
         user_id: &family.user_id,
         client_id: &family.client_id,
