@@ -123,6 +123,51 @@ async fn lock_file(path: String) -> Result<std::fs::File, DbErr> {
     .map_err(|e| DbErr::Custom(format!("migration lock: {e}")))
 }
 
+/// Whether `e` says the database cannot take the request now (unreachable,
+/// read-only, full, locked past the busy timeout, shutting down, a
+/// serialisation conflict) rather than a fault of ours: such errors are
+/// answered `503 temporarily_unavailable`, the others `500 server_error`.
+pub fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr::SqlxError;
+    use sea_orm::sqlx::Error;
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(SqlxError(e)) | DbErr::Query(SqlxError(e)) => match &**e {
+            Error::Database(d) => {
+                let code = d.code().unwrap_or_default();
+                if d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                    .is_some()
+                {
+                    code.parse().is_ok_and(sqlite_unavailable)
+                } else {
+                    postgres_unavailable(&code)
+                }
+            }
+            Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Pure: SQLite (extended) result codes whose primary code is BUSY (5),
+/// LOCKED (6), READONLY (8), IOERR (10), FULL (13) or CANTOPEN (14).
+pub fn sqlite_unavailable(extended_code: i32) -> bool {
+    matches!(extended_code & 0xff, 5 | 6 | 8 | 10 | 13 | 14)
+}
+
+/// Pure: Postgres SQLSTATEs of the same kind: connection exceptions (08),
+/// insufficient resources (53: disk full, out of memory, too many
+/// connections), operator intervention (57P: shutdown, cannot connect now),
+/// a read-only transaction (25006), a lock not available (55P03),
+/// serialisation failure and deadlock (40001, 40P01), an I/O error (58030).
+pub fn postgres_unavailable(sqlstate: &str) -> bool {
+    ["08", "53", "57P"]
+        .iter()
+        .any(|class| sqlstate.starts_with(class))
+        || matches!(sqlstate, "25006" | "55P03" | "40001" | "40P01" | "58030")
+}
+
 /// Readiness: the database answers a trivial query.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
@@ -130,7 +175,27 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 #[cfg(test)]
 mod tests {
-    use super::{sqlite_file, sqlite_path};
+    use super::{postgres_unavailable, sqlite_file, sqlite_path, sqlite_unavailable};
+
+    #[test]
+    fn unavailable_codes() {
+        // SQLITE_READONLY, SQLITE_READONLY_DBMOVED, SQLITE_FULL, SQLITE_BUSY,
+        // SQLITE_IOERR_WRITE; not SQLITE_CONSTRAINT_UNIQUE nor SQLITE_ERROR.
+        for c in [8, 1032, 13, 5, 778, 6, 14] {
+            assert!(sqlite_unavailable(c), "{c}");
+        }
+        for c in [2067, 1, 19, 787] {
+            assert!(!sqlite_unavailable(c), "{c}");
+        }
+        for s in [
+            "25006", "53100", "53300", "57P01", "57P03", "08006", "55P03", "40001",
+        ] {
+            assert!(postgres_unavailable(s), "{s}");
+        }
+        for s in ["23505", "23503", "42P01", "42601", "22001", ""] {
+            assert!(!postgres_unavailable(s), "{s}");
+        }
+    }
 
     #[test]
     fn sqlite_paths() {

@@ -5,12 +5,14 @@
 //! Extraction never fails: the outcome is in [`JsonBody::bytes`].
 
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use poem::http::header::CONTENT_LENGTH;
 use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Why the body is not there to parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,14 +61,41 @@ pub(crate) async fn read(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let body = body.take().map_err(|_| BodyProblem::Unreadable)?;
+    let mut reader = body.into_async_read();
     if announced.is_some_and(|n| n > limit as u64) {
+        drain(reader).await;
         return Err(BodyProblem::TooLarge(limit));
     }
-    let body = body.take().map_err(|_| BodyProblem::Unreadable)?;
-    body.into_bytes_limit(limit).await.map_err(|e| match e {
-        poem::error::ReadBodyError::PayloadTooLarge => BodyProblem::TooLarge(limit),
-        _ => BodyProblem::Unreadable,
-    })
+    let mut bytes = Vec::new();
+    (&mut reader)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|_| BodyProblem::Unreadable)?;
+    if bytes.len() > limit {
+        drain(reader).await;
+        return Err(BodyProblem::TooLarge(limit));
+    }
+    Ok(bytes.into())
+}
+
+/// At most this much of an oversized body is read and thrown away, for at
+/// most [`DRAIN_SECS`], before the answer goes out.
+pub const DRAIN_MAX_BYTES: u64 = 16 << 20;
+pub const DRAIN_SECS: u64 = 10;
+
+/// Read the rest of an oversized body (bounded) before answering: a server
+/// that answers and closes while the client is still sending leaves unread
+/// data, the kernel resets the connection, and the client sees a broken
+/// pipe instead of the 413 (the lingering close of nginx and others).
+async fn drain(reader: impl AsyncRead + Unpin) {
+    let mut rest = reader.take(DRAIN_MAX_BYTES);
+    let _ = tokio::time::timeout(
+        Duration::from_secs(DRAIN_SECS),
+        tokio::io::copy(&mut rest, &mut tokio::io::sink()),
+    )
+    .await;
 }
 
 impl<'a, T: Type, const LIMIT: usize> ApiExtractor<'a> for JsonBody<T, LIMIT> {

@@ -244,21 +244,23 @@ impl OAuthError {
         )
     }
 
-    /// A database fault: 503 when the database is unreachable (retry), 500
-    /// otherwise. The cause is logged, never sent.
+    /// A database fault: 503 when the database cannot take the request now
+    /// (unreachable, read-only, full, locked: [`crate::db::is_unavailable`]),
+    /// 500 otherwise. The cause is logged, never sent.
     pub fn db(e: DbErr, during: &'static str) -> Self {
         tracing::error!(error = %e, during, "oauth: database error");
-        match e {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::new(
+        if crate::db::is_unavailable(&e) {
+            Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::TemporarilyUnavailable,
                 "the database is unavailable; retry later",
-            ),
-            _ => Self::new(
+            )
+        } else {
+            Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::ServerError,
                 "unexpected database error; retry later",
-            ),
+            )
         }
     }
 
@@ -344,10 +346,16 @@ impl ApiResponse for OAuthError {
                     "Client authentication failed (`invalid_client`).",
                     true,
                 ),
+                response(
+                    413,
+                    "The request body is too large (`invalid_request`).",
+                    false,
+                ),
                 response(500, "Unexpected server fault (`server_error`).", false),
                 response(
                     503,
-                    "The database is unavailable (`temporarily_unavailable`).",
+                    "The database is unavailable, read-only, full or locked \
+                     (`temporarily_unavailable`).",
                     false,
                 ),
             ],

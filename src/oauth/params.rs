@@ -4,6 +4,7 @@
 //! and a parameter sent twice is an `invalid_request`. The only exception is
 //! `resource`, which RFC 8707 §2 allows to repeat.
 
+use poem::http::StatusCode;
 use std::borrow::Cow;
 
 use crate::http::form_body::FormBody;
@@ -75,9 +76,10 @@ pub fn from_body<T, const LIMIT: usize>(body: FormBody<T, LIMIT>) -> Result<Para
                      Content-Type was sent)"
                 .to_string(),
         })),
-        Err(BodyProblem::TooLarge(limit)) => Err(OAuthError::invalid_request(format!(
-            "the request body exceeds {limit} bytes"
-        ))),
+        Err(BodyProblem::TooLarge(limit)) => Err(OAuthError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            ..OAuthError::invalid_request(format!("the request body exceeds {limit} bytes"))
+        }),
         Err(BodyProblem::Unreadable) => Err(OAuthError::invalid_request(
             "the request body could not be read",
         )),

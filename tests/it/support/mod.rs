@@ -108,6 +108,16 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.pg_name.is_some()
     }
+
+    /// The same database under another URL (e.g. SQLite's `mode=ro`). The
+    /// view owns nothing: the database goes with `self`.
+    pub fn view(&self, url: String) -> TestDb {
+        TestDb {
+            url,
+            pg_name: None,
+            _dir: None,
+        }
+    }
 }
 
 impl Drop for TestDb {
