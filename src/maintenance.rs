@@ -11,7 +11,8 @@ const PERIOD: Duration = Duration::from_secs(3600);
 
 /// One pass at time `now` (Unix seconds): delete never-used public clients
 /// older than `registration.unused_public_client_days`, stale rate-limit
-/// counters, and revoked access tokens past their expiry. Failures are
+/// counters, expired sessions and codes, ended refresh-token families and
+/// expired refresh tokens, and revoked access tokens past their expiry. Failures are
 /// logged; the next pass retries.
 pub async fn run_once(state: &AppState, now: i64) {
     let days = state.settings.registration.unused_public_client_days;
@@ -28,6 +29,12 @@ pub async fn run_once(state: &AppState, now: i64) {
     }
     if let Err(e) = crate::oauth::authorize::codes::prune(&state.db, now).await {
         tracing::warn!(error = %e, "pruning expired authorization codes failed");
+    }
+    let access_ttl = state.settings.tokens.access_token_ttl_secs;
+    match crate::oauth::token::families::prune(&state.db, now, access_ttl).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "pruned ended refresh tokens and families"),
+        Err(e) => tracing::warn!(error = %e, "pruning refresh tokens failed"),
     }
     match crate::oauth::revoked_tokens::prune(&state.db, now).await {
         Ok(0) => {}

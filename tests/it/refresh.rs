@@ -245,3 +245,90 @@ async fn reuse_racing_a_rotation_leaves_no_active_token_on_postgres() {
     let db = fresh_pg_db().await;
     reuse_racing_a_rotation(spawn_app_with(Arc::new(db), &[]).await).await;
 }
+
+/// Housekeeping deletes what has outlived its use (issue 13, item 14): a
+/// family past its absolute lifetime with all its refresh tokens, a revoked
+/// family, expired codes and expired sessions; a live family stays. A pass
+/// before those times deletes nothing.
+#[tokio::test]
+async fn housekeeping_prunes_expired_refresh_families_codes_and_sessions() {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let mut f = setup("owner", "agency:read").await;
+    let db = f.app.state.db.clone();
+    let count = |what: &'static str| {
+        let db = db.clone();
+        async move {
+            match what {
+                "refresh_tokens" => entity::refresh_token::Entity::find().count(&db).await,
+                "refresh_families" => entity::refresh_family::Entity::find().count(&db).await,
+                "codes" => entity::authorization_code::Entity::find().count(&db).await,
+                _ => entity::session::Entity::find().count(&db).await,
+            }
+            .unwrap()
+        }
+    };
+    // Family A: two rotations. Family B: revoked. One code left unredeemed.
+    let code = f.code("agency:read").await;
+    let rt = ok_json(f.redeem(&code).await).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rt = ok_json(f.refresh(&rt).await).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok_json(f.refresh(&rt).await).await;
+    let code = f.code("agency:read").await;
+    let revoked = ok_json(f.redeem(&code).await).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resp = f
+        .app
+        .client
+        .post(f.app.url("/oauth/revoke"))
+        .form(&[
+            ("client_id", f.client_id.as_str()),
+            ("token", revoked.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let _unredeemed = f.code("agency:read").await;
+    let before = (
+        count("refresh_tokens").await,
+        count("refresh_families").await,
+        count("codes").await,
+        count("sessions").await,
+    );
+    assert_eq!((before.0, before.1), (4, 2), "three of A, one of B");
+    assert!(before.2 >= 3 && before.3 >= 1, "{before:?}");
+
+    let now = skedcast_auth::clock::now();
+    skedcast_auth::maintenance::run_once(&f.app.state, now).await;
+    let same = (
+        count("refresh_tokens").await,
+        count("refresh_families").await,
+        count("codes").await,
+        count("sessions").await,
+    );
+    assert_eq!(same, before, "nothing is due yet");
+
+    // After the access-token lifetime (15 min): the revoked family is gone,
+    // the live one and its tokens stay; codes (60 s, kept an hour) are gone.
+    skedcast_auth::maintenance::run_once(&f.app.state, now + 2 * 3600).await;
+    assert_eq!(
+        count("refresh_families").await,
+        1,
+        "the revoked family goes"
+    );
+    assert_eq!(count("refresh_tokens").await, 3, "family A stays whole");
+    assert_eq!(count("codes").await, 0);
+
+    // After the absolute lifetime (30 days) and the idle session timeout.
+    skedcast_auth::maintenance::run_once(&f.app.state, now + 31 * 86_400).await;
+    assert_eq!(count("refresh_families").await, 0);
+    assert_eq!(count("refresh_tokens").await, 0);
+    assert_eq!(count("sessions").await, 0);
+}

@@ -142,6 +142,45 @@ pub async fn revoke_family(
     Ok(())
 }
 
+/// Delete what can no longer be used nor revoked, `access_ttl_secs` after
+/// it ended (so every access token it issued has expired too, and no
+/// revocation needs its `jti`): families past their absolute lifetime or
+/// revoked, with all their tokens, and single tokens past their idle
+/// lifetime. A pruned used token presented again is unknown
+/// (`invalid_grant`) rather than a detected reuse; it was dead either way.
+/// Returns the number of tokens and families deleted.
+pub async fn prune(
+    db: &impl ConnectionTrait,
+    now: i64,
+    access_ttl_secs: u64,
+) -> Result<u64, DbErr> {
+    let before = now.saturating_sub(i64::try_from(access_ttl_secs).unwrap_or(i64::MAX));
+    let ended = sea_orm::Condition::any()
+        .add(refresh_family::Column::ExpiresAt.lt(before))
+        .add(refresh_family::Column::RevokedAt.lt(before));
+    let tokens = refresh_token::Entity::delete_many()
+        .filter(
+            sea_orm::Condition::any()
+                .add(refresh_token::Column::ExpiresAt.lt(before))
+                .add(
+                    refresh_token::Column::FamilyId.in_subquery(
+                        sea_orm::sea_query::Query::select()
+                            .column(refresh_family::Column::Id)
+                            .from(refresh_family::Entity)
+                            .cond_where(ended.clone())
+                            .to_owned(),
+                    ),
+                ),
+        )
+        .exec(db)
+        .await?;
+    let families = refresh_family::Entity::delete_many()
+        .filter(ended)
+        .exec(db)
+        .await?;
+    Ok(tokens.rows_affected + families.rows_affected)
+}
+
 /// A replayed authorization code: revoke everything issued from it.
 pub async fn revoke_from_code(
     db: &impl ConnectionTrait,
