@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::support::browser::*;
 use crate::support::process::{self, Proxy};
+use crate::support::token::{DEFAULT_RESOURCE, create_resource_server_in};
 use crate::support::*;
 use serde_json::{Value, json};
 
@@ -600,4 +601,125 @@ async fn an_oversized_form_gets_a_readable_413() {
     .unwrap();
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("invalid_request"), "{answer}");
+}
+
+/// No secret reaches the log, even at trace level (issue 20, item 4): real
+/// secrets go through the real endpoints of a real process (a password and
+/// a wrong one at `/login`, a client secret, a registration access token, a
+/// code and its verifier, access and refresh tokens, a resource server's
+/// secret), then the process's whole log is searched for each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_log_even_at_trace_level() {
+    let db = fresh_db().await;
+    seed_member(&db.url, "owner").await;
+    let rs = create_resource_server_in(&db.url, "API", DEFAULT_RESOURCE);
+    let server = process::start(
+        &db.url,
+        &[("SKEDCAST__ISSUER", ISSUER), ("RUST_LOG", "trace")],
+    );
+    let base = server.base.clone();
+    let c = http_client();
+
+    // A confidential client: its secret and registration access token.
+    let resp = c
+        .post(format!("{base}/oauth/register"))
+        .json(&json!({
+            "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "client_secret_basic",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let confidential: Value = resp.json().await.unwrap();
+    let (cid, csecret, rat) = (
+        confidential["client_id"].as_str().unwrap(),
+        confidential["client_secret"].as_str().unwrap(),
+        confidential["registration_access_token"].as_str().unwrap(),
+    );
+    let resp = c
+        .get(format!("{base}/oauth/register/{cid}"))
+        .bearer_auth(rat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // A wrong password, then the right one, a code, its verifier, tokens.
+    let public = register(&base).await;
+    let id = public["client_id"].as_str().unwrap();
+    let mut browser = Browser::at(&base);
+    let page = browser.get("/login").await.text().await.unwrap();
+    let mut form = hidden_fields(&page);
+    form.push(("email".into(), "ann@example.com".into()));
+    form.push(("password".into(), "Wrong-But-Secret-9".into()));
+    assert_eq!(browser.post_form("/login", &form).await.status(), 401);
+    let code = code_via(&mut browser, id).await;
+    let (status, first) = redeem(&base, id, &code).await;
+    assert_eq!(status, 200, "{first}");
+    let rt1 = first["refresh_token"].as_str().unwrap().to_string();
+    let (status, second) = refresh(&base, id, &rt1).await;
+    assert_eq!(status, 200, "{second}");
+    let (at, rt2) = (
+        second["access_token"].as_str().unwrap().to_string(),
+        second["refresh_token"].as_str().unwrap().to_string(),
+    );
+    let resp = c
+        .post(format!("{base}/oauth/introspect"))
+        .basic_auth(&rs.0, Some(&rs.1))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.json::<Value>().await.unwrap()["active"], true);
+    // The confidential client authenticates (its secret on the wire).
+    let resp = c
+        .post(format!("{base}/oauth/revoke"))
+        .basic_auth(cid, Some(csecret))
+        .form(&[("token", "not-a-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = c
+        .post(format!("{base}/oauth/revoke"))
+        .form(&[("client_id", id), ("token", rt2.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // Wait for the last request's log line, so the log is complete.
+    let resp = c
+        .get(format!("{base}/healthz"))
+        .header("X-Request-Id", "end-of-secrets")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let logs = loop {
+        let logs = server.logs.lock().unwrap().join("\n");
+        if logs.contains("end-of-secrets") || std::time::Instant::now() > deadline {
+            break logs;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(logs.contains("end-of-secrets"), "the log was captured");
+    assert!(logs.lines().count() > 20, "trace level logs plenty");
+    for (what, secret) in [
+        ("password", PASSWORD),
+        ("wrong password", "Wrong-But-Secret-9"),
+        ("client secret", csecret),
+        ("registration access token", rat),
+        ("authorization code", code.as_str()),
+        ("code verifier", VERIFIER),
+        ("refresh token", rt1.as_str()),
+        ("rotated refresh token", rt2.as_str()),
+        ("access token", at.as_str()),
+        ("resource server secret", rs.1.as_str()),
+    ] {
+        assert!(!logs.contains(secret), "the {what} is in the log");
+    }
 }
