@@ -74,8 +74,7 @@ impl App {
         let client_cache = oauth::client::cache::ClientCache::new(std::time::Duration::from_secs(
             settings.clients.cache_ttl_secs,
         ));
-        let sign_in_checks =
-            tokio::sync::Semaphore::new(settings.login.max_queued_checks as usize);
+        let sign_in_checks = tokio::sync::Semaphore::new(settings.login.max_queued_checks as usize);
         Ok(App {
             state: Arc::new(AppState {
                 sign_in_checks,

@@ -116,10 +116,7 @@ mod tests {
         let ip: IpAddr = "203.0.113.7".parse().unwrap();
         let b = Buckets::new("ann@example.com", Some(ip));
         assert_eq!(b.ip.as_deref(), Some("login-ip:203.0.113.7"));
-        assert_eq!(
-            b.account_ip,
-            "login-account-ip:ann@example.com:203.0.113.7"
-        );
+        assert_eq!(b.account_ip, "login-account-ip:ann@example.com:203.0.113.7");
         assert_eq!(b.account, "login-account:ann@example.com");
         let v6: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         assert_eq!(

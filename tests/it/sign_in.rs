@@ -205,7 +205,10 @@ async fn the_account_ceiling_across_addresses_still_applies() {
     assert!(!owner.cookies.contains_key("skedcast_session"));
     // Another account is not affected.
     assert_eq!(
-        owner.sign_in("bob@example.com", PASSWORD, None).await.status(),
+        owner
+            .sign_in("bob@example.com", PASSWORD, None)
+            .await
+            .status(),
         303
     );
 }
