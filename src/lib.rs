@@ -45,6 +45,10 @@ pub struct AppState {
     /// Client records read at the token, revocation and introspection
     /// endpoints, kept `clients.cache_ttl_secs`.
     pub client_cache: oauth::client::cache::ClientCache,
+    /// Sign-ins waiting for or running a password check in this instance,
+    /// at most `login.max_queued_checks` (a burst beyond is refused at once
+    /// instead of queueing a hash each).
+    pub sign_in_checks: tokio::sync::Semaphore,
 }
 
 pub struct App {
@@ -70,8 +74,10 @@ impl App {
         let client_cache = oauth::client::cache::ClientCache::new(std::time::Duration::from_secs(
             settings.clients.cache_ttl_secs,
         ));
+        let sign_in_checks = tokio::sync::Semaphore::new(settings.login.max_queued_checks as usize);
         Ok(App {
             state: Arc::new(AppState {
+                sign_in_checks,
                 settings,
                 db,
                 keys,

@@ -114,27 +114,23 @@ pub async fn hit_in(
     Ok(decide_in(hits, limit, now, start, window))
 }
 
-/// Whether `bucket` is already over `limit` in the current window, without
-/// counting (sign-in checks this before spending a password hash).
-pub async fn check_in(
+/// Take back one event counted by [`hit_in`] at `now` in `bucket` (an
+/// attempt that turned out not to be a failure, or was refused by another
+/// limit). One conditional update, never below zero.
+pub async fn undo_in(
     db: &impl ConnectionTrait,
     bucket: &str,
-    limit: u32,
     window: i64,
     now: i64,
-) -> Result<Decision, DbErr> {
-    if limit == 0 {
-        return Ok(Decision::Allowed);
-    }
-    let start = window_start_in(now, window);
-    let row = Entity::find()
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Hits, Expr::col(Column::Hits).sub(1))
         .filter(Column::Bucket.eq(bucket))
-        .filter(Column::WindowStart.eq(start))
-        .one(db)
-        .await?;
-    let hits = row.map_or(0, |r| r.hits);
-    // At the limit already: the next failure would be one too many.
-    Ok(decide_in(hits + 1, limit, now, start, window))
+        .filter(Column::WindowStart.eq(window_start_in(now, window)))
+        .filter(Column::Hits.gt(0))
+        .exec(db)
+        .await
+        .map(|_| ())
 }
 
 /// Forget the current window of `bucket` (a successful sign-in).

@@ -19,6 +19,9 @@ pub enum PageError {
     FormExpired,
     /// 429 with `Retry-After`: too many failed sign-ins.
     TooManyAttempts { retry_after_secs: u64 },
+    /// 429 with `Retry-After: 1`: too many sign-ins waiting for a password
+    /// check in this instance (`login.max_queued_checks`).
+    SignInBusy,
     /// Any other refusal: a message page with this status and title.
     Message {
         status: StatusCode,
@@ -84,6 +87,15 @@ impl IntoResponse for PageError {
                     .insert("Retry-After", retry_after_secs.into());
                 resp
             }
+            PageError::SignInBusy => {
+                let mut resp = message(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    "Too many sign-ins right now. Please try again in a moment.",
+                );
+                resp.headers_mut().insert("Retry-After", 1u64.into());
+                resp
+            }
             PageError::Message {
                 status,
                 title,
@@ -120,6 +132,9 @@ mod tests {
         .into_response();
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(resp.headers()["retry-after"], "30");
+        let resp = PageError::SignInBusy.into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()["retry-after"], "1");
         let resp = PageError::Redirect {
             status: StatusCode::SEE_OTHER,
             location: "https://app.example/cb?error=access_denied".into(),

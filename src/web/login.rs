@@ -1,9 +1,11 @@
 //! `GET/POST /login` and `POST /logout`.
 //!
-//! Failed sign-ins are throttled per account and per client IP
-//! (`login.max_failures` per `login.failure_window_secs`, counters shared
-//! through the database). An unknown email and a wrong password get the
-//! same answer after the same work (a dummy argon2 verification).
+//! Sign-in attempts are counted before the password is checked, per client
+//! IP, per (account, client IP) and per account under a larger ceiling
+//! (`login_limits`, counters shared through the database), and at most
+//! `login.max_queued_checks` wait for a password check at once. An unknown
+//! email and a wrong password get the same answer after the same work (a
+//! dummy argon2 verification).
 
 use std::sync::Arc;
 
@@ -14,11 +16,12 @@ use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 
 use super::{
-    LoginPage, MessagePage, PageError, current_session, field, message, page, read_form, redirect,
+    LoginPage, MessagePage, PageError, current_session, field, login_limits, message, page,
+    read_form, redirect,
 };
 use crate::AppState;
 use crate::accounts::{self, password};
-use crate::rate_limit::{self, Decision};
+use crate::rate_limit::Decision;
 use crate::session::{self, cookies};
 
 #[derive(Deserialize)]
@@ -141,30 +144,27 @@ pub async fn submit(
     let email =
         accounts::normalize_email(email_raw).unwrap_or_else(|_| email_raw.trim().to_lowercase());
 
+    // A burst beyond the queue is refused before it is counted or hashed.
+    let Ok(slot) = state.sign_in_checks.try_acquire() else {
+        metrics::counter!("rate_limit_hits_total", "limit" => "login_queue").increment(1);
+        return Err(PageError::SignInBusy);
+    };
     let now = crate::clock::now();
     let cfg = &state.settings.login;
-    let window = cfg.failure_window_secs as i64;
-    let ip_bucket = req
-        .remote_addr()
-        .as_socket_addr()
-        .map(|a| rate_limit::ip_bucket("login-ip", a.ip()));
-    let acct_bucket = format!("login-account:{email}");
-    for bucket in ip_bucket.iter().chain(std::iter::once(&acct_bucket)) {
-        if let Decision::Limited { retry_after_secs } =
-            rate_limit::check_in(&state.db, bucket, cfg.max_failures, window, now).await?
-        {
-            metrics::counter!("rate_limit_hits_total", "limit" => "login").increment(1);
-            return Err(PageError::TooManyAttempts { retry_after_secs });
-        }
+    let ip = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let buckets = login_limits::Buckets::new(&email, ip);
+    // Counted before the password is checked (see `login_limits`).
+    if let Decision::Limited { retry_after_secs } =
+        login_limits::count_attempt(&state.db, cfg, &buckets, now).await?
+    {
+        metrics::counter!("rate_limit_hits_total", "limit" => "login").increment(1);
+        return Err(PageError::TooManyAttempts { retry_after_secs });
     }
 
     let user = accounts::find_user_by_email(&state.db, &email).await?;
     let phc = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = password::verify(password_raw.to_string(), phc.clone()).await;
     let (Some(user), true) = (user, ok) else {
-        for bucket in ip_bucket.iter().chain(std::iter::once(&acct_bucket)) {
-            rate_limit::hit_in(&state.db, bucket, cfg.max_failures, window, now).await?;
-        }
         tracing::info!("sign-in failed");
         metrics::counter!("sign_in_failures_total").increment(1);
         return Ok(login_form(
@@ -184,7 +184,10 @@ pub async fn submit(
     {
         tracing::warn!(error = %e, "password rehash not stored");
     }
-    let _ = rate_limit::clear_in(&state.db, &acct_bucket, window, now).await;
+    drop(slot);
+    if let Err(e) = login_limits::forget_success(&state.db, cfg, &buckets, now).await {
+        tracing::warn!(error = %e, "sign-in counters not reset");
+    }
     // A fresh session id at every sign-in (no session fixation).
     if let Some(old) = cookies::get(
         super::cookie_header(req),

@@ -4,6 +4,7 @@
 pub mod developer;
 pub mod error;
 pub mod login;
+pub mod login_limits;
 
 pub use error::PageError;
 

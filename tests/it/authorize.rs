@@ -303,10 +303,16 @@ async fn csrf_missing_or_wrong_is_403_and_changes_nothing() {
 
 #[tokio::test]
 async fn failed_sign_ins_are_throttled_per_account_and_unknown_emails_look_the_same() {
-    let app = spawn_app().await;
+    // The account ceiling across addresses set to the per-address limit, to
+    // see it from fresh addresses (`sign_in.rs` tests the default split).
+    let app = spawn_app_with(
+        std::sync::Arc::new(fresh_db().await),
+        &[("SKEDCAST__LOGIN__MAX_ACCOUNT_FAILURES", "5")],
+    )
+    .await;
     member(&app, "ann@example.com", "Acme", "owner").await;
 
-    // Each attempt from another address: only the account limit applies.
+    // Each attempt from another address: only the account ceiling applies.
     let mut b = Browser::from_ip(&app, "127.0.0.10");
     let wrong = b.sign_in("ann@example.com", "not the password", None).await;
     assert_eq!(wrong.status(), 401);
@@ -330,7 +336,7 @@ async fn failed_sign_ins_are_throttled_per_account_and_unknown_emails_look_the_s
     );
 
     // Five failures for the account, then 429 with Retry-After, even with
-    // the right password and from a fresh address.
+    // the right password and from a fresh address (the ceiling).
     for i in 0..4 {
         let mut b = Browser::from_ip(&app, &format!("127.0.0.{}", 20 + i));
         assert_eq!(

@@ -25,4 +25,5 @@ mod registration;
 mod reliability;
 mod resource;
 mod revoke;
+mod sign_in;
 mod signing_keys;
