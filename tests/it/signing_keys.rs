@@ -91,11 +91,15 @@ async fn rotation_publishes_at_once_and_signs_after_the_delay() {
     let first = kids(&app.get_json("/.well-known/jwks.json").await);
     assert_eq!(first.len(), 1);
 
-    // Rotate with a 2 s activation delay: published now, signing later.
+    // Rotate with a 5 s activation delay: published now, signing later.
+    // The delay counts whole seconds, so the switch comes 4 to 5 s after
+    // the rotation: the "before" check has seconds of margin, and the
+    // switch is waited for, not slept for.
+    let rotated = std::time::Instant::now();
     let out = cli(
         &db.url,
         &["signing-key", "rotate"],
-        &[("SKEDCAST__KEYS__ACTIVATION_DELAY_SECS", "2")],
+        &[("SKEDCAST__KEYS__ACTIVATION_DELAY_SECS", "5")],
     );
     assert!(
         out.status.success(),
@@ -112,11 +116,23 @@ async fn rotation_publishes_at_once_and_signs_after_the_delay() {
         first[0].as_str(),
         "still the old key before the delay"
     );
+    assert!(
+        rotated.elapsed() < Duration::from_secs(4),
+        "checked in time"
+    );
 
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let took = wait_until(
+        "the new key signs",
+        rotated,
+        Duration::from_secs(30),
+        || async { jwt_parts(&sign_sample(&app).await).0["kid"] == second.as_str() },
+    )
+    .await;
+    assert!(
+        took >= Duration::from_secs(4),
+        "not before the delay: {took:?}"
+    );
     let token = sign_sample(&app).await;
-    let (h, _) = jwt_parts(&token);
-    assert_eq!(h["kid"], second.as_str(), "the new key after the delay");
     let jwks = app.get_json("/.well-known/jwks.json").await;
     verify_with_p256(&token, &jwks).unwrap();
     assert!(
@@ -144,19 +160,33 @@ async fn retired_keys_drop_out_after_token_lifetime_plus_leeway() {
     let db = Arc::new(fresh_db().await);
     let env = [
         ("SKEDCAST__KEYS__REFRESH_INTERVAL_SECS", "0"),
-        ("SKEDCAST__TOKENS__ACCESS_TOKEN_TTL_SECS", "1"),
+        ("SKEDCAST__TOKENS__ACCESS_TOKEN_TTL_SECS", "4"),
         ("SKEDCAST__KEYS__RETIREMENT_LEEWAY_SECS", "0"),
     ];
     let app = spawn_app_with(db.clone(), &env).await;
     let first = kids(&app.get_json("/.well-known/jwks.json").await);
+    let rotated = std::time::Instant::now();
     let out = cli(&db.url, &["signing-key", "rotate", "--now"], &env);
     assert!(out.status.success());
+    // Retention is the 4 s token lifetime (whole seconds on the clock, so
+    // 3 to 4 s): the old key is still there now, and gone after it.
     assert_eq!(kids(&app.get_json("/.well-known/jwks.json").await).len(), 2);
-    // Retention is 1 s; wait past it (whole seconds on the clock).
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let left = kids(&app.get_json("/.well-known/jwks.json").await);
-    assert_eq!(left.len(), 1);
-    assert!(!left.contains(&first[0]));
+    assert!(
+        rotated.elapsed() < Duration::from_secs(3),
+        "checked in time"
+    );
+    let took = wait_until(
+        "the old key drops out",
+        rotated,
+        Duration::from_secs(30),
+        || async { !kids(&app.get_json("/.well-known/jwks.json").await).contains(&first[0]) },
+    )
+    .await;
+    assert!(
+        took >= Duration::from_secs(3),
+        "not before retention: {took:?}"
+    );
+    assert_eq!(kids(&app.get_json("/.well-known/jwks.json").await).len(), 1);
 }
 
 async fn two_instances_start_at_once(db: TestDb) {

@@ -263,11 +263,17 @@ pub async fn spawn_app_with(db: Arc<TestDb>, env: &[(&str, &str)]) -> TestApp {
 pub struct InFlight {
     now: AtomicUsize,
     max: AtomicUsize,
+    total: AtomicUsize,
 }
 
 impl InFlight {
     pub fn max(&self) -> usize {
         self.max.load(Ordering::SeqCst)
+    }
+
+    /// Requests that reached the app since it started.
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::SeqCst)
     }
 
     pub fn reset(&self) {
@@ -276,6 +282,7 @@ impl InFlight {
     }
 
     fn enter(self: &Arc<Self>) -> impl Drop {
+        self.total.fetch_add(1, Ordering::SeqCst);
         let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
         self.max.fetch_max(n, Ordering::SeqCst);
         struct Leave(Arc<InFlight>);
@@ -402,4 +409,27 @@ pub fn verify_with_p256(
     vk.verify(signing_input.as_bytes(), &sig)
         .map_err(|e| e.to_string())?;
     Ok(claims)
+}
+
+/// Poll `check` every 50 ms until it holds, and return how long that took
+/// since `since`; after `limit` the test fails naming `what`. For changes
+/// that show after a cache or clock window: assert the window first, then
+/// wait for the change with a margin far wider than the window.
+pub async fn wait_until<F, Fut>(
+    what: &str,
+    since: std::time::Instant,
+    limit: std::time::Duration,
+    mut check: F,
+) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    loop {
+        if check().await {
+            return since.elapsed();
+        }
+        assert!(since.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
