@@ -217,7 +217,7 @@ async fn redirect_target() -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn headless_chromium_signs_in_consents_and_lands_on_the_redirect_with_a_code() {
+async fn headless_chromium_signs_in_consents_and_the_code_redeems_for_a_verified_token() {
     let (chromium, chromedriver) = crate::support::provision::chromium();
 
     let app = spawn_app().await;
@@ -275,4 +275,38 @@ async fn headless_chromium_signs_in_consents_and_lands_on_the_redirect_with_a_co
     assert_eq!(params["state"], "st-123");
     assert_eq!(params["iss"], app.base);
     let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
+
+    // The code the browser carried is redeemed with the verifier, and the
+    // access token verifies against the JWKS with the member's grant.
+    let resp = app
+        .client
+        .post(app.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", id),
+            ("code", params["code"].as_str()),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", redirect.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let tokens: Value = resp.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["scope"], "agency:read posts:write");
+    let at = tokens["access_token"].as_str().unwrap();
+    let jwks = app.get_json("/.well-known/jwks.json").await;
+    verify_with_p256(at, &jwks).expect("the access token verifies with the JWKS");
+    let (header, claims) = jwt_parts(at);
+    assert_eq!(header["typ"], "at+jwt");
+    let user = skedcast_auth::accounts::find_user_by_email(&app.state.db, "ann@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claims["sub"], user.id.as_str());
+    assert_eq!(claims["client_id"], id);
+    assert_eq!(claims["iss"], app.base);
+    assert_eq!(claims["role"], "editor");
+    assert_eq!(claims["scope"], "agency:read posts:write");
 }

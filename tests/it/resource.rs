@@ -1116,24 +1116,29 @@ async fn mcp_sdk_flow(cimd: bool) {
         "MCP SDK client failed:\n{stdout}\n{stderr}"
     );
     let result: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    println!("{result}");
+    assert_eq!(
+        result["sdk"],
+        crate::support::provision::MCP_SDK.trim_start_matches("mcp=="),
+        "the venv has the pinned SDK"
+    );
     assert_eq!(result["status"], 200, "{result}");
     assert_eq!(result["again"], 200, "{result}");
+    // Told its access token expired, the SDK refreshed (a new access and
+    // refresh token) and called again, with no second sign-in.
+    assert_eq!(result["after_refresh"], 200, "{result}");
+    assert_eq!(result["refreshed"], true, "{result}");
+    assert_eq!(result["sign_ins"], 1, "{result}");
     assert_eq!(result["body"]["via"], "oauth");
     assert_eq!(result["body"]["role"], "viewer");
     // The SDK asks for what the resource advertises; the grant is narrowed
-    // to the viewer's role.
-    let scopes: Vec<&str> = result["body"]["scopes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
-    assert!(scopes.contains(&"agency:read"), "{scopes:?}");
-    assert!(
-        scopes
-            .iter()
-            .all(|s| skedcast_auth::scopes::Role::Viewer.allows(s)),
-        "{scopes:?}"
+    // to exactly what a viewer may have, and a refresh keeps it.
+    let viewer = "agency:read posts:read analytics:read";
+    assert_eq!(result["scope"], viewer, "{result}");
+    assert_eq!(result["scope_after_refresh"], viewer, "{result}");
+    assert_eq!(
+        result["body"]["scopes"],
+        json!(["agency:read", "analytics:read", "posts:read"])
     );
     assert_eq!(
         result["refresh_token"], true,

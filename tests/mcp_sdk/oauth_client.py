@@ -6,16 +6,23 @@ the authorization server, registers (DCR) or uses a Client ID Metadata
 Document, runs PKCE, and retries with the token. The "browser" here walks
 our sign-in and consent forms over HTTP and hands the code back.
 
+After two calls with the token, the SDK is told its access token expired
+(its own expiry clock, set back) and calls again: it must refresh, not send
+the person through the browser a second time.
+
 Environment: API_URL, EMAIL, PASSWORD, REDIRECT_URI, optional CIMD_URL.
-Prints one JSON line: {"status", "body", "client_id", "scope"}.
+Prints one JSON line: {"status", "again", "after_refresh", "body", "client_id",
+"scope", "refresh_token", "refreshed", "sign_ins", "sdk"}.
 """
 
 import asyncio
 import html
+import importlib.metadata
 import json
 import os
 import re
 import sys
+import time
 from urllib.parse import parse_qs, urljoin, urlparse
 
 import httpx2 as httpx
@@ -60,6 +67,7 @@ class Memory(TokenStorage):
 
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 redirected = {}
+sign_ins = []
 
 
 def hidden_fields(page: str) -> dict:
@@ -68,6 +76,7 @@ def hidden_fields(page: str) -> dict:
 
 async def browser(authorization_url: str) -> None:
     """Sign in and allow, as a person would, without JavaScript."""
+    sign_ins.append(authorization_url)
     async with httpx.AsyncClient(follow_redirects=False, timeout=30) as c:
         r = await c.get(authorization_url)
         if r.status_code == 302 and r.headers["location"].startswith("/login"):
@@ -112,15 +121,32 @@ async def main() -> None:
     async with httpx.AsyncClient(auth=provider, timeout=30) as c:
         r = await c.get(API + "/v1/agency")
         again = await c.get(API + "/v1/agency")
+        first = storage.tokens
+        scope = first.scope if first else None
+        # The SDK's own clock says the access token has expired.
+        provider.context.token_expiry_time = time.time() - 1
+        after = await c.get(API + "/v1/agency")
+        second = storage.tokens
     print(
         json.dumps(
             {
                 "status": r.status_code,
                 "again": again.status_code,
+                "after_refresh": after.status_code,
                 "body": r.json() if r.status_code == 200 else r.text,
                 "client_id": storage.client.client_id if storage.client else None,
-                "scope": storage.tokens.scope if storage.tokens else None,
-                "refresh_token": bool(storage.tokens and storage.tokens.refresh_token),
+                "scope": scope,
+                "refresh_token": bool(first and first.refresh_token),
+                "refreshed": bool(
+                    first
+                    and second
+                    and second.access_token != first.access_token
+                    and second.refresh_token
+                    and second.refresh_token != first.refresh_token
+                ),
+                "scope_after_refresh": second.scope if second else None,
+                "sign_ins": len(sign_ins),
+                "sdk": importlib.metadata.version("mcp"),
             }
         )
     )
