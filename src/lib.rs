@@ -45,6 +45,9 @@ pub struct AppState {
     /// Client records read at the token, revocation and introspection
     /// endpoints, kept `clients.cache_ttl_secs`.
     pub client_cache: oauth::client::cache::ClientCache,
+    /// Metadata documents fetched by this instance and fetches running now
+    /// (clients no member authorized are only here).
+    pub documents: oauth::client::metadata_document::memory::Documents,
 }
 
 pub struct App {
@@ -77,6 +80,7 @@ impl App {
                 keys,
                 metadata,
                 client_cache,
+                documents: Default::default(),
             }),
         })
     }

@@ -19,6 +19,11 @@ pub enum PageError {
     FormExpired,
     /// 429 with `Retry-After`: too many failed sign-ins.
     TooManyAttempts { retry_after_secs: u64 },
+    /// 429 with `Retry-After`: another rate limit, `message` says which.
+    TooManyRequests {
+        retry_after_secs: u64,
+        message: String,
+    },
     /// Any other refusal: a message page with this status and title.
     Message {
         status: StatusCode,
@@ -80,6 +85,15 @@ impl IntoResponse for PageError {
                     "Too many attempts",
                     "Too many failed sign-ins. Please wait a few minutes and try again.",
                 );
+                resp.headers_mut()
+                    .insert("Retry-After", retry_after_secs.into());
+                resp
+            }
+            PageError::TooManyRequests {
+                retry_after_secs,
+                message: text,
+            } => {
+                let mut resp = message(StatusCode::TOO_MANY_REQUESTS, "Too many requests", &text);
                 resp.headers_mut()
                     .insert("Retry-After", retry_after_secs.into());
                 resp
