@@ -134,6 +134,13 @@ mod tests {
         .into_response();
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(resp.headers()["retry-after"], "30");
+        let resp = PageError::TooManyRequests {
+            retry_after_secs: 12,
+            message: "too many fetches".into(),
+        }
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()["retry-after"], "12");
         let resp = PageError::Redirect {
             status: StatusCode::SEE_OTHER,
             location: "https://app.example/cb?error=access_denied".into(),

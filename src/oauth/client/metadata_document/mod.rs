@@ -144,7 +144,7 @@ pub fn validate_document(url: &str, body: &[u8]) -> Result<ClientMetadata, OAuth
 /// A document client id, resolved: stored (a member authorized it), or
 /// only in this instance's memory.
 enum Resolved {
-    Stored(Model),
+    Stored(Box<Model>),
     Unstored(Arc<Document>),
 }
 
@@ -160,7 +160,7 @@ pub async fn client(
     client_id: &str,
 ) -> Result<Model, OAuthError> {
     Ok(match resolve(state, ip, client_id).await? {
-        Resolved::Stored(row) => row,
+        Resolved::Stored(row) => *row,
         Resolved::Unstored(doc) => clients::document_model(client_id, &doc.meta, doc.fetched_at),
     })
 }
@@ -247,7 +247,7 @@ async fn resolve(
         .await
         .map_err(|e| OAuthError::db(e, "find metadata document"))?
     {
-        return Ok(Resolved::Stored(row));
+        return Ok(Resolved::Stored(Box::new(row)));
     }
     let doc = document(state, ip, &url, client_id, false, now).await?;
     let row = store::save(
@@ -261,7 +261,7 @@ async fn resolve(
     .await
     .map_err(|e| OAuthError::db(e, "store document client"))?;
     state.client_cache.invalidate(client_id);
-    Ok(Resolved::Stored(row))
+    Ok(Resolved::Stored(Box::new(row)))
 }
 
 /// The document at `url`: remembered, or fetched once however many
