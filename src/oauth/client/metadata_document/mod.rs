@@ -215,7 +215,7 @@ pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Model>, Db
     }
     Ok(state
         .documents
-        .document(client_id, crate::clock::now())
+        .document(client_id)
         .map(|doc| clients::document_model(client_id, &doc.meta, doc.fetched_at)))
 }
 
