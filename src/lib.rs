@@ -49,6 +49,9 @@ pub struct AppState {
     /// at most `login.max_queued_checks` (a burst beyond is refused at once
     /// instead of queueing a hash each).
     pub sign_in_checks: tokio::sync::Semaphore,
+    /// Metadata documents fetched by this instance and fetches running now
+    /// (clients no member authorized are only here).
+    pub documents: oauth::client::metadata_document::memory::Documents,
 }
 
 pub struct App {
@@ -83,6 +86,7 @@ impl App {
                 keys,
                 metadata,
                 client_cache,
+                documents: Default::default(),
             }),
         })
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::AppState;
+use crate::oauth::client::metadata_document;
 use crate::oauth::client::store as clients;
 
 const PERIOD: Duration = Duration::from_secs(3600);
@@ -12,8 +13,9 @@ const PERIOD: Duration = Duration::from_secs(3600);
 /// One pass at time `now` (Unix seconds): delete never-used public clients
 /// older than `registration.unused_public_client_days`, stale rate-limit
 /// counters, expired sessions and codes, ended refresh-token families and
-/// expired refresh tokens, and revoked access tokens past their expiry. Failures are
-/// logged; the next pass retries.
+/// expired refresh tokens, revoked access tokens past their expiry, expired
+/// metadata documents and the document clients no grant holds any more.
+/// Failures are logged; the next pass retries.
 pub async fn run_once(state: &AppState, now: i64) {
     let days = state.settings.registration.unused_public_client_days;
     match clients::delete_unused_public_clients(&state.db, days, now).await {
@@ -40,6 +42,14 @@ pub async fn run_once(state: &AppState, now: i64) {
         Ok(0) => {}
         Ok(n) => tracing::info!(deleted = n, "pruned expired revoked access tokens"),
         Err(e) => tracing::warn!(error = %e, "pruning revoked access tokens failed"),
+    }
+    let grace = state.settings.tokens.access_token_ttl_secs;
+    match metadata_document::store::prune(&state.db, now, grace).await {
+        Ok((0, 0)) => {}
+        Ok((clients, documents)) => {
+            tracing::info!(clients, documents, "pruned expired metadata documents")
+        }
+        Err(e) => tracing::warn!(error = %e, "pruning metadata documents failed"),
     }
 }
 

@@ -53,6 +53,11 @@ pub fn ip_bucket(scope: &str, ip: IpAddr) -> String {
     }
 }
 
+/// The address a request came from, for [`ip_bucket`].
+pub fn client_ip(remote: &poem::web::RemoteAddr) -> Option<IpAddr> {
+    remote.as_socket_addr().map(|a| a.ip())
+}
+
 /// Pure decision: `hits` counted in the window starting at `start`, this
 /// request included.
 pub fn decide(hits: i64, limit: u32, now: i64, start: i64) -> Decision {

@@ -120,7 +120,8 @@ pub struct OAuthError {
 pub struct OAuthErrorBody {
     /// `invalid_request`, `invalid_client`, `invalid_grant`,
     /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
-    /// `invalid_target`, `server_error` or `temporarily_unavailable`.
+    /// `invalid_target`, `too_many_requests`, `server_error` or
+    /// `temporarily_unavailable`.
     pub error: String,
     /// What is wrong and what to change.
     pub error_description: String,
@@ -351,6 +352,22 @@ impl ApiResponse for OAuthError {
                     "The request body is too large (`invalid_request`).",
                     false,
                 ),
+                MetaResponse {
+                    headers: vec![MetaHeader {
+                        name: "Retry-After".into(),
+                        description: Some("Seconds until the limit's window ends".into()),
+                        required: true,
+                        deprecated: false,
+                        schema: u64::schema_ref(),
+                    }],
+                    ..response(
+                        429,
+                        "A `client_id` metadata document would have to be fetched, but too \
+                         many were fetched for this address or the document's host this \
+                         minute (`too_many_requests`).",
+                        false,
+                    )
+                },
                 response(500, "Unexpected server fault (`server_error`).", false),
                 response(
                     503,

@@ -23,6 +23,8 @@
 
 use std::sync::Arc;
 
+use poem::web::RemoteAddr;
+
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
@@ -38,6 +40,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::params::{self, MAX_FORM_BYTES};
 use crate::oauth::revoked_tokens;
 use crate::oauth::token::access_token::{self, Claims};
+use crate::rate_limit;
 
 use crate::api_keys::format::PREFIX as API_KEY_PREFIX;
 
@@ -140,13 +143,16 @@ impl IntrospectionApi {
     )]
     async fn introspect(
         &self,
+        remote: &RemoteAddr,
         authorization: ClientAuthorization,
         body: FormBody<IntrospectionRequest, MAX_FORM_BYTES>,
     ) -> Result<Json<IntrospectionResponse>, OAuthError> {
         let params = params::from_body(body)?;
         let header = authorization.header();
+        let ip = rate_limit::client_ip(remote);
         let caller =
-            client_auth::authenticate(&self.state, header, &params, Rule::AnySecretMethod).await?;
+            client_auth::authenticate(&self.state, ip, header, &params, Rule::AnySecretMethod)
+                .await?;
         if !caller.is_resource_server() {
             return Err(OAuthError::invalid_client(
                 "only resource servers (created with `skedcast-auth resource-server create`) may \

@@ -13,6 +13,8 @@
 
 use std::sync::Arc;
 
+use poem::web::RemoteAddr;
+
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::AppState;
@@ -27,6 +29,7 @@ use crate::oauth::introspect::{TokenKind, kind};
 use crate::oauth::params::{self, MAX_FORM_BYTES};
 use crate::oauth::revoked_tokens;
 use crate::oauth::token::access_token;
+use crate::rate_limit;
 
 /// Revocation request (RFC 7009 §2.1), form-encoded.
 #[derive(Object)]
@@ -65,12 +68,14 @@ impl RevocationApi {
     )]
     async fn revoke(
         &self,
+        remote: &RemoteAddr,
         authorization: ClientAuthorization,
         body: FormBody<RevocationRequest, MAX_FORM_BYTES>,
     ) -> Result<Revoked, OAuthError> {
         let params = params::from_body(body)?;
         let client = client_auth::authenticate(
             &self.state,
+            rate_limit::client_ip(remote),
             authorization.header(),
             &params,
             Rule::Registered,

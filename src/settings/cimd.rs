@@ -1,5 +1,6 @@
 //! `[cimd]`: Client ID Metadata Documents (`client_id` = an https URL):
-//! whether they are fetched, the fetch deadline and cache bounds.
+//! whether they are fetched, the fetch deadline, cache bounds and the
+//! limits on fetching.
 
 use serde::Deserialize;
 
@@ -18,6 +19,14 @@ pub struct CimdSettings {
     pub max_cache_secs: u64,
     /// TEST ONLY: loopback addresses and http://127.0.0.1 documents.
     pub allow_loopback: bool,
+    /// Fetches one client address (IPv6: its /64) may cause per minute; 0:
+    /// no limit. A request answered from a cache causes none.
+    pub fetches_per_minute_per_ip: u32,
+    /// Fetches from one document host per minute, whoever asks; 0: no limit.
+    pub fetches_per_minute_per_host: u32,
+    /// Seconds a document that could not be fetched or used is not fetched
+    /// again (the same error is answered meanwhile).
+    pub failure_cache_secs: u64,
 }
 
 impl CimdSettings {
@@ -32,6 +41,12 @@ impl CimdSettings {
             return Err(key_error(
                 "cimd.max_cache_secs",
                 "must not exceed 86400 (24 hours)",
+            ));
+        }
+        if self.failure_cache_secs > 3600 {
+            return Err(key_error(
+                "cimd.failure_cache_secs",
+                "must not exceed 3600 (1 hour)",
             ));
         }
         if self.min_cache_secs > self.max_cache_secs {
@@ -56,6 +71,9 @@ mod tests {
             min_cache_secs,
             max_cache_secs,
             allow_loopback: false,
+            fetches_per_minute_per_ip: 20,
+            fetches_per_minute_per_host: 60,
+            failure_cache_secs: 30,
         }
     }
 
@@ -79,6 +97,13 @@ mod tests {
             (
                 cimd(5, 300, 90_000),
                 "`cimd.max_cache_secs` must not exceed 86400 (24 hours)",
+            ),
+            (
+                CimdSettings {
+                    failure_cache_secs: 3601,
+                    ..cimd(5, 300, 86_400)
+                },
+                "`cimd.failure_cache_secs` must not exceed 3600 (1 hour)",
             ),
             (
                 cimd(5, 86_401, 86_400),

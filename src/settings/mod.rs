@@ -166,6 +166,14 @@ mod tests {
             (s.cimd.min_cache_secs, s.cimd.max_cache_secs),
             (300, 86_400)
         );
+        assert_eq!(
+            (
+                s.cimd.fetches_per_minute_per_ip,
+                s.cimd.fetches_per_minute_per_host,
+                s.cimd.failure_cache_secs
+            ),
+            (20, 60, 30)
+        );
     }
 
     #[test]

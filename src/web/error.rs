@@ -17,11 +17,11 @@ pub enum PageError {
     Unavailable,
     /// 403: the form's CSRF token is missing or wrong; nothing changed.
     FormExpired,
-    /// 429 with `Retry-After`: too many failed sign-ins.
-    TooManyAttempts { retry_after_secs: u64 },
-    /// 429 with `Retry-After: 1`: too many sign-ins waiting for a password
-    /// check in this instance (`login.max_queued_checks`).
-    SignInBusy,
+    /// 429 with `Retry-After`: a rate limit; `message` says which.
+    TooManyRequests {
+        retry_after_secs: u64,
+        message: String,
+    },
     /// Any other refusal: a message page with this status and title.
     Message {
         status: StatusCode,
@@ -52,6 +52,23 @@ impl PageError {
         }
     }
 
+    /// 429: too many failed sign-ins.
+    pub fn too_many_sign_ins(retry_after_secs: u64) -> Self {
+        PageError::TooManyRequests {
+            retry_after_secs,
+            message: "Too many failed sign-ins. Please wait a few minutes and try again.".into(),
+        }
+    }
+
+    /// 429: too many sign-ins waiting for a password check in this instance
+    /// (`login.max_queued_checks`).
+    pub fn sign_in_busy() -> Self {
+        PageError::TooManyRequests {
+            retry_after_secs: 1,
+            message: "Too many sign-ins right now. Please try again in a moment.".into(),
+        }
+    }
+
     /// 400: the body is not a form or is too large.
     pub fn unreadable_form() -> Self {
         PageError::bad_request("The form could not be read.")
@@ -77,23 +94,13 @@ impl IntoResponse for PageError {
                 "Form expired",
                 "This form is no longer valid. Go back, reload the page and try again.",
             ),
-            PageError::TooManyAttempts { retry_after_secs } => {
-                let mut resp = message(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many attempts",
-                    "Too many failed sign-ins. Please wait a few minutes and try again.",
-                );
+            PageError::TooManyRequests {
+                retry_after_secs,
+                message: text,
+            } => {
+                let mut resp = message(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", &text);
                 resp.headers_mut()
                     .insert("Retry-After", retry_after_secs.into());
-                resp
-            }
-            PageError::SignInBusy => {
-                let mut resp = message(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many attempts",
-                    "Too many sign-ins right now. Please try again in a moment.",
-                );
-                resp.headers_mut().insert("Retry-After", 1u64.into());
                 resp
             }
             PageError::Message {
@@ -126,15 +133,19 @@ mod tests {
         );
         assert_eq!(status(PageError::FormExpired), StatusCode::FORBIDDEN);
         assert_eq!(status(PageError::bad_request("x")), StatusCode::BAD_REQUEST);
-        let resp = PageError::TooManyAttempts {
-            retry_after_secs: 30,
+        let resp = PageError::too_many_sign_ins(30).into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()["retry-after"], "30");
+        let resp = PageError::sign_in_busy().into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()["retry-after"], "1");
+        let resp = PageError::TooManyRequests {
+            retry_after_secs: 12,
+            message: "too many fetches".into(),
         }
         .into_response();
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(resp.headers()["retry-after"], "30");
-        let resp = PageError::SignInBusy.into_response();
-        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(resp.headers()["retry-after"], "1");
+        assert_eq!(resp.headers()["retry-after"], "12");
         let resp = PageError::Redirect {
             status: StatusCode::SEE_OTHER,
             location: "https://app.example/cb?error=access_denied".into(),

@@ -147,7 +147,7 @@ pub async fn submit(
     // A burst beyond the queue is refused before it is counted or hashed.
     let Ok(slot) = state.sign_in_checks.try_acquire() else {
         metrics::counter!("rate_limit_hits_total", "limit" => "login_queue").increment(1);
-        return Err(PageError::SignInBusy);
+        return Err(PageError::sign_in_busy());
     };
     let now = crate::clock::now();
     let cfg = &state.settings.login;
@@ -158,7 +158,7 @@ pub async fn submit(
         login_limits::count_attempt(&state.db, cfg, &buckets, now).await?
     {
         metrics::counter!("rate_limit_hits_total", "limit" => "login").increment(1);
-        return Err(PageError::TooManyAttempts { retry_after_secs });
+        return Err(PageError::too_many_sign_ins(retry_after_secs));
     }
 
     let user = accounts::find_user_by_email(&state.db, &email).await?;

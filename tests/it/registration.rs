@@ -115,13 +115,6 @@ async fn expect_error(resp: reqwest::Response, status: StatusCode, error: &str) 
         .to_string()
 }
 
-async fn client_count(app: &TestApp) -> u64 {
-    entity::client::Entity::find()
-        .count(&app.state.db)
-        .await
-        .expect("count")
-}
-
 async fn stored(app: &TestApp, client_id: &str) -> Option<entity::client::Model> {
     clients::find(&app.state.db, client_id).await.expect("find")
 }
@@ -860,15 +853,6 @@ async fn backslashes_and_format_characters_are_refused() {
     )
     .await;
     assert_eq!(ok["client_name"], "Agenda Ωmega ‑ 日程 עברית");
-}
-
-/// Wait until at least `margin` seconds are left in the current one-minute
-/// rate-limit window, so a test's requests fall into one window.
-async fn away_from_window_edge(margin: i64) {
-    let left = 60 - skedcast_auth::clock::now().rem_euclid(60);
-    if left < margin {
-        tokio::time::sleep(Duration::from_secs(left as u64 + 1)).await;
-    }
 }
 
 #[tokio::test]

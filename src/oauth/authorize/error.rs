@@ -72,6 +72,12 @@ impl AuthorizeError {
     pub fn answer(self, issuer: &str, status: StatusCode) -> PageError {
         match self.to {
             Destination::Page if self.error.status.is_server_error() => PageError::Unavailable,
+            Destination::Page if self.error.status == StatusCode::TOO_MANY_REQUESTS => {
+                PageError::TooManyRequests {
+                    retry_after_secs: self.error.retry_after.unwrap_or(60),
+                    message: self.error.description,
+                }
+            }
             Destination::Page => cannot_complete(self.error.description),
             Destination::Redirect {
                 redirect_uri,

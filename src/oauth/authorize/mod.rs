@@ -15,6 +15,7 @@ pub mod consent;
 pub mod error;
 pub mod request;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use askama::Template;
@@ -30,6 +31,7 @@ use crate::oauth::client::model::{self, ClientKind};
 use crate::oauth::client::{metadata_document, store as clients};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::{redirect_uri, resource};
+use crate::rate_limit;
 use crate::scopes::{self, Role};
 use crate::session::Session;
 use crate::web::{
@@ -37,8 +39,13 @@ use crate::web::{
 };
 
 /// The request checked against its client (read from storage or its
-/// metadata document) and the served resources.
-async fn validate(state: &AppState, params: &Params) -> Result<ValidRequest, AuthorizeError> {
+/// metadata document; `ip` counts against the document fetch limits) and
+/// the served resources.
+async fn validate(
+    state: &AppState,
+    params: &Params,
+    ip: Option<IpAddr>,
+) -> Result<ValidRequest, AuthorizeError> {
     let client = match params.get("client_id") {
         // A metadata document: fetched or from the shared cache. A document
         // that cannot be used is an error page, never a redirect.
@@ -47,7 +54,7 @@ async fn validate(state: &AppState, params: &Params) -> Result<ValidRequest, Aut
                 && state.settings.cimd.enabled
                 && !params.is_repeated("client_id") =>
         {
-            match metadata_document::client(state, id).await {
+            match metadata_document::client(state, ip, id).await {
                 Ok(row) => Some(row),
                 Err(e) if e.code == ErrorCode::InvalidClient => {
                     let why = e.description;
@@ -57,7 +64,8 @@ async fn validate(state: &AppState, params: &Params) -> Result<ValidRequest, Aut
                         format!("The app's client metadata document ({id}) cannot be used: {why}."),
                     ));
                 }
-                // A database or network fault: the unavailable page.
+                // A database or network fault: the unavailable page; over
+                // the fetch limit: the 429 page.
                 Err(e) => return Err(AuthorizeError::on_page(e)),
             }
         }
@@ -104,7 +112,8 @@ pub async fn get(state: Data<&Arc<AppState>>, req: &Request) -> Result<Response,
     let params = Params::from_pairs(url::form_urlencoded::parse(
         req.uri().query().unwrap_or_default().as_bytes(),
     ));
-    let v = validate(&state, &params).await.map_err(&send)?;
+    let ip = rate_limit::client_ip(req.remote_addr());
+    let v = validate(&state, &params, ip).await.map_err(&send)?;
     // prompt=login: a fresh sign-in, then this request again without it.
     if v.prompt.login {
         return Ok(to_login(&params.without_prompt_login(), true));
@@ -163,7 +172,8 @@ async fn consent_page(
     session: &Session,
     memberships: &[(entity::agency::Model, Role)],
 ) -> Result<Response, PageError> {
-    let Some(client) = clients::find(&state.db, &v.client_id).await? else {
+    // A document client nobody authorized yet is in memory, not stored.
+    let Some(client) = metadata_document::find(state, &v.client_id).await? else {
         return Err(cannot_complete("Unknown client."));
     };
     let email = accounts::find_user(&state.db, &session.user_id)
@@ -248,7 +258,8 @@ pub async fn post(
         .await
         .ok_or_else(PageError::unreadable_form)?;
     let params = Params::from_pairs(form.iter().map(|(k, v)| (k.as_str(), v.clone())));
-    let v = validate(&state, &params).await.map_err(&send)?;
+    let ip = rate_limit::client_ip(req.remote_addr());
+    let v = validate(&state, &params, ip).await.map_err(&send)?;
     let Some(session) = current_session(&state, req).await? else {
         return Err(PageError::Message {
             status: StatusCode::FORBIDDEN,
@@ -284,6 +295,10 @@ pub async fn post(
             "none of the requested scopes is available to the member's role",
         )));
     }
+    // Issue 13 item 4: a document client is stored once a member allows it.
+    metadata_document::keep(&state, ip, &v.client_id)
+        .await
+        .map_err(|e| send(AuthorizeError::on_page(e)))?;
     let now = crate::clock::now();
     let set = consent::grant_set(&granted, v.offline);
     consent::remember(

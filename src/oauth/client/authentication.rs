@@ -14,6 +14,7 @@
 //! SHA-256 digests in constant time; an unknown client and a wrong secret
 //! get the same answer, after the same work.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -245,9 +246,11 @@ pub fn verify(
     Ok(client)
 }
 
-/// Authenticate the client of a request.
+/// Authenticate the client of a request from `ip` (the address counts
+/// against the metadata-document fetch limit if a document is fetched).
 pub async fn authenticate(
     state: &AppState,
+    ip: Option<IpAddr>,
     authorization: Option<&str>,
     params: &Params,
     rule: Rule,
@@ -261,7 +264,7 @@ pub async fn authenticate(
     let client = if metadata_document::is_document_id(id) && state.settings.cimd.enabled {
         // A metadata document client: fresh from the shared cache, or fetched.
         Some(
-            metadata_document::record(state, id)
+            metadata_document::record(state, ip, id)
                 .await
                 .map_err(|e| match e.code {
                     ErrorCode::InvalidClient => OAuthError::invalid_client(

@@ -174,6 +174,15 @@ pub async fn mark_authorized(
     Ok(())
 }
 
+/// The row of the document client `url` describes, as it would be stored
+/// at `now` (also what a client not stored yet is served from).
+pub fn document_model(url: &str, meta: &ClientMetadata, now: i64) -> Model {
+    Model {
+        kind: ClientKind::MetadataDocument,
+        ..model(url, meta, None, None, now, now)
+    }
+}
+
 /// Store (or refresh) the client a metadata document describes, under its
 /// URL as `client_id`: kind [`ClientKind::MetadataDocument`], public, no
 /// registration token.
@@ -185,32 +194,34 @@ pub async fn upsert_document_client(
     meta: &ClientMetadata,
     now: i64,
 ) -> Result<(), DbErr> {
-    let mut row = model(url, meta, None, None, now, now);
-    row.kind = ClientKind::MetadataDocument;
-    Entity::insert(row.into_active_model().reset_all())
-        .on_conflict(
-            OnConflict::column(Column::ClientId)
-                .update_columns([
-                    Column::TokenEndpointAuthMethod,
-                    Column::GrantTypes,
-                    Column::ResponseTypes,
-                    Column::RedirectUris,
-                    Column::Contacts,
-                    Column::Scope,
-                    Column::ClientName,
-                    Column::ClientUri,
-                    Column::LogoUri,
-                    Column::TosUri,
-                    Column::PolicyUri,
-                    Column::SoftwareId,
-                    Column::SoftwareVersion,
-                    Column::ApplicationType,
-                    Column::UpdatedAt,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+    Entity::insert(
+        document_model(url, meta, now)
+            .into_active_model()
+            .reset_all(),
+    )
+    .on_conflict(
+        OnConflict::column(Column::ClientId)
+            .update_columns([
+                Column::TokenEndpointAuthMethod,
+                Column::GrantTypes,
+                Column::ResponseTypes,
+                Column::RedirectUris,
+                Column::Contacts,
+                Column::Scope,
+                Column::ClientName,
+                Column::ClientUri,
+                Column::LogoUri,
+                Column::TosUri,
+                Column::PolicyUri,
+                Column::SoftwareId,
+                Column::SoftwareVersion,
+                Column::ApplicationType,
+                Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
     Ok(())
 }
 

@@ -21,7 +21,10 @@ pub mod member;
 pub mod refresh;
 pub mod request;
 
+use std::net::IpAddr;
 use std::sync::Arc;
+
+use poem::web::RemoteAddr;
 
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -34,6 +37,7 @@ use crate::oauth::TokenTag;
 use crate::oauth::client::authentication::{self as client_auth, Rule};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{self, MAX_FORM_BYTES, Params};
+use crate::rate_limit;
 
 use request::{TokenRequest, TokenRequestDoc};
 
@@ -70,11 +74,13 @@ impl TokenApi {
     )]
     async fn token(
         &self,
+        remote: &RemoteAddr,
         authorization: ClientAuthorization,
         body: FormBody<TokenRequestDoc, MAX_FORM_BYTES>,
     ) -> Result<Json<TokenResponse>, OAuthError> {
         let params = params::from_body(body)?;
-        exchange(&self.state, authorization.header(), &params)
+        let ip = rate_limit::client_ip(remote);
+        exchange(&self.state, ip, authorization.header(), &params)
             .await
             .map(Json)
     }
@@ -86,11 +92,13 @@ impl TokenApi {
 /// each error is the one a client got before the request was typed.
 pub async fn exchange(
     state: &AppState,
+    ip: Option<IpAddr>,
     authorization: Option<&str>,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
     let grant = request::grant_type(params)?;
-    let client = client_auth::authenticate(state, authorization, params, Rule::Registered).await?;
+    let client =
+        client_auth::authenticate(state, ip, authorization, params, Rule::Registered).await?;
     request::admit(grant, &client)?;
     let request = TokenRequest::parse(grant, params)?;
     let label = request.as_str();

@@ -504,22 +504,34 @@ async fn bad_documents_are_error_pages_and_invalid_client() {
     }
 }
 
+/// A document client a member authorized is stored with its cache entry
+/// in the database, shared by every instance; before that each instance
+/// keeps it in memory.
 #[tokio::test]
 async fn documents_are_cached_in_the_database_for_every_instance() {
     let docs = DocServer::start().await;
     let db = Arc::new(fresh_db().await);
     let one = spawn_app_with(db.clone(), LOOPBACK_ON).await;
     let two = spawn_app_with(db.clone(), LOOPBACK_ON).await;
+    member(&one, "ann@example.com", "Acme", "owner").await;
     let path = "/cached.json";
     let url = docs.url(path);
     docs.serve(path, Answer::json(&document(&url)));
 
-    // Signed out: validated (and fetched), then sent to sign in.
-    for app in [&one, &one, &two] {
-        let resp = app.get(&authorize_url(&url, &[])).await;
+    // Signed out: validated (and fetched once, then from memory), then
+    // sent to sign in.
+    for _ in 0..2 {
+        let resp = one.get(&authorize_url(&url, &[])).await;
         assert_eq!(resp.status(), 302);
         assert!(location(&resp).starts_with("/login"));
     }
+    assert_eq!(docs.hits(path), 1);
+    // A member allows it: stored for every instance.
+    let mut b = Browser::new(&one);
+    let resp = authorize_with_consent(&one, &mut b, &url, "ann@example.com", &[]).await;
+    assert_eq!(resp.status(), 303);
+    let resp = two.get(&authorize_url(&url, &[])).await;
+    assert_eq!(resp.status(), 302);
     // The token endpoint of the other instance uses the same cache entry.
     let resp = token(
         &two,
@@ -583,7 +595,8 @@ async fn documents_are_cached_in_the_database_for_every_instance() {
             ..Answer::json(&document(&short_url))
         },
     );
-    assert_eq!(one.get(&authorize_url(&short_url, &[])).await.status(), 302);
+    let resp = authorize_with_consent(&one, &mut b, &short_url, "ann@example.com", &[]).await;
+    assert_eq!(resp.status(), 303);
     let entry = entity::client_metadata_document::Entity::find_by_id(short_url)
         .one(&one.state.db)
         .await
@@ -659,29 +672,6 @@ async fn switched_off_url_client_ids_are_unknown() {
     assert_eq!(meta["client_id_metadata_document_supported"], false);
     assert_error_page(&app, &url, &[], "Unknown client").await;
     assert_eq!(docs.connections(), 0);
-}
-
-#[tokio::test]
-async fn unused_document_clients_are_cleaned_up_like_registrations() {
-    let docs = DocServer::start().await;
-    let app = app_with_loopback().await;
-    let url = docs.url("/agent.json");
-    docs.serve("/agent.json", Answer::json(&document(&url)));
-    assert_eq!(app.get(&authorize_url(&url, &[])).await.status(), 302);
-    assert!(client_row(&app, &url).await.is_some());
-    let later = skedcast_auth::clock::now() + 8 * 86_400;
-    skedcast_auth::maintenance::run_once(&app.state, later).await;
-    assert!(client_row(&app, &url).await.is_none());
-    // The cache entry went with it; the next use fetches again.
-    assert!(
-        entity::client_metadata_document::Entity::find_by_id(url.clone())
-            .one(&app.state.db)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(app.get(&authorize_url(&url, &[])).await.status(), 302);
-    assert_eq!(docs.hits("/agent.json"), 2);
 }
 
 /// With `cimd.enabled` off, a document client that is already stored (it
@@ -852,4 +842,285 @@ async fn refused_addresses_get_one_description_whatever_dns_said() {
     }
     assert!(descriptions[0].contains(REFUSED), "{}", descriptions[0]);
     assert_eq!(docs.connections(), 0);
+}
+
+/// The fetches a document server saw, all paths together.
+fn all_hits(docs: &DocServer) -> usize {
+    docs.hits.lock().unwrap().values().sum()
+}
+
+/// A request to `endpoint` naming `client_id` as a public client: a refresh
+/// at the token endpoint, a revocation, or an introspection.
+async fn use_as_client(app: &TestApp, endpoint: &str, client_id: &str) -> reqwest::Response {
+    let form: Vec<(&str, &str)> = match endpoint {
+        "/oauth/token" => vec![
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id),
+            ("refresh_token", "x"),
+        ],
+        _ => vec![("client_id", client_id), ("token", "x")],
+    };
+    app.client
+        .post(app.url(endpoint))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asserts a `429 too_many_requests` JSON answer with `Retry-After`; its
+/// description.
+async fn assert_too_many(resp: reqwest::Response) -> String {
+    let retry: u64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After seconds");
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    let (status, error, description) = error_of(resp).await;
+    assert_eq!(
+        (status, error.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+        "{description}"
+    );
+    description
+}
+
+/// Issue 13 item 4: every new document URL used to cost a fetch and a
+/// stored client row, without limit. Fetches are now limited per client
+/// address (20 a minute by default) at the token, revocation and
+/// introspection endpoints and the authorize page alike, and a document
+/// nobody authorized is never stored.
+#[tokio::test]
+async fn document_fetches_are_limited_per_address_and_store_nothing() {
+    let docs = DocServer::start().await;
+    let app = app_with_loopback().await;
+    let rows = client_count(&app).await;
+    away_from_window_edge(20).await;
+    let endpoints = ["/oauth/token", "/oauth/revoke", "/oauth/introspect"];
+    for i in 0..60 {
+        let path = format!("/agents/{i}.json");
+        let url = docs.url(&path);
+        docs.serve(&path, Answer::json(&document(&url)));
+        let endpoint = endpoints[i % endpoints.len()];
+        let resp = use_as_client(&app, endpoint, &url).await;
+        if i < 20 {
+            assert!(
+                resp.status() != 429 && !resp.status().is_server_error(),
+                "{i} {endpoint}: {}",
+                resp.status()
+            );
+        } else {
+            let description = assert_too_many(resp).await;
+            assert!(description.contains("limit 20 per minute"), "{description}");
+        }
+    }
+    assert_eq!(all_hits(&docs), 20, "one fetch per request under the limit");
+    // The authorize page: a 429 page with Retry-After, nothing fetched.
+    let path = "/agents/page.json";
+    let url = docs.url(path);
+    docs.serve(path, Answer::json(&document(&url)));
+    let resp = app.get(&authorize_url(&url, &[])).await;
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().get("retry-after").is_some());
+    assert!(resp.headers().get("location").is_none());
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(docs.hits(path), 0);
+    // A document already fetched is answered from memory: no fetch, no 429.
+    let resp = use_as_client(&app, "/oauth/token", &docs.url("/agents/0.json")).await;
+    assert_eq!(error_of(resp).await.1, "invalid_grant");
+    assert_eq!(all_hits(&docs), 20);
+    assert_eq!(client_count(&app).await, rows, "no client row was stored");
+}
+
+/// The per-host limit holds whoever asks: requests from four client
+/// addresses for four documents on one host, with a host limit of 3.
+#[tokio::test]
+async fn document_fetches_are_limited_per_host() {
+    let docs = DocServer::start().await;
+    let app = spawn_app_with(
+        Arc::new(fresh_db().await),
+        &[
+            ("SKEDCAST__CIMD__ALLOW_LOOPBACK", "true"),
+            ("SKEDCAST__CIMD__FETCHES_PER_MINUTE_PER_HOST", "3"),
+        ],
+    )
+    .await;
+    away_from_window_edge(15).await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let path = format!("/agents/{i}.json");
+        let url = docs.url(&path);
+        docs.serve(&path, Answer::json(&document(&url)));
+        let b = Browser::from_ip(&app, &format!("127.0.0.{}", i + 2));
+        let resp = b
+            .client
+            .post(app.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", url.as_str()),
+                ("refresh_token", "x"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+        if i == 3 {
+            let description = assert_too_many(resp).await;
+            assert!(description.contains("limit 3 per minute"), "{description}");
+        }
+    }
+    assert_eq!(statuses[..3], [400, 400, 400], "{statuses:?}");
+    assert_eq!(all_hits(&docs), 3);
+}
+
+/// Concurrent requests for one document not yet fetched share one fetch.
+#[tokio::test]
+async fn concurrent_uses_of_a_new_document_share_one_fetch() {
+    let docs = DocServer::start().await;
+    let app = app_with_loopback().await;
+    let path = "/slowish.json";
+    let url = docs.url(path);
+    // Slow enough that every request arrives while the fetch is running.
+    docs.serve(
+        path,
+        Answer {
+            delay: Duration::from_millis(300),
+            ..Answer::json(&document(&url))
+        },
+    );
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (client, endpoint, url) = (app.client.clone(), app.url("/oauth/token"), url.clone());
+        requests.spawn(async move {
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("client_id", url.as_str()),
+                ("refresh_token", "x"),
+            ];
+            client.post(endpoint).form(&form).send().await.unwrap()
+        });
+    }
+    while let Some(resp) = requests.join_next().await {
+        assert_eq!(error_of(resp.unwrap()).await.1, "invalid_grant");
+    }
+    assert_eq!(docs.hits(path), 1);
+}
+
+/// A document that could not be used is not fetched again for a while
+/// (`cimd.failure_cache_secs`, 30 s by default): the same error is answered.
+#[tokio::test]
+async fn a_failed_document_is_not_fetched_again_at_once() {
+    let docs = DocServer::start().await;
+    let app = app_with_loopback().await;
+    let url = docs.url("/missing.json");
+    let first = error_of(refresh_as(&app, &url).await).await;
+    let second = error_of(refresh_as(&app, &url).await).await;
+    assert_eq!(first.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(first.1, "invalid_client");
+    assert!(first.2.contains("answered HTTP 404"), "{}", first.2);
+    assert_eq!(first, second);
+    assert_error_page(&app, &url, &[], "answered HTTP 404").await;
+    assert_eq!(docs.hits("/missing.json"), 1);
+}
+
+/// A document client gets a `clients` row only once a member allows it on
+/// the consent page; until then its metadata lives in memory.
+#[tokio::test]
+async fn a_document_client_is_stored_only_once_a_member_consents() {
+    let docs = DocServer::start().await;
+    let app = app_with_loopback().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let url = docs.url("/agent.json");
+    docs.serve("/agent.json", Answer::json(&document(&url)));
+
+    let mut b = Browser::new(&app);
+    let resp = b.get(&authorize_url(&url, &[])).await;
+    assert_eq!(resp.status(), 302);
+    let next = next_param(&location(&resp));
+    assert!(client_row(&app, &url).await.is_none(), "signed out");
+    let resp = refresh_as(&app, &url).await;
+    assert_eq!(error_of(resp).await.1, "invalid_grant");
+    assert!(client_row(&app, &url).await.is_none(), "token endpoint");
+    let signed = b.sign_in("ann@example.com", PASSWORD, Some(&next)).await;
+    let page = b.get(&location(&signed)).await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Research Agent"), "{page}");
+    assert!(client_row(&app, &url).await.is_none(), "consent page shown");
+    let mut form = hidden_fields(&page);
+    form.push(("decision".into(), "allow".into()));
+    let resp = b.post_form("/oauth/authorize", &form).await;
+    assert_eq!(resp.status(), 303);
+    let code = location_params(&resp)["code"].clone();
+    let row = client_row(&app, &url).await.expect("stored on consent");
+    assert_eq!(row.kind.as_str(), "cimd");
+    assert!(row.first_authorized_at.is_some());
+    assert!(
+        entity::client_metadata_document::Entity::find_by_id(url.clone())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let resp = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &url),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(docs.hits("/agent.json"), 1);
+}
+
+/// Issue 13 item 14: housekeeping deletes document cache entries past their
+/// lifetime, and document clients nobody holds a grant for any more.
+#[tokio::test]
+async fn housekeeping_prunes_expired_documents_and_ungranted_document_clients() {
+    use entity::client_metadata_document as document_entry;
+    let docs = DocServer::start().await;
+    let app = app_with_loopback().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let url = docs.url("/agent.json");
+    docs.serve("/agent.json", Answer::json(&document(&url)));
+    let mut b = Browser::new(&app);
+    let resp = authorize_with_consent(&app, &mut b, &url, "ann@example.com", &[]).await;
+    assert_eq!(resp.status(), 303);
+    let db = app.state.db.clone();
+    let entry = || document_entry::Entity::find_by_id(url.clone()).one(&db);
+    let expires_at = entry().await.unwrap().unwrap().expires_at;
+
+    // Within its lifetime nothing goes.
+    skedcast_auth::maintenance::run_once(&app.state, expires_at - 1).await;
+    assert!(entry().await.unwrap().is_some());
+    // Long past it the cache entry goes; the client, still consented, stays.
+    let later = expires_at + 86_400;
+    skedcast_auth::maintenance::run_once(&app.state, later).await;
+    assert!(entry().await.unwrap().is_none());
+    assert!(client_row(&app, &url).await.is_some());
+    // Its next use fetches the document again.
+    assert_eq!(refresh_as(&app, &url).await.status(), 400);
+    assert_eq!(docs.hits("/agent.json"), 2);
+    assert!(entry().await.unwrap().is_some());
+
+    // Once no consent, code or refresh token holds it, the client goes too.
+    entity::consent::Entity::delete_many()
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let expires_at = entry().await.unwrap().unwrap().expires_at;
+    skedcast_auth::maintenance::run_once(&app.state, expires_at + 86_400).await;
+    assert!(client_row(&app, &url).await.is_none());
+    assert!(entry().await.unwrap().is_none());
 }

@@ -433,3 +433,21 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// How many `clients` rows the app's database holds.
+pub async fn client_count(app: &TestApp) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    entity::client::Entity::find()
+        .count(&app.state.db)
+        .await
+        .expect("count")
+}
+
+/// Wait until at least `margin` seconds are left in the current one-minute
+/// rate-limit window, so a test's requests fall into one window.
+pub async fn away_from_window_edge(margin: i64) {
+    let left = 60 - skedcast_auth::clock::now().rem_euclid(60);
+    if left < margin {
+        tokio::time::sleep(std::time::Duration::from_secs(left as u64 + 1)).await;
+    }
+}

@@ -1,8 +1,9 @@
 //! The `client_metadata_documents` table: until when the stored metadata of
 //! a document client may be used without fetching again. The metadata
 //! itself is the `clients` row of the same id ([`crate::oauth::client::store`]);
-//! both are written in one transaction. In the database, so every instance
-//! shares one cache.
+//! both are written in one transaction, once a member authorizes the
+//! client. In the database, so every instance shares one cache. Expired
+//! entries, and document clients no grant references, are pruned.
 
 use entity::client::Model;
 use entity::client_metadata_document::{ActiveModel, Column, Entity};
@@ -11,7 +12,7 @@ use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, TransactionTrait,
 };
 
-use crate::oauth::client::model::ClientMetadata;
+use crate::oauth::client::model::{ClientKind, ClientMetadata};
 use crate::oauth::client::store as clients;
 
 /// Whether the document at `url` was fetched and may still be used at `now`.
@@ -61,4 +62,70 @@ async fn upsert_entry(
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// Housekeeping at `now`: delete stored document clients that no consent,
+/// authorization code or refresh family references any more and whose
+/// document expired over `grace_secs` ago (or was already deleted), then
+/// the document entries that expired over `grace_secs` ago; their clients
+/// fetch again at the next use. `grace_secs` is the access-token lifetime:
+/// every token is issued while its client's entry is fresh (an expired one
+/// is fetched again first), so no token of a deleted client is still live.
+/// Returns how many clients and entries were deleted.
+pub async fn prune(
+    db: &impl ConnectionTrait,
+    now: i64,
+    grace_secs: u64,
+) -> Result<(u64, u64), DbErr> {
+    use entity::client::{Column as C, Entity as Clients};
+    use entity::{authorization_code, consent, refresh_family};
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, QueryTrait};
+
+    let cutoff = now - grace_secs as i64;
+    let clients = Clients::delete_many()
+        .filter(C::Kind.eq(ClientKind::MetadataDocument))
+        .filter(C::UpdatedAt.lt(cutoff))
+        .filter(
+            C::ClientId.not_in_subquery(
+                consent::Entity::find()
+                    .select_only()
+                    .column(consent::Column::ClientId)
+                    .into_query(),
+            ),
+        )
+        .filter(
+            C::ClientId.not_in_subquery(
+                authorization_code::Entity::find()
+                    .select_only()
+                    .column(authorization_code::Column::ClientId)
+                    .into_query(),
+            ),
+        )
+        .filter(
+            C::ClientId.not_in_subquery(
+                refresh_family::Entity::find()
+                    .select_only()
+                    .column(refresh_family::Column::ClientId)
+                    .into_query(),
+            ),
+        )
+        // Its document expired long enough ago, or is gone.
+        .filter(
+            C::ClientId.not_in_subquery(
+                Entity::find()
+                    .select_only()
+                    .column(Column::Url)
+                    .filter(Column::ExpiresAt.gte(cutoff))
+                    .into_query(),
+            ),
+        )
+        .exec(db)
+        .await?
+        .rows_affected;
+    let entries = Entity::delete_many()
+        .filter(Column::ExpiresAt.lt(cutoff))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok((clients, entries))
 }
