@@ -544,7 +544,7 @@ async fn client_create_cli_makes_a_machine_client_with_the_operators_scopes() {
         )
         .await;
         let d = expect_error(resp, StatusCode::BAD_REQUEST, "invalid_scope").await;
-        assert!(d.contains(more.split(' ').last().unwrap()), "{d}");
+        assert!(d.contains(more.split(' ').next_back().unwrap()), "{d}");
     }
     // Not manageable over RFC 7592: there is no registration access token.
     let resp = app
