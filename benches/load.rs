@@ -15,7 +15,9 @@
 //! - `LOAD_SERVER_THREADS` (2) / `LOAD_CLIENT_THREADS` (2): worker threads
 //!   of the server's and the load generator's Tokio runtimes
 //! - `LOAD_TARGET=http://host:port`: load an already running server instead
-//!   (it must allow registration; the database list is then ignored)
+//!   (the database list is then ignored); `LOAD_INITIAL_ACCESS_TOKEN`: one of
+//!   its `registration.initial_access_tokens`, needed to register the
+//!   client_credentials client (open registration cannot)
 //! - `SKEDCAST_TEST_PG_URL`: the Postgres server to create a scratch
 //!   database on (default `postgres://postgres@127.0.0.1:5432/postgres`)
 //! - any `SKEDCAST__...` setting for the in-process app, e.g.
@@ -229,13 +231,15 @@ fn report(db: &str, name: &str, connections: usize, o: &Outcome) {
     );
 }
 
-/// Register a client_credentials client at `base` and return the Basic
-/// Authorization value; check that one token request works.
-async fn client_credentials_auth(base: &str) -> anyhow::Result<String> {
+/// Register a client_credentials client at `base` with an initial access
+/// token and return the Basic Authorization value; check that one token
+/// request works.
+async fn client_credentials_auth(base: &str, initial_access_token: &str) -> anyhow::Result<String> {
     skedcast_auth::install_crypto_provider();
     let http = reqwest::Client::new();
     let info: serde_json::Value = http
         .post(format!("{base}/oauth/register"))
+        .bearer_auth(initial_access_token)
         .json(&serde_json::json!({
             "client_name": "load generator",
             "grant_types": ["client_credentials"],
@@ -330,7 +334,12 @@ async fn drop_pg(name: &str) {
 }
 
 /// Start the app on `db_url` in `server_rt`; returns its address.
-fn spawn_app(server_rt: &tokio::runtime::Runtime, db_url: &str) -> anyhow::Result<SocketAddr> {
+/// `initial_access_token`: accepted by the app for registration.
+fn spawn_app(
+    server_rt: &tokio::runtime::Runtime,
+    db_url: &str,
+    initial_access_token: &str,
+) -> anyhow::Result<SocketAddr> {
     server_rt.block_on(async {
         let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
         let addr = *acceptor.local_addr()[0]
@@ -342,6 +351,10 @@ fn spawn_app(server_rt: &tokio::runtime::Runtime, db_url: &str) -> anyhow::Resul
         env.push(("SKEDCAST__DATABASE__URL".into(), db_url.into()));
         env.push(("SKEDCAST__ISSUER".into(), format!("http://{addr}")));
         env.push(("SKEDCAST__SERVER__BIND".into(), addr.to_string()));
+        env.push((
+            "SKEDCAST__REGISTRATION__INITIAL_ACCESS_TOKENS".into(),
+            initial_access_token.into(),
+        ));
         let settings = Settings::load_from(None, env)?;
         let app = App::build(settings).await?;
         let endpoint = app.endpoint();
@@ -376,7 +389,10 @@ fn main() -> anyhow::Result<()> {
             .next()
             .ok_or_else(|| anyhow::anyhow!("LOAD_TARGET has no address"))?;
         let base = target.trim_end_matches('/').to_string();
-        let auth = client_rt.block_on(client_credentials_auth(&base))?;
+        let token = std::env::var("LOAD_INITIAL_ACCESS_TOKEN").map_err(|_| {
+            anyhow::anyhow!("LOAD_TARGET needs LOAD_INITIAL_ACCESS_TOKEN (see the module docs)")
+        })?;
+        let auth = client_rt.block_on(client_credentials_auth(&base, &token))?;
         for s in scenarios(&auth) {
             let name = s.name;
             let o = client_rt.block_on(run(addr, s, connections, secs));
@@ -395,8 +411,10 @@ fn main() -> anyhow::Result<()> {
         };
         let server_rt = runtime(env_or("LOAD_SERVER_THREADS", 2), SERVER_THREAD)?;
         let result = (|| -> anyhow::Result<()> {
-            let addr = spawn_app(&server_rt, &url)?;
-            let auth = client_rt.block_on(client_credentials_auth(&format!("http://{addr}")))?;
+            let token = skedcast_auth::crypto::random_token();
+            let addr = spawn_app(&server_rt, &url, &token)?;
+            let base = format!("http://{addr}");
+            let auth = client_rt.block_on(client_credentials_auth(&base, &token))?;
             for s in scenarios(&auth) {
                 let name = s.name;
                 let o = client_rt.block_on(run(addr, s, connections, secs));

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use poem::listener::{Acceptor, Listener, TcpListener};
+use skedcast_auth::oauth::client::machine;
 use skedcast_auth::oauth::resource;
 use skedcast_auth::settings::Settings;
 use skedcast_auth::{App, accounts, api_keys, keys, telemetry};
@@ -60,6 +61,38 @@ enum Command {
     ApiKey {
         #[command(subcommand)]
         action: ApiKeyAction,
+    },
+    /// Manage machine clients (the client_credentials grant).
+    Client {
+        #[command(subcommand)]
+        action: ClientAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientAction {
+    /// Create a machine client with the scopes given here. Prints its
+    /// client_id and client_secret (shown once), one per line.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// client_credentials (the only grant of a machine client).
+        #[arg(long)]
+        grant: String,
+        /// Space-separated scopes: exactly what its tokens may carry.
+        #[arg(long)]
+        scopes: String,
+        /// client_secret_basic (default) or client_secret_post;
+        /// private_key_jwt is not supported yet.
+        #[arg(long, value_name = "METHOD")]
+        auth_method: Option<String>,
+        /// For private_key_jwt (not supported yet).
+        #[arg(long, value_name = "URL", conflicts_with = "jwks_file")]
+        jwks_uri: Option<String>,
+        /// For private_key_jwt (not supported yet).
+        #[arg(long, value_name = "F")]
+        jwks_file: Option<PathBuf>,
     },
 }
 
@@ -175,7 +208,13 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(format!("{e:#}")),
+        Err(e) => match e.downcast_ref::<machine::Refused>() {
+            Some(refused) => {
+                eprintln!("error: {refused}");
+                ExitCode::from(refused.exit_code())
+            }
+            None => fail(format!("{e:#}")),
+        },
     }
 }
 
@@ -328,6 +367,36 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             eprintln!(
                 "created resource server {:?} for {resource}; the secret is shown only now",
                 name
+            );
+            Ok(())
+        }
+        Command::Client {
+            action:
+                ClientAction::Create {
+                    name,
+                    grant,
+                    scopes,
+                    auth_method,
+                    jwks_uri,
+                    jwks_file,
+                },
+        } => {
+            // Refuse bad input before touching the database.
+            let meta = machine::metadata(&machine::Request {
+                name: &name,
+                grant: &grant,
+                scopes: &scopes,
+                auth_method: auth_method.as_deref(),
+                jwks_uri: jwks_uri.is_some(),
+                jwks_file: jwks_file.is_some(),
+            })?;
+            let db = open_db(&settings).await?;
+            let created = machine::create(&db, &meta, skedcast_auth::clock::now()).await?;
+            println!("{}", created.client_id);
+            println!("{}", created.client_secret);
+            eprintln!(
+                "created machine client {name:?} with scopes {:?}; the secret is shown only now",
+                meta.scope.as_deref().unwrap_or_default()
             );
             Ok(())
         }

@@ -22,13 +22,19 @@ pub enum ClientKind {
     /// grants, allowed to call the introspection endpoint.
     #[sea_orm(string_value = "resource_server")]
     ResourceServer,
+    /// Created with `skedcast-auth client create`: a confidential machine
+    /// client (client_credentials) with the scopes the operator gave it;
+    /// never managed over RFC 7592 (issue 13, item 5).
+    #[sea_orm(string_value = "machine")]
+    Machine,
 }
 
 impl ClientKind {
-    pub const ALL: [ClientKind; 3] = [
+    pub const ALL: [ClientKind; 4] = [
         ClientKind::Dynamic,
         ClientKind::MetadataDocument,
         ClientKind::ResourceServer,
+        ClientKind::Machine,
     ];
 
     /// The stored value.
@@ -37,6 +43,7 @@ impl ClientKind {
             ClientKind::Dynamic => "dynamic",
             ClientKind::MetadataDocument => "cimd",
             ClientKind::ResourceServer => "resource_server",
+            ClientKind::Machine => "machine",
         }
     }
 }

@@ -16,8 +16,9 @@
 //! - Refresh tokens (and any other opaque string) are exactly
 //!   `{"active": false}`, live or not: they are never revealed to resource
 //!   servers (RFC 7662 §2.2 allows it).
-//! - Anything else (garbage, expired, revoked, signed by another key, another
-//!   audience) is exactly `{"active": false}`.
+//! - Anything else (garbage, expired, revoked, issued to a client since
+//!   deleted, signed by another key, another audience) is exactly
+//!   `{"active": false}`.
 //!
 //! The token's shape decides where it is looked up; see [`kind`].
 
@@ -36,6 +37,7 @@ use crate::oauth::TokenTag;
 use crate::oauth::client::ClientRecord;
 use crate::oauth::client::authentication::{self as client_auth, Rule};
 use crate::oauth::client::metadata_document;
+use crate::oauth::client::store;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{self, MAX_FORM_BYTES};
 use crate::oauth::revoked_tokens;
@@ -203,7 +205,15 @@ async fn access_token(
     let revoked = revoked_tokens::is_revoked(&state.db, &claims.jti)
         .await
         .map_err(|e| OAuthError::db(e, "check revocation"))?;
-    Ok(if revoked {
+    // Issue 13 item 14: a client deleted over RFC 7592 takes its tokens
+    // with it. Issued access tokens are not recorded per client, so the
+    // client's row is what is checked (registered ids are random, never
+    // reused).
+    let client_gone = !revoked
+        && !store::exists(&state.db, &claims.client_id)
+            .await
+            .map_err(|e| OAuthError::db(e, "find client"))?;
+    Ok(if revoked || client_gone {
         IntrospectionResponse::inactive()
     } else {
         IntrospectionResponse::from_claims(claims)

@@ -29,7 +29,7 @@ use crate::http::bearer::{self, Bearer};
 use crate::http::json_body::{BodyProblem, JsonBody};
 use crate::http::no_store::no_store;
 use crate::oauth::client::metadata::{self, MAX_BODY_BYTES};
-use crate::oauth::client::model::{self, ClientMetadata};
+use crate::oauth::client::model::{self, ClientMetadata, GrantType};
 use crate::oauth::client::store;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::rate_limit::{self, Decision};
@@ -69,7 +69,8 @@ pub struct ClientMetadataRequest {
     pub redirect_uris: Option<Vec<String>>,
     /// `none`, `client_secret_basic` (default) or `client_secret_post`.
     pub token_endpoint_auth_method: Option<String>,
-    /// Subset of authorization_code (default), refresh_token, client_credentials.
+    /// Subset of authorization_code (default), refresh_token,
+    /// client_credentials (only with an initial access token).
     pub grant_types: Option<Vec<String>>,
     /// `["code"]` (default with authorization_code) or `[]`.
     pub response_types: Option<Vec<String>>,
@@ -285,8 +286,9 @@ impl RegistrationApi {
     ) -> Result<Registered, RegistrationError> {
         let now = crate::clock::now();
         self.rate_limit(remote, now).await?;
-        self.check_policy(&token)?;
+        let with_initial_access_token = self.check_policy(&token)?;
         let meta = metadata::validate(&object(body)?)?;
+        metadata::check_machine_grant(&meta, with_initial_access_token)?;
 
         let client_id = crypto::b64url(&crypto::random_bytes::<16>());
         let secret = meta
@@ -371,6 +373,9 @@ impl RegistrationApi {
                 .is_some_and(|h| crypto::matches_hash(presented, h))
         })?;
         let meta = metadata::validate(&obj)?;
+        let machine =
+            model::grant_types(&current.grant_types).contains(&GrantType::ClientCredentials);
+        metadata::check_machine_grant(&meta, machine)?;
 
         let (secret_hash, new_secret) = secret_after_update(&meta, &current);
         let registration_token = crypto::random_token();
@@ -456,25 +461,22 @@ impl RegistrationApi {
         }
     }
 
-    /// RFC 7591 §3: with the `initial_access_token` policy, one of the
-    /// configured tokens is required.
-    fn check_policy(&self, token: &Bearer<InitialAccess>) -> Result<(), OAuthError> {
+    /// RFC 7591 §3: whether the request carries one of the configured
+    /// initial access tokens. The `initial_access_token` policy requires
+    /// one; with `open`, a missing or unknown token is an open registration.
+    fn check_policy(&self, token: &Bearer<InitialAccess>) -> Result<bool, OAuthError> {
         let reg = &self.state.settings.registration;
-        if reg.policy == RegistrationPolicy::Open {
-            return Ok(());
-        }
-        let Some(presented) = token.token() else {
-            return Err(invalid_token(false, "initial access token"));
-        };
         // Check every configured token: the time does not depend on which matched.
-        let accepted = reg
-            .initial_access_token_hashes
-            .iter()
-            .fold(false, |ok, h| crypto::matches_hash(presented, h) | ok);
-        if accepted {
-            Ok(())
-        } else {
-            Err(invalid_token(true, "initial access token"))
+        let accepted = token.token().is_some_and(|presented| {
+            reg.initial_access_token_hashes
+                .iter()
+                .fold(false, |ok, h| crypto::matches_hash(presented, h) | ok)
+        });
+        match (accepted, reg.policy, token.token()) {
+            (true, _, _) => Ok(true),
+            (false, RegistrationPolicy::Open, _) => Ok(false),
+            (false, _, None) => Err(invalid_token(false, "initial access token")),
+            (false, _, Some(_)) => Err(invalid_token(true, "initial access token")),
         }
     }
 

@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::AUTHORIZATION;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
+use skedcast_auth::oauth::client::store as clients;
 
 #[tokio::test]
 async fn client_credentials_issues_a_verifiable_access_token_with_basic_and_post() {
@@ -134,8 +135,13 @@ async fn client_credentials_issues_a_verifiable_access_token_with_basic_and_post
 
 #[tokio::test]
 async fn every_token_error_has_its_code_and_no_store() {
-    let app = spawn_app().await;
-    let c = cc_client(&app, "client_secret_basic", "agency:read offline_access").await;
+    let app = spawn_app_with(
+        std::sync::Arc::new(fresh_db().await),
+        &[INITIAL_ACCESS_TOKEN_SETTING],
+    )
+    .await;
+    // Registered (the CLI refuses offline_access for a machine client).
+    let c = managed_cc_client(&app, "client_secret_basic", "agency:read offline_access").await;
     let secret = c.secret.clone().unwrap();
     let cc = ("grant_type", "client_credentials");
 
@@ -311,8 +317,12 @@ async fn every_token_error_has_its_code_and_no_store() {
 
 #[tokio::test]
 async fn rfc7592_changes_take_effect_at_the_token_endpoint_at_once() {
-    let app = spawn_app().await;
-    let c = cc_client(&app, "client_secret_basic", "agency:read posts:read").await;
+    let app = spawn_app_with(
+        std::sync::Arc::new(fresh_db().await),
+        &[INITIAL_ACCESS_TOKEN_SETTING],
+    )
+    .await;
+    let c = managed_cc_client(&app, "client_secret_basic", "agency:read posts:read").await;
     let cc = [("grant_type", "client_credentials")];
     // Cached now.
     assert_eq!(token_basic(&app, &c, &cc).await.status(), StatusCode::OK);
@@ -330,7 +340,7 @@ async fn rfc7592_changes_take_effect_at_the_token_endpoint_at_once() {
     // Narrow the registered scope: the next request sees it.
     let resp = manage(
         reqwest::Method::PUT,
-        &c.registration_token,
+        c.registration_token.as_deref().unwrap(),
         Some(json!({
             "client_id": c.id,
             "grant_types": ["client_credentials"],
@@ -434,16 +444,16 @@ async fn database_faults_are_json_errors_with_no_store() {
 #[tokio::test]
 async fn other_instances_see_a_deleted_client_within_the_cache_ttl() {
     let db = std::sync::Arc::new(fresh_db().await);
-    let a = spawn_app_with(db.clone(), &[]).await;
+    let a = spawn_app_with(db.clone(), &[INITIAL_ACCESS_TOKEN_SETTING]).await;
     let b = spawn_app_with(db, &[("SKEDCAST__CLIENTS__CACHE_TTL_SECS", "1")]).await;
-    let c = cc_client(&a, "client_secret_basic", "agency:read").await;
+    let c = managed_cc_client(&a, "client_secret_basic", "agency:read").await;
     let cc = [("grant_type", "client_credentials")];
     // B caches the client.
     assert_eq!(token_basic(&b, &c, &cc).await.status(), StatusCode::OK);
     let resp = a
         .client
         .delete(a.url(&format!("/oauth/register/{}", c.id)))
-        .header(AUTHORIZATION, format!("Bearer {}", c.registration_token))
+        .bearer_auth(c.registration_token.as_deref().unwrap())
         .send()
         .await
         .unwrap();
@@ -454,4 +464,204 @@ async fn other_instances_see_a_deleted_client_within_the_cache_ttl() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let resp = token_basic(&b, &c, &cc).await;
     expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_client").await;
+}
+
+/// `skedcast-auth client create` with `args`; returns stdout's lines.
+fn create_client(app: &TestApp, args: &[&str]) -> Vec<String> {
+    let mut argv = vec!["client", "create"];
+    argv.extend_from_slice(args);
+    let out = app.cli(&argv);
+    assert!(
+        out.status.success(),
+        "{argv:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Issue 13 item 5: a machine client comes from the operator's CLI, with
+/// exactly the scopes the operator gave it: the printed id and secret get a
+/// token at /oauth/token, a wider request is `invalid_scope`, and
+/// introspection reports the token active with those scopes. Only the
+/// secret's hash is stored, and the client has no registration access
+/// token (it is not managed over RFC 7592).
+#[tokio::test]
+async fn client_create_cli_makes_a_machine_client_with_the_operators_scopes() {
+    let app = spawn_app().await;
+    let rs = create_resource_server(&app, "SkedCast API", DEFAULT_RESOURCE);
+    let lines = create_client(
+        &app,
+        &[
+            "--name",
+            "Nightly billing sync",
+            "--grant",
+            "client_credentials",
+            "--scopes",
+            "billing:read agency:read",
+        ],
+    );
+    assert_eq!(lines.len(), 2, "client_id and client_secret: {lines:?}");
+    let (id, secret) = (&lines[0], &lines[1]);
+    assert!(secret.len() >= 43, "256-bit secret");
+
+    let row = clients::find(&app.state.db, id).await.unwrap().unwrap();
+    assert_eq!(row.kind.as_str(), "machine");
+    assert_eq!(
+        row.token_endpoint_auth_method.as_str(),
+        "client_secret_basic"
+    );
+    assert_eq!(row.grant_types, r#"["client_credentials"]"#);
+    assert_eq!(row.scope.as_deref(), Some("billing:read agency:read"));
+    assert_eq!(row.client_name.as_deref(), Some("Nightly billing sync"));
+    assert_eq!(row.registration_token_hash, None);
+    assert_eq!(
+        row.client_secret_hash.as_deref(),
+        Some(skedcast_auth::crypto::sha256_hex(secret).as_str())
+    );
+    assert!(!format!("{row:?}").contains(secret.as_str()));
+
+    let cc = ("grant_type", "client_credentials");
+    let resp = post_form(&app, "/oauth/token", Some(&basic(id, secret)), &[cc]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["scope"], "billing:read agency:read");
+    let token = body["access_token"].as_str().unwrap();
+    let v = introspect(&app, &rs, token).await;
+    assert_eq!(v["active"], true, "{v}");
+    assert_eq!(v["scope"], "billing:read agency:read");
+    assert_eq!(v["client_id"], id.as_str());
+    // More than the operator gave: invalid_scope, naming the extra scope.
+    for more in ["billing:read billing:write", "members:write"] {
+        let resp = post_form(
+            &app,
+            "/oauth/token",
+            Some(&basic(id, secret)),
+            &[cc, ("scope", more)],
+        )
+        .await;
+        let d = expect_error(resp, StatusCode::BAD_REQUEST, "invalid_scope").await;
+        assert!(d.contains(more.split(' ').next_back().unwrap()), "{d}");
+    }
+    // Not manageable over RFC 7592: there is no registration access token.
+    let resp = app
+        .client
+        .get(app.url(&format!("/oauth/register/{id}")))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_token").await;
+
+    // client_secret_post: the secret in the body, and only there.
+    let lines = create_client(
+        &app,
+        &[
+            "--name",
+            "Poster",
+            "--grant",
+            "client_credentials",
+            "--scopes",
+            "posts:write",
+            "--auth-method",
+            "client_secret_post",
+        ],
+    );
+    let (id, secret) = (&lines[0], &lines[1]);
+    let resp = post_form(
+        &app,
+        "/oauth/token",
+        None,
+        &[cc, ("client_id", id), ("client_secret", secret)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["scope"], "posts:write");
+    let v = introspect(&app, &rs, body["access_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (&v["active"], &v["scope"]),
+        (&json!(true), &json!("posts:write"))
+    );
+    let resp = post_form(&app, "/oauth/token", Some(&basic(id, secret)), &[cc]).await;
+    expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_client").await;
+}
+
+/// Issue 13 item 5: `client create` refuses bad input with one clear line
+/// on stderr, nothing on stdout, a non-zero exit (2 for what issue 14 will
+/// bring: private_key_jwt and its keys), and writes nothing.
+#[tokio::test]
+async fn client_create_cli_refuses_bad_input_and_writes_nothing() {
+    let app = spawn_app().await;
+    let base = |extra: &[&'static str]| {
+        let mut v = vec![
+            "--name",
+            "Job",
+            "--grant",
+            "client_credentials",
+            "--scopes",
+            "agency:read",
+        ];
+        v.extend_from_slice(extra);
+        v
+    };
+    let with = |flag: &'static str, value: &'static str| {
+        let mut v = base(&[]);
+        let i = v.iter().position(|a| *a == flag).unwrap();
+        v[i + 1] = value;
+        v
+    };
+    let cases: Vec<(Vec<&str>, Option<i32>, &str)> = vec![
+        (
+            base(&["--auth-method", "private_key_jwt"]),
+            Some(2),
+            "client create: --auth-method private_key_jwt is not supported yet",
+        ),
+        (
+            base(&["--jwks-uri", "https://job.example/jwks.json"]),
+            Some(2),
+            "--jwks-uri",
+        ),
+        (
+            base(&["--jwks-file", "/nonexistent/jwks.json"]),
+            Some(2),
+            "--jwks-file",
+        ),
+        (base(&["--auth-method", "none"]), None, "--auth-method"),
+        (
+            base(&["--auth-method", "client_secret_jwt"]),
+            None,
+            "--auth-method",
+        ),
+        (with("--name", ""), None, "--name"),
+        (with("--name", "  "), None, "--name"),
+        (with("--grant", "password"), None, "--grant"),
+        (with("--grant", "authorization_code"), None, "--grant"),
+        (
+            with("--scopes", "agency:read root"),
+            None,
+            "not a supported scope",
+        ),
+        (with("--scopes", ""), None, "--scopes"),
+        (with("--scopes", "offline_access"), None, "offline_access"),
+    ];
+    for (args, code, want) in cases {
+        let mut argv = vec!["client", "create"];
+        argv.extend(args);
+        let out = app.cli(&argv);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{argv:?}");
+        if let Some(code) = code {
+            assert_eq!(out.status.code(), Some(code), "{argv:?}: {stderr}");
+        }
+        assert!(out.stdout.is_empty(), "{argv:?}");
+        assert!(stderr.contains(want), "{argv:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    }
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let count = entity::client::Entity::find().count(&app.state.db).await;
+    assert_eq!(count.unwrap(), 0, "nothing written");
 }

@@ -466,3 +466,66 @@ async fn refresh_tokens_are_inactive_to_resource_servers() {
     let resp = f.refresh(&rt).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+/// Issue 13 item 14: an RFC 7592 DELETE ends the client's outstanding
+/// tokens: introspection then reports its access token inactive, and its
+/// refresh token no longer works.
+#[tokio::test]
+async fn deleting_a_client_makes_its_access_tokens_inactive() {
+    let app = spawn_app().await;
+    let rs = resource_server(&app);
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let client = public_client(&app, json!({"scope": "agency:read offline_access"})).await;
+    let id = client["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+    let resp = authorize_with_consent(
+        &app,
+        &mut b,
+        id,
+        "ann@example.com",
+        &[("scope", "agency:read offline_access")],
+    )
+    .await;
+    let code = location_params(&resp)["code"].clone();
+    let resp = post_form(
+        &app,
+        "/oauth/token",
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", id),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let tokens: Value = resp.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(introspect(&app, &rs, access).await["active"], true);
+
+    let resp = app
+        .client
+        .delete(app.url(&format!("/oauth/register/{id}")))
+        .bearer_auth(client["registration_access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+
+    assert_eq!(introspect(&app, &rs, access).await, inactive());
+    let resp = post_form(
+        &app,
+        "/oauth/token",
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", id),
+            ("refresh_token", refresh),
+        ],
+    )
+    .await;
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+}

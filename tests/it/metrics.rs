@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use crate::support::browser::*;
 use crate::support::*;
-use serde_json::json;
 
 const TOKEN: &str = "metrics-token-0123456789abcdef";
 
@@ -33,21 +32,14 @@ async fn metrics_need_the_token_and_count_what_happens() {
     assert_eq!(wrong.status(), 401);
 
     // Some traffic: a client_credentials token, a failed sign-in.
-    let resp = app
-        .client
-        .post(app.url("/oauth/register"))
-        .json(&json!({"grant_types": ["client_credentials"], "scope": "agency:read", "token_endpoint_auth_method": "client_secret_post"}))
-        .send()
-        .await
-        .unwrap();
-    let c: serde_json::Value = resp.json().await.unwrap();
+    let c = crate::support::token::cc_client(&app, "client_secret_post", "agency:read").await;
     let resp = app
         .client
         .post(app.url("/oauth/token"))
         .form(&[
             ("grant_type", "client_credentials"),
-            ("client_id", c["client_id"].as_str().unwrap()),
-            ("client_secret", c["client_secret"].as_str().unwrap()),
+            ("client_id", c.id.as_str()),
+            ("client_secret", c.secret.as_deref().unwrap()),
         ])
         .send()
         .await

@@ -203,18 +203,123 @@ async fn registers_a_confidential_client_with_the_rfc_defaults() {
     assert_ne!(again["client_secret"], info["client_secret"]);
 }
 
+/// Issue 13 item 5: open registration (no initial access token) cannot
+/// register the client_credentials grant, which would let anyone mint
+/// tokens with any scope; nor can an RFC 7592 update add it to an
+/// open-registered client. Refused requests store and change nothing. With
+/// an initial access token the operator handed out, a machine client is
+/// registered (no redirect URIs) and keeps its grant through updates.
 #[tokio::test]
-async fn registers_a_client_credentials_client_without_redirect_uris() {
-    let app = spawn_app().await;
-    let info = register_ok(
-        &app,
-        &json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post", "scope": "agency:read"}),
+async fn open_registration_cannot_register_client_credentials() {
+    let app = spawn_app_with(
+        Arc::new(fresh_db().await),
+        &[UNLIMITED, token::INITIAL_ACCESS_TOKEN_SETTING],
     )
     .await;
+    let machine = json!({
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "client_secret_post",
+        "scope": "billing:write members:write agency:read",
+    });
+    let mixed = json!({
+        "redirect_uris": ["https://app.example/cb"],
+        "grant_types": ["authorization_code", "client_credentials"],
+        "scope": "agency:read",
+    });
+    // No bearer, and a wrong one (the open policy ignores it): open.
+    for (body, bearer) in [
+        (&machine, None),
+        (&machine, Some("not-the-initial-access-token-0123456789")),
+        (&mixed, None),
+    ] {
+        let mut req = app.client.post(app.url("/oauth/register")).json(body);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        let desc = expect_error(resp, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
+        assert!(
+            desc.contains("client_credentials")
+                && desc.contains("skedcast-auth client create")
+                && desc.contains("initial access token"),
+            "{desc}"
+        );
+    }
+    assert_eq!(client_count(&app).await, 0);
+
+    // An update of an open-registered client cannot add the grant.
+    let info = register_ok(
+        &app,
+        &json!({"redirect_uris": ["https://app.example/cb"], "scope": "agency:read"}),
+    )
+    .await;
+    let id = info["client_id"].as_str().unwrap();
+    let reg_token = info["registration_access_token"].as_str().unwrap();
+    let before = stored(&app, id).await.unwrap();
+    let only = json!({
+        "client_id": id,
+        "grant_types": ["client_credentials"],
+        "scope": "billing:write members:write",
+    });
+    let added = json!({
+        "client_id": id,
+        "redirect_uris": ["https://app.example/cb"],
+        "grant_types": ["authorization_code", "client_credentials"],
+        "scope": "agency:read",
+    });
+    for update in [only, added] {
+        let resp = manage(
+            &app,
+            reqwest::Method::PUT,
+            id,
+            Some(reg_token),
+            Some(&update),
+        )
+        .await;
+        let desc = expect_error(resp, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
+        assert!(
+            desc.contains("skedcast-auth client create"),
+            "{update}: {desc}"
+        );
+    }
+    assert_eq!(stored(&app, id).await.unwrap(), before, "nothing changed");
+
+    // With an initial access token: a machine client, without redirect URIs.
+    let resp = app
+        .client
+        .post(app.url("/oauth/register"))
+        .bearer_auth(token::INITIAL_ACCESS_TOKEN)
+        .json(&machine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let info: Value = resp.json().await.unwrap();
     assert_eq!(info["grant_types"], json!(["client_credentials"]));
     assert_eq!(info["response_types"], json!([]));
     assert_eq!(info["redirect_uris"], json!([]));
     assert!(info["client_secret"].is_string());
+    // It keeps the grant through an update (here narrowing its scope).
+    let id = info["client_id"].as_str().unwrap();
+    let update = json!({
+        "client_id": id,
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "client_secret_post",
+        "scope": "agency:read",
+    });
+    let reg_token = info["registration_access_token"].as_str().unwrap();
+    let resp = manage(
+        &app,
+        reqwest::Method::PUT,
+        id,
+        Some(reg_token),
+        Some(&update),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let updated: Value = resp.json().await.unwrap();
+    assert_eq!(updated["grant_types"], json!(["client_credentials"]));
+    assert_eq!(updated["scope"], "agency:read");
 }
 
 #[tokio::test]

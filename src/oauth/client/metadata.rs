@@ -183,6 +183,23 @@ pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, OAuthError> 
     })
 }
 
+/// Issue 13 item 5: the client_credentials grant mints tokens with every
+/// registered scope and no member behind them, so only an operator hands it
+/// out: `skedcast-auth client create`, or a registration carrying an initial
+/// access token (RFC 7591 §3). `allowed`: the registration carried one, or
+/// (an RFC 7592 update) the client already has the grant: an update keeps
+/// it, never adds it.
+pub fn check_machine_grant(meta: &ClientMetadata, allowed: bool) -> Result<(), OAuthError> {
+    if allowed || !meta.has_grant(GrantType::ClientCredentials) {
+        return Ok(());
+    }
+    Err(metadata_err(
+        "grant_types: client_credentials is not available to open registration or added by an \
+         update: machine clients come from `skedcast-auth client create` or a registration with \
+         an initial access token",
+    ))
+}
+
 /// RFC 7592 §2.2: an update names the client it updates, and may repeat
 /// the issued secret but never choose a new one. `secret_matches` checks a
 /// presented secret against the stored hash.
@@ -499,6 +516,20 @@ mod tests {
             Some("agency:read posts:read offline_access")
         );
         assert_eq!(m.client_name.as_deref(), Some("Claude"));
+    }
+
+    #[test]
+    fn client_credentials_needs_the_operator() {
+        let machine = check(json!({"grant_types": ["client_credentials"]})).unwrap();
+        let e = check_machine_grant(&machine, false).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
+        assert!(
+            e.description.contains("skedcast-auth client create"),
+            "{e:?}"
+        );
+        assert!(check_machine_grant(&machine, true).is_ok());
+        let member = check(json!({"redirect_uris": ["https://a.example/cb"]})).unwrap();
+        assert!(check_machine_grant(&member, false).is_ok());
     }
 
     #[test]

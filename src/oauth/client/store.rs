@@ -1,6 +1,6 @@
 //! The `clients` table: every query on it. Registration, metadata
-//! documents and the CLI write here; authorize and token read from here.
-//! Secrets arrive already hashed.
+//! documents and the CLI (resource servers, machine clients) write here;
+//! authorize and token read from here. Secrets arrive already hashed.
 
 use entity::client::{ActiveModel, Column, Entity, Model};
 use sea_orm::ActiveValue::NotSet;
@@ -71,6 +71,25 @@ pub async fn insert(
         now,
         now,
     );
+    insert_row(db, row).await
+}
+
+/// Store a machine client made with `skedcast-auth client create`: the
+/// validated `meta` of a registration, of kind [`ClientKind::Machine`] and
+/// with no registration token, so it is never managed over RFC 7592.
+pub async fn insert_machine(
+    db: &impl ConnectionTrait,
+    client_id: &str,
+    meta: &ClientMetadata,
+    secret_hash: String,
+    now: i64,
+) -> Result<Model, DbErr> {
+    let mut row = model(client_id, meta, Some(secret_hash), None, now, now);
+    row.kind = ClientKind::Machine;
+    insert_row(db, row).await
+}
+
+async fn insert_row(db: &impl ConnectionTrait, row: Model) -> Result<Model, DbErr> {
     Entity::insert(row.clone().into_active_model().reset_all())
         .exec_without_returning(db)
         .await?;
@@ -79,6 +98,18 @@ pub async fn insert(
 
 pub async fn find(db: &impl ConnectionTrait, client_id: &str) -> Result<Option<Model>, DbErr> {
     Entity::find_by_id(client_id.to_string()).one(db).await
+}
+
+/// Whether a client with this id exists (it is not deleted).
+pub async fn exists(db: &impl ConnectionTrait, client_id: &str) -> Result<bool, DbErr> {
+    let found = Entity::find()
+        .select_only()
+        .column(Column::ClientId)
+        .filter(Column::ClientId.eq(client_id))
+        .into_tuple::<String>()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Replace the metadata of `current` wholesale (RFC 7592 §2.2), with its

@@ -44,7 +44,7 @@ pub fn decide<'a>(
     if scopes.is_empty() {
         return Err(OAuthError::invalid_scope(
             "no scope to grant: the client has no registered scope usable with \
-             client_credentials (register one with RFC 7592) and requested none",
+             client_credentials and requested none",
         ));
     }
     Ok(scopes)

@@ -129,8 +129,9 @@ const fn rule(grant: GrantType) -> ClientRule {
                 "client_credentials is for confidential clients; a public client (\
                  token_endpoint_auth_method none) cannot use it",
             ),
-            unregistered: "the client is not registered for the client_credentials grant (add \
-                           it to grant_types with RFC 7592)",
+            unregistered: "the client is not registered for the client_credentials grant \
+                           (machine clients come from `skedcast-auth client create` or a \
+                           registration with an initial access token)",
         },
     }
 }

@@ -13,6 +13,16 @@ use super::TestApp;
 /// `resource.default` in config/default.toml.
 pub const DEFAULT_RESOURCE: &str = "http://127.0.0.1:8081";
 
+/// An initial access token (RFC 7591 §3) the operator handed out: with it,
+/// registration may create machine (client_credentials) clients.
+pub const INITIAL_ACCESS_TOKEN: &str = "operator-issued-initial-access-token-0123456789";
+
+/// The setting that accepts [`INITIAL_ACCESS_TOKEN`] (the policy stays open).
+pub const INITIAL_ACCESS_TOKEN_SETTING: (&str, &str) = (
+    "SKEDCAST__REGISTRATION__INITIAL_ACCESS_TOKENS",
+    INITIAL_ACCESS_TOKEN,
+);
+
 pub fn basic(id: &str, secret: &str) -> String {
     let b64 = base64::engine::general_purpose::STANDARD;
     format!("Basic {}", b64.encode(format!("{id}:{secret}")))
@@ -26,17 +36,25 @@ pub fn encode_all(s: &str) -> String {
 pub struct Client {
     pub id: String,
     pub secret: Option<String>,
-    pub registration_token: String,
+    /// `None` for a machine client made with the CLI (not managed over RFC 7592).
+    pub registration_token: Option<String>,
 }
 
 pub async fn register(app: &TestApp, body: Value) -> Client {
-    let resp = app
-        .client
-        .post(app.url("/oauth/register"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    register_with(app, body, None).await
+}
+
+/// Register over RFC 7591, sending `initial_access_token` if given.
+pub async fn register_with(
+    app: &TestApp,
+    body: Value,
+    initial_access_token: Option<&str>,
+) -> Client {
+    let mut req = app.client.post(app.url("/oauth/register")).json(&body);
+    if let Some(t) = initial_access_token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED, "register {body}");
     let info: Value = resp.json().await.unwrap();
     Client {
@@ -44,14 +62,46 @@ pub async fn register(app: &TestApp, body: Value) -> Client {
         secret: info["client_secret"].as_str().map(str::to_string),
         registration_token: info["registration_access_token"]
             .as_str()
-            .unwrap()
-            .to_string(),
+            .map(str::to_string),
     }
 }
 
-/// A confidential client_credentials client.
+/// A confidential client_credentials client, made by the operator with
+/// `skedcast-auth client create` (open registration cannot make one: issue
+/// 13 item 5).
 pub async fn cc_client(app: &TestApp, method: &str, scope: &str) -> Client {
-    register(
+    let out = app.cli(&[
+        "client",
+        "create",
+        "--name",
+        "Reporting job",
+        "--grant",
+        "client_credentials",
+        "--scopes",
+        scope,
+        "--auth-method",
+        method,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "client_id and client_secret: {stdout:?}");
+    Client {
+        id: lines[0].to_string(),
+        secret: Some(lines[1].to_string()),
+        registration_token: None,
+    }
+}
+
+/// A confidential client_credentials client registered over RFC 7591 with
+/// [`INITIAL_ACCESS_TOKEN`] (the app must accept it:
+/// [`INITIAL_ACCESS_TOKEN_SETTING`]), so it is managed over RFC 7592.
+pub async fn managed_cc_client(app: &TestApp, method: &str, scope: &str) -> Client {
+    register_with(
         app,
         json!({
             "client_name": "Reporting job",
@@ -59,6 +109,7 @@ pub async fn cc_client(app: &TestApp, method: &str, scope: &str) -> Client {
             "token_endpoint_auth_method": method,
             "scope": scope,
         }),
+        Some(INITIAL_ACCESS_TOKEN),
     )
     .await
 }
