@@ -196,33 +196,6 @@ async fn two_processes_on_one_postgres_act_as_one_server() {
     assert_eq!(statuses[3], 429, "{statuses:?}");
 }
 
-/// One HTTP/1.1 response read off `s` (headers and a `Content-Length` body),
-/// leaving the connection open.
-fn read_response(s: &mut std::net::TcpStream) -> String {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&got).to_string();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().to_string())
-                })
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            if got.len() >= end + 4 + length {
-                return text;
-            }
-        }
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "connection closed mid-response: {text}");
-        got.extend_from_slice(&buf[..n]);
-    }
-}
-
 /// SIGTERM: the server stops taking connections at once (refused while the
 /// process still lives), finishes the request in flight on a connection it
 /// had accepted, and exits 0.
@@ -230,22 +203,23 @@ fn read_response(s: &mut std::net::TcpStream) -> String {
 async fn sigterm_drains_in_flight_requests_and_exits_zero() {
     let db = fresh_db().await;
     let mut server = process::start(&db.url, &[("SKEDCAST__ISSUER", ISSUER)]);
-    // A kept-alive connection the server has certainly accepted (it
-    // answered on it), then the head of a POST whose body comes later.
+    // The head of a POST whose body comes later. `Expect: 100-continue`
+    // makes the server say when its handler starts reading the body: then
+    // the request is certainly in flight.
     let mut inflight = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     inflight
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    write!(inflight, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    assert!(read_response(&mut inflight).starts_with("HTTP/1.1 200"));
     let body = "grant_type=client_credentials&client_id=x&client_secret=y";
     write!(
         inflight,
-        "POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         body.len(),
-        &body[..10]
     )
     .unwrap();
+    let mut interim = [0u8; 25];
+    inflight.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
 
     server.signal("TERM");
     // Shutdown began: new connections are refused while the process lives.
@@ -259,11 +233,12 @@ async fn sigterm_drains_in_flight_requests_and_exits_zero() {
     .await;
     assert!(
         server.child.try_wait().unwrap().is_none(),
-        "still alive, draining"
+        "still alive, draining: {}",
+        server.logs.lock().unwrap().join("\n")
     );
 
     // The in-flight request completes after the signal.
-    inflight.write_all(&body.as_bytes()[10..]).unwrap();
+    inflight.write_all(body.as_bytes()).unwrap();
     let mut answer = String::new();
     inflight.read_to_string(&mut answer).unwrap();
     assert!(
