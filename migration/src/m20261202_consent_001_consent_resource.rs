@@ -133,7 +133,23 @@ async fn rebuild(
     m.exec_stmt(insert).await?;
     m.drop_table(Table::drop().table(from).to_owned()).await?;
     m.rename_table(Table::rename().table(to, from).to_owned())
-        .await
+        .await?;
+    // Postgres keeps the constraint (and key index) names of the new table
+    // (`consents_new_pkey`, ...): give them the names a fresh install has.
+    if m.get_database_backend() == sea_orm_migration::sea_orm::DatabaseBackend::Postgres {
+        m.get_connection()
+            .execute_unprepared(
+                r"DO $$ DECLARE c record; BEGIN
+                  FOR c IN SELECT conname FROM pg_constraint
+                           WHERE conrelid = 'consents'::regclass
+                             AND conname LIKE 'consents\_new\_%' LOOP
+                    EXECUTE format('ALTER TABLE consents RENAME CONSTRAINT %I TO %I',
+                                   c.conname, 'consents_' || substr(c.conname, 14));
+                  END LOOP; END $$",
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -177,9 +193,8 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table(ConsentDecisions::Table).to_owned())
             .await?;
-        // Back to one consent per (user, client, agency): the default
-        // resource's (the marker or, after a start, any) is kept only when
-        // it is the sole row, so keep the newest row per key.
+        // Back to one consent per (user, client, agency): of the rows for
+        // several resources only the newest is kept.
         m.get_connection()
             .execute_unprepared(
                 "DELETE FROM consents WHERE EXISTS (SELECT 1 FROM consents c2 \
