@@ -69,6 +69,11 @@ impl App {
         db::migrate(&db)
             .await
             .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
+        // Consents remembered before they were bound to a resource were for
+        // the default one, which only the configuration names.
+        oauth::authorize::consent::adopt_unbound(&db, &settings.default_resource)
+            .await
+            .map_err(|e| anyhow::anyhow!("binding consents to the default resource: {e}"))?;
         let keys = KeyStore::open(db.clone(), &settings).await?;
         let metadata = oauth::metadata::to_bytes(&oauth::metadata::build(&settings)).into();
         // The dummy hash of unknown-account sign-ins, made now rather than

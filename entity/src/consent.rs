@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// Remembered consent of a user for a client acting in one agency.
+/// Remembered consent of a user for a client acting in one agency, for one
+/// resource (RFC 8707: the audience of the tokens).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "consents")]
 pub struct Model {
@@ -10,6 +11,10 @@ pub struct Model {
     pub client_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub agency_id: String,
+    /// The resource identifier as configured (the empty string only until
+    /// the first start after the migration that added it).
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+    pub resource: String,
     /// Space-separated granted scopes.
     #[sea_orm(column_type = "Text")]
     pub scope: String,

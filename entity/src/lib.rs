@@ -7,6 +7,7 @@ pub mod authorization_code;
 pub mod client;
 pub mod client_metadata_document;
 pub mod consent;
+pub mod consent_decision;
 pub mod membership;
 pub mod rate_limit;
 pub mod refresh_family;

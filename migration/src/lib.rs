@@ -9,6 +9,7 @@ mod m20261127_000004_resource_servers;
 mod m20261127_000005_api_keys;
 mod m20261127_000006_refresh_tokens;
 mod m20261127_000007_client_metadata_documents;
+mod m20261202_consent_001_consent_resource;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_api_keys::Migration),
             Box::new(m20261127_000006_refresh_tokens::Migration),
             Box::new(m20261127_000007_client_metadata_documents::Migration),
+            Box::new(m20261202_consent_001_consent_resource::Migration),
         ]
     }
 }

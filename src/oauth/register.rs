@@ -392,6 +392,10 @@ impl RegistrationApi {
         // A concurrent update rotated the token or a delete won.
         .ok_or_else(|| invalid_token(true, "registration access token"))?;
         self.state.client_cache.invalidate(&row.client_id);
+        // What members consented to changed: ask them again (issue 13, item 7).
+        crate::oauth::authorize::consent::forget_client_if_changed(&self.state.db, &current, &row)
+            .await
+            .map_err(|e| OAuthError::db(e, "forget consent"))?;
         tracing::info!(client_id = %row.client_id, "client updated");
         let info = information(
             &row,

@@ -142,6 +142,19 @@ pub async fn resolve(
     Ok(registered.into_iter().find(|r| same(presented, r)))
 }
 
+/// The name of the resource server that owns `resource` (given with
+/// `resource-server create --name`), if one does.
+pub async fn name(
+    db: &impl ConnectionTrait,
+    resource: &str,
+) -> Result<Option<String>, sea_orm::DbErr> {
+    let servers = clients::resource_server_names(db).await?;
+    Ok(servers
+        .into_iter()
+        .find(|(r, _)| same(r, resource))
+        .and_then(|(_, name)| name))
+}
+
 /// The audience of a token requested with the `resource` parameters
 /// `requested`: the one resource when it is a known resource, `default`
 /// when there is none.

@@ -8,7 +8,9 @@ use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use sea_orm::DbErr;
 
-use super::{message, redirect};
+use askama::Template;
+
+use super::{ContinuePage, message, page, redirect};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageError {
@@ -33,6 +35,16 @@ pub enum PageError {
     Redirect {
         status: StatusCode,
         location: String,
+    },
+    /// 400: an authorization error for a client no member has acted on,
+    /// explained, with a link `<a id="continue">` to `location` (the
+    /// redirect it would have been) instead of a redirect (RFC 9700 §4.17).
+    Continue {
+        location: String,
+        /// The redirect URI's host, as the consent page shows it.
+        host: String,
+        error: &'static str,
+        description: String,
     },
 }
 
@@ -109,6 +121,21 @@ impl IntoResponse for PageError {
                 message: text,
             } => message(status, title, &text),
             PageError::Redirect { status, location } => redirect(status, &location),
+            PageError::Continue {
+                location,
+                host,
+                error,
+                description,
+            } => page(
+                StatusCode::BAD_REQUEST,
+                ContinuePage {
+                    location: &location,
+                    host: &host,
+                    error,
+                    description: &description,
+                }
+                .render(),
+            ),
         }
     }
 }
@@ -156,6 +183,28 @@ mod tests {
             resp.headers()["location"],
             "https://app.example/cb?error=access_denied"
         );
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_redirect_is_a_page_with_an_escaped_link() {
+        let resp = PageError::Continue {
+            location: "https://app.example/cb?error=invalid_scope&state=%22%3E".into(),
+            host: "app.example".into(),
+            error: "invalid_scope",
+            description: "unknown scope \"<x>\"".into(),
+        }
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert!(resp.headers().get("location").is_none());
+        assert_eq!(resp.headers()["x-frame-options"], "DENY");
+        let body = resp.into_body().into_string().await.expect("utf-8 body");
+        assert!(
+            body.contains(
+                r#"<a id="continue" href="https://app.example/cb?error=invalid_scope&#38;state=%22%3E">"#
+            ),
+            "{body}"
+        );
+        assert!(!body.contains("<x>"), "{body}");
     }
 
     #[tokio::test]

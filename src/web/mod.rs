@@ -47,12 +47,29 @@ pub struct ConsentPage<'a> {
     pub client_host: Option<&'a str>,
     pub redirect_host: &'a str,
     pub loopback_only: bool,
+    /// The resource (RFC 8707) the tokens will be for, and the name of its
+    /// resource server when it has one.
+    pub resource: &'a str,
+    pub resource_name: Option<&'a str>,
+    /// When a refresh token will be issued: its longest life, in words.
+    pub stays_connected_for: Option<&'a str>,
     pub scopes: Vec<ScopeLine>,
     pub offline: bool,
     pub hidden: Vec<(String, String)>,
     pub csrf_token: &'a str,
     pub agencies: Vec<AgencyChoice>,
     pub email: &'a str,
+}
+
+/// An authorization error for a client no member has acted on yet: the
+/// error explained, and a link back to the client instead of a redirect.
+#[derive(Template)]
+#[template(path = "continue.html")]
+pub struct ContinuePage<'a> {
+    pub location: &'a str,
+    pub host: &'a str,
+    pub error: &'a str,
+    pub description: &'a str,
 }
 
 #[derive(Template)]
@@ -62,6 +79,24 @@ pub struct MessagePage<'a> {
     pub message: &'a str,
     pub is_error: bool,
     pub logout_csrf: Option<String>,
+}
+
+/// A lifetime in words for a page: "30 days", "1 hour", "90 seconds".
+/// Rounded up to the largest unit that is at least 2 (or exactly 1), so an
+/// "at most" before it stays true.
+pub fn humanise_secs(secs: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(86_400, "day"), (3_600, "hour"), (60, "minute")];
+    let (n, unit) = UNITS
+        .iter()
+        .find(|(size, _)| secs == *size || secs >= 2 * size)
+        .map_or((secs, "second"), |(size, name)| {
+            (secs.div_ceil(*size), *name)
+        });
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
 }
 
 /// An HTML response with the headers every page carries.
@@ -158,4 +193,21 @@ pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     let mut it = pairs.iter().filter(|(k, _)| k == name);
     let first = it.next()?;
     it.next().is_none().then_some(first.1.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::humanise_secs;
+
+    #[test]
+    fn lifetimes_in_words_never_understate() {
+        assert_eq!(humanise_secs(2_592_000), "30 days");
+        assert_eq!(humanise_secs(86_400), "1 day");
+        assert_eq!(humanise_secs(90_000), "25 hours");
+        assert_eq!(humanise_secs(2 * 86_400 + 1), "3 days");
+        assert_eq!(humanise_secs(3_600), "1 hour");
+        assert_eq!(humanise_secs(5_400), "90 minutes");
+        assert_eq!(humanise_secs(90), "90 seconds");
+        assert_eq!(humanise_secs(1), "1 second");
+    }
 }

@@ -157,6 +157,12 @@ async fn request_errors_go_back_to_the_client_with_state_and_iss() {
     .await;
     let id = client["client_id"].as_str().unwrap();
     let mut b = Browser::new(&app);
+    // A member has denied this client once, so its errors are redirected at
+    // once (before that they are a page with a link, RFC 9700 §4.17: see
+    // errors_for_a_client_no_member_acted_on_are_a_page_with_a_link).
+    b.sign_in("ann@example.com", PASSWORD, None).await;
+    let denied = decide_on_consent(&mut b, id, "deny").await;
+    assert_eq!(location_params(&denied)["error"], "access_denied");
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("response_type", "token")], "unsupported_response_type"),
         (&[("response_type", "")], "invalid_request"),
@@ -393,15 +399,15 @@ async fn remembered_consent_and_each_prompt_value() {
     let id = client["client_id"].as_str().unwrap();
     let mut b = Browser::new(&app);
 
-    // prompt=none before sign-in: login_required, no page.
+    // prompt=none before sign-in: login_required, no sign-in page (a page
+    // with a link: no member has acted on this client yet, RFC 9700 §4.17).
     let resp = b.get(&authorize_url(id, &[("prompt", "none")])).await;
-    assert_eq!(location_params(&resp)["error"], "login_required");
-    assert_eq!(location_params(&resp)["iss"], app.base);
+    expect_continue_page(&app, resp, "login_required").await;
 
     b.sign_in("ann@example.com", PASSWORD, None).await;
     // prompt=none signed in but never consented: consent_required.
     let resp = b.get(&authorize_url(id, &[("prompt", "none")])).await;
-    assert_eq!(location_params(&resp)["error"], "consent_required");
+    expect_continue_page(&app, resp, "consent_required").await;
 
     let first = authorize_with_consent(&app, &mut b, id, "ann@example.com", &[]).await;
     assert!(location_params(&first).contains_key("code"));
@@ -876,4 +882,260 @@ fn cli_creates_agencies_users_and_roles_with_clear_errors() {
             .await;
         assert_eq!(right.status(), 303);
     });
+}
+
+/// An authorization error shown as a page instead of a redirect (RFC 9700
+/// §4.17): 400, the page headers, no Location, and a `<a id="continue">`
+/// link to the redirect URI with `error`, `error_description`, `state`, `iss`.
+async fn expect_continue_page(app: &TestApp, resp: reqwest::Response, error: &str) {
+    assert_eq!(resp.status(), 400, "{error}: {}", location(&resp));
+    assert!(resp.headers().get("location").is_none(), "{error}");
+    assert_page_headers(&resp);
+    let html = resp.text().await.unwrap();
+    let href = continue_link(&html).unwrap_or_else(|| panic!("{error}: no link in {html}"));
+    assert!(href.starts_with(REDIRECT), "{href}");
+    let p = url_params(&href);
+    assert_eq!(p["error"], error, "{href}");
+    assert!(!p["error_description"].is_empty(), "{href}");
+    assert_eq!(p["state"], "st-123");
+    assert_eq!(p["iss"], app.base);
+}
+
+/// Issue 13 item 8: no automatic redirect to a client no member has acted
+/// on (RFC 9700 §4.17); after an allow or a deny, errors redirect at once.
+#[tokio::test]
+async fn errors_for_a_client_no_member_acted_on_are_a_page_with_a_link() {
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let client = public_client(&app, json!({})).await;
+    let id = client["client_id"].as_str().unwrap();
+    let other = public_client(&app, json!({})).await;
+    let other = other["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+
+    let bad_scope = authorize_url(id, &[("scope", "agency:read nonsense")]);
+    expect_continue_page(&app, b.get(&bad_scope).await, "invalid_scope").await;
+    let none = authorize_url(id, &[("prompt", "none")]);
+    expect_continue_page(&app, b.get(&none).await, "login_required").await;
+    b.sign_in("ann@example.com", PASSWORD, None).await;
+    expect_continue_page(&app, b.get(&none).await, "consent_required").await;
+    expect_continue_page(
+        &app,
+        b.get(&authorize_url(id, &[("response_type", "token")]))
+            .await,
+        "unsupported_response_type",
+    )
+    .await;
+
+    // The member denies once: the denial itself goes back at once ...
+    let html = b.get(&authorize_url(id, &[])).await.text().await.unwrap();
+    let mut form = hidden_fields(&html);
+    form.push(("decision".into(), "deny".into()));
+    let denied = b.post_form("/oauth/authorize", &form).await;
+    assert_eq!(denied.status(), 303);
+    assert_eq!(location_params(&denied)["error"], "access_denied");
+    // ... and so do the same errors from now on.
+    let resp = b.get(&bad_scope).await;
+    assert_eq!(resp.status(), 302);
+    assert!(location(&resp).starts_with(REDIRECT));
+    let p = location_params(&resp);
+    assert_eq!(p["error"], "invalid_scope");
+    assert_eq!(p["state"], "st-123");
+    assert_eq!(p["iss"], app.base);
+    let resp = b.get(&none).await;
+    assert_eq!(resp.status(), 302);
+    assert_eq!(location_params(&resp)["error"], "consent_required");
+
+    // Per client: another one nobody acted on still gets the page.
+    expect_continue_page(
+        &app,
+        b.get(&authorize_url(other, &[("scope", "agency:read nonsense")]))
+            .await,
+        "invalid_scope",
+    )
+    .await;
+    // An allow counts too.
+    let resp = authorize_with_consent(&app, &mut b, other, "ann@example.com", &[]).await;
+    assert!(location_params(&resp).contains_key("code"));
+    let resp = b
+        .get(&authorize_url(other, &[("scope", "agency:read nonsense")]))
+        .await;
+    assert_eq!(resp.status(), 302);
+    assert_eq!(location_params(&resp)["error"], "invalid_scope");
+}
+
+/// Issue 13 item 6 (RFC 8707 §2): consent given for one resource is not
+/// consent for another; the page names the resource.
+#[tokio::test]
+async fn consent_is_bound_to_the_resource() {
+    const REPORTS: &str = "https://reports.example";
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    crate::support::token::create_resource_server(&app, "Reports API", REPORTS);
+    let client = public_client(&app, json!({})).await;
+    let id = client["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+    b.sign_in("ann@example.com", PASSWORD, None).await;
+
+    // The page for the default resource names it.
+    let page = b.get(&authorize_url(id, &[])).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(crate::support::token::DEFAULT_RESOURCE),
+        "{html}"
+    );
+    let first = authorize_with_consent(&app, &mut b, id, "ann@example.com", &[]).await;
+    assert!(location_params(&first).contains_key("code"));
+    let resp = b.get(&authorize_url(id, &[])).await;
+    assert_eq!(resp.status(), 302, "remembered for the default resource");
+
+    // Another resource: the page again, naming it, not a silent code.
+    let for_reports = authorize_url(id, &[("resource", REPORTS)]);
+    let resp = b.get(&for_reports).await;
+    assert_eq!(resp.status(), 200, "{}", location(&resp));
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(REPORTS), "{html}");
+    assert!(html.contains("Reports API"), "{html}");
+    let mut form = hidden_fields(&html);
+    form.push(("decision".into(), "allow".into()));
+    let resp = b.post_form("/oauth/authorize", &form).await;
+    assert!(location_params(&resp).contains_key("code"));
+    let rows = codes(&app).await;
+    assert!(rows.iter().any(|r| r.resource == REPORTS));
+
+    // Now each is remembered for itself.
+    for url in [for_reports, authorize_url(id, &[])] {
+        let resp = b.get(&url).await;
+        assert_eq!(resp.status(), 302, "{url}");
+        assert!(location_params(&resp).contains_key("code"), "{url}");
+    }
+    let rows = entity::consent::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    let mut resources: Vec<&str> = rows.iter().map(|r| r.resource.as_str()).collect();
+    resources.sort();
+    assert_eq!(
+        resources,
+        [crate::support::token::DEFAULT_RESOURCE, REPORTS]
+    );
+}
+
+/// Issue 13 item 9: whenever the token endpoint will issue a refresh token
+/// the consent page says the app stays connected, and for how long at most.
+#[tokio::test]
+async fn the_consent_page_says_when_a_refresh_token_will_be_issued() {
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let with = public_client(&app, json!({})).await;
+    let with = with["client_id"].as_str().unwrap();
+    let without = public_client(&app, json!({"grant_types": ["authorization_code"]})).await;
+    let without = without["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+    b.sign_in("ann@example.com", PASSWORD, None).await;
+    const SENTENCE: &str = "stays connected to your account until you revoke its access";
+
+    // agency:read alone, no offline_access: still a refresh token.
+    let scope = [("scope", "agency:read")];
+    let html = b
+        .get(&authorize_url(with, &scope))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(SENTENCE), "{html}");
+    assert!(html.contains("at most 30 days"), "{html}");
+    let html = b
+        .get(&authorize_url(without, &scope))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains(SENTENCE), "{html}");
+    assert!(!html.contains("30 days"), "{html}");
+
+    // The token endpoint agrees with each page.
+    for (id, refresh) in [(with, true), (without, false)] {
+        let resp = authorize_with_consent(&app, &mut b, id, "ann@example.com", &scope).await;
+        let code = location_params(&resp)["code"].clone();
+        let resp = app
+            .client
+            .post(app.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", id),
+                ("code", &code),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", REDIRECT),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let v: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(v.get("refresh_token").is_some(), refresh, "{v}");
+    }
+}
+
+/// Issue 13 item 6, the migration: consents remembered before consent was
+/// bound to the resource were for the default resource, and still are
+/// after the upgrade (the table is rebuilt, the rows copied, and the start
+/// names them with the configured default).
+#[tokio::test]
+async fn consents_from_before_the_resource_binding_still_cover_the_default_resource() {
+    use migration::MigratorTrait;
+    let db = std::sync::Arc::new(fresh_db().await);
+    let old = spawn_app_with(db.clone(), &[]).await;
+    member(&old, "ann@example.com", "Acme", "owner").await;
+    let client = public_client(&old, json!({})).await;
+    let id = client["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&old);
+    let resp = authorize_with_consent(&old, &mut b, id, "ann@example.com", &[]).await;
+    assert!(location_params(&resp).contains_key("code"));
+    // Back to the schema before the migration: one consent per (user,
+    // client, agency), no resource.
+    migration::Migrator::down(&old.state.db, Some(1))
+        .await
+        .unwrap();
+    let count = |app: &TestApp| {
+        let db = app.state.db.clone();
+        async move {
+            use sea_orm::ConnectionTrait;
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM consents",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap()
+        }
+    };
+    assert_eq!(count(&old).await, 1);
+
+    // The upgraded server starts on that database.
+    let new = spawn_app_with(db.clone(), &[]).await;
+    let rows = entity::consent::Entity::find()
+        .all(&new.state.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].resource, crate::support::token::DEFAULT_RESOURCE);
+    assert_eq!(rows[0].scope, "agency:read posts:read");
+    let mut b2 = Browser::new(&new);
+    b2.cookies = b.cookies.clone();
+    let resp = b2.get(&authorize_url(id, &[])).await;
+    assert_eq!(resp.status(), 302, "still remembered");
+    assert!(location_params(&resp).contains_key("code"));
+    // And only for the default resource.
+    crate::support::token::create_resource_server(&new, "Reports API", "https://reports.example");
+    let resp = b2
+        .get(&authorize_url(
+            id,
+            &[("resource", "https://reports.example")],
+        ))
+        .await;
+    assert_eq!(resp.status(), 200);
 }

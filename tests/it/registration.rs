@@ -1157,3 +1157,87 @@ async fn database_faults_are_json_errors_not_panics() {
     let resp = manage(&app, reqwest::Method::GET, "x", Some("y"), None).await;
     expect_error(resp, StatusCode::INTERNAL_SERVER_ERROR, "server_error").await;
 }
+
+/// Issue 13 item 7: an RFC 7592 update that changes what the consent page
+/// showed (name, redirect URIs, ...) ends remembered consent for the client
+/// and the trust of item 8; one that changes nothing shown keeps both.
+#[tokio::test]
+async fn an_update_changing_what_members_saw_asks_for_consent_again() {
+    use crate::support::browser::{
+        Browser, authorize_url, authorize_with_consent, continue_link, location, location_params,
+        member, public_client,
+    };
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let info = public_client(&app, json!({})).await;
+    let id = info["client_id"].as_str().unwrap();
+    let mut token = info["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut b = Browser::new(&app);
+    let resp = authorize_with_consent(&app, &mut b, id, "ann@example.com", &[]).await;
+    assert!(location_params(&resp).contains_key("code"));
+
+    let body = |name: &str, uris: &[&str], contacts: &[&str]| {
+        json!({
+            "client_id": id,
+            "client_name": name,
+            "redirect_uris": uris,
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "contacts": contacts,
+        })
+    };
+    let redirect = crate::support::browser::REDIRECT;
+    let cases = [
+        // (update, asks again)
+        (
+            body("Calendar Agent", &[redirect], &["ops@app.example"]),
+            false,
+        ),
+        (
+            body("Calendar Agent Pro", &[redirect], &["ops@app.example"]),
+            true,
+        ),
+        (
+            body(
+                "Calendar Agent Pro",
+                &[redirect, "http://127.0.0.1/other"],
+                &["ops@app.example"],
+            ),
+            true,
+        ),
+    ];
+    for (update, asks) in cases {
+        let resp = manage(&app, reqwest::Method::PUT, id, Some(&token), Some(&update)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{update}");
+        let v: Value = resp.json().await.unwrap();
+        token = v["registration_access_token"].as_str().unwrap().to_string();
+
+        let resp = b.get(&authorize_url(id, &[])).await;
+        if !asks {
+            assert_eq!(resp.status(), StatusCode::FOUND, "{update}");
+            assert!(location_params(&resp).contains_key("code"), "{update}");
+            continue;
+        }
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "{update}: {}",
+            location(&resp)
+        );
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("Calendar Agent Pro"), "{html}");
+        // Item 8's trust went with it: an error is a page with a link again.
+        let resp = b
+            .get(&authorize_url(id, &[("scope", "agency:read nonsense")]))
+            .await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{update}");
+        assert!(continue_link(&resp.text().await.unwrap()).is_some());
+        // Consent again for the next case.
+        let resp = authorize_with_consent(&app, &mut b, id, "ann@example.com", &[]).await;
+        assert!(location_params(&resp).contains_key("code"));
+    }
+}

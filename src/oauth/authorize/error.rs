@@ -6,12 +6,21 @@
 //! be used as an open redirector. After that it goes back to the client: the
 //! redirect URI with `error`, `error_description`, `state` and `iss` (RFC 9207).
 //! Which of the two is decided where the error is made (see
-//! [`super::request::validate`]); [`AuthorizeError::answer`] only renders it.
+//! [`super::request::validate`]).
+//!
+//! Even then the redirect is automatic only for a client a member has
+//! allowed or denied on the consent page (RFC 9700 §4.17: a registered
+//! redirect URI is not a trusted one while registration is open). For any
+//! other client the member gets a page saying what went wrong, with a link
+//! `<a id="continue">` to the same URI. [`AuthorizeError::send`] looks that
+//! up and [`AuthorizeError::answer`] renders; no error site decides it.
 
 use poem::http::StatusCode;
 use sea_orm::DbErr;
 
-use super::request::redirect_with;
+use super::consent;
+use super::request::{display_host, redirect_with};
+use crate::AppState;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::web::PageError;
 
@@ -21,11 +30,17 @@ pub enum Destination {
     /// The error page (400), or the "temporarily unavailable" page for a
     /// server fault. Never a redirect.
     Page,
-    /// Back to the client's redirect URI, with the request's `state`.
-    Redirect {
-        redirect_uri: String,
-        state: Option<String>,
-    },
+    /// Back to the client's redirect URI, with the request's `state`:
+    /// automatically or through a link (see the module comment).
+    Redirect(Box<Back>),
+}
+
+/// Where a redirected error goes (boxed: an error stays small).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Back {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,25 +66,48 @@ impl AuthorizeError {
         }
     }
 
-    /// An error sent back to the client at `redirect_uri`.
+    /// An error sent back to the client `client_id` at `redirect_uri`.
     pub fn redirect(
         code: ErrorCode,
         description: impl Into<String>,
+        client_id: &str,
         redirect_uri: &str,
         state: Option<&str>,
     ) -> Self {
         AuthorizeError {
             error: OAuthError::of(code, description),
-            to: Destination::Redirect {
+            to: Destination::Redirect(Box::new(Back {
+                client_id: client_id.to_string(),
                 redirect_uri: redirect_uri.to_string(),
                 state: state.map(str::to_string),
-            },
+            })),
         }
     }
 
-    /// What the browser gets. `issuer` is sent as `iss` (RFC 9207);
-    /// `status` is 302 after a GET and 303 after the consent form's POST.
-    pub fn answer(self, issuer: &str, status: StatusCode) -> PageError {
+    /// What the browser gets: [`Self::answer`], automatic only when a
+    /// member has acted on this client's consent page. A fault while
+    /// looking that up is logged and answered with the link page (the
+    /// safe side).
+    pub async fn send(self, state: &AppState, status: StatusCode) -> PageError {
+        let automatic = match &self.to {
+            Destination::Page => false,
+            Destination::Redirect(back) => {
+                match consent::decided(&state.db, &back.client_id).await {
+                    Ok(decided) => decided,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot tell whether the client is trusted");
+                        false
+                    }
+                }
+            }
+        };
+        self.answer(&state.settings.issuer, status, automatic)
+    }
+
+    /// Pure: what the browser gets. `issuer` is sent as `iss` (RFC 9207);
+    /// `status` is 302 after a GET and 303 after the consent form's POST;
+    /// without `automatic` a redirect becomes the page with the link.
+    pub fn answer(self, issuer: &str, status: StatusCode, automatic: bool) -> PageError {
         match self.to {
             Destination::Page if self.error.status.is_server_error() => PageError::Unavailable,
             Destination::Page if self.error.status == StatusCode::TOO_MANY_REQUESTS => {
@@ -79,10 +117,12 @@ impl AuthorizeError {
                 }
             }
             Destination::Page => cannot_complete(self.error.description),
-            Destination::Redirect {
-                redirect_uri,
-                state,
-            } => {
+            Destination::Redirect(back) => {
+                let Back {
+                    redirect_uri,
+                    state,
+                    ..
+                } = *back;
                 let mut p = vec![
                     ("error", self.error.code.as_str()),
                     ("error_description", self.error.description.as_str()),
@@ -92,7 +132,13 @@ impl AuthorizeError {
                 }
                 p.push(("iss", issuer));
                 match redirect_with(&redirect_uri, &p) {
-                    Some(location) => PageError::Redirect { status, location },
+                    Some(location) if automatic => PageError::Redirect { status, location },
+                    Some(location) => PageError::Continue {
+                        location,
+                        host: display_host(&redirect_uri),
+                        error: self.error.code.as_str(),
+                        description: self.error.description,
+                    },
                     None => cannot_complete("Bad redirect URI."),
                 }
             }
@@ -142,11 +188,12 @@ mod tests {
         let e = AuthorizeError::redirect(
             ErrorCode::AccessDenied,
             "the user said \"no\"",
+            "c1",
             "https://app.example/cb?x=1",
             Some("s t"),
         );
         assert_eq!(
-            e.answer(ISS, StatusCode::SEE_OTHER),
+            e.answer(ISS, StatusCode::SEE_OTHER, true),
             PageError::Redirect {
                 status: StatusCode::SEE_OTHER,
                 location: "https://app.example/cb?x=1&error=access_denied\
@@ -158,10 +205,11 @@ mod tests {
         let e = AuthorizeError::redirect(
             ErrorCode::LoginRequired,
             "x",
+            "c1",
             "https://app.example/cb",
             None,
         );
-        let PageError::Redirect { location, .. } = e.answer(ISS, StatusCode::FOUND) else {
+        let PageError::Redirect { location, .. } = e.answer(ISS, StatusCode::FOUND, true) else {
             panic!("a redirect");
         };
         assert!(!location.contains("state="), "{location}");
@@ -171,13 +219,40 @@ mod tests {
     fn a_page_error_keeps_its_message_and_is_never_a_redirect() {
         let e = AuthorizeError::page(ErrorCode::InvalidClient, "Unknown client: \"x\".");
         assert_eq!(
-            e.answer(ISS, StatusCode::FOUND),
+            e.answer(ISS, StatusCode::FOUND, true),
             cannot_complete("Unknown client: \"x\".")
         );
-        let e = AuthorizeError::redirect(ErrorCode::InvalidRequest, "x", "not a url", None);
+        for automatic in [true, false] {
+            let e =
+                AuthorizeError::redirect(ErrorCode::InvalidRequest, "x", "c1", "not a url", None);
+            assert_eq!(
+                e.answer(ISS, StatusCode::FOUND, automatic),
+                cannot_complete("Bad redirect URI.")
+            );
+        }
+    }
+
+    #[test]
+    fn an_untrusted_redirect_is_a_page_with_the_same_location() {
+        let e = AuthorizeError::redirect(
+            ErrorCode::InvalidScope,
+            "unknown scope",
+            "c1",
+            "https://app.example/cb",
+            Some("s"),
+        );
+        let PageError::Redirect { location, .. } = e.clone().answer(ISS, StatusCode::FOUND, true)
+        else {
+            panic!("a redirect");
+        };
         assert_eq!(
-            e.answer(ISS, StatusCode::FOUND),
-            cannot_complete("Bad redirect URI.")
+            e.answer(ISS, StatusCode::FOUND, false),
+            PageError::Continue {
+                location,
+                host: "app.example".into(),
+                error: "invalid_scope",
+                description: "unknown scope".into(),
+            }
         );
     }
 
@@ -185,6 +260,9 @@ mod tests {
     fn a_database_fault_is_the_unavailable_page() {
         let e = AuthorizeError::from(DbErr::Custom("boom".into()));
         assert_eq!(e.to, Destination::Page);
-        assert_eq!(e.answer(ISS, StatusCode::FOUND), PageError::Unavailable);
+        assert_eq!(
+            e.answer(ISS, StatusCode::FOUND, false),
+            PageError::Unavailable
+        );
     }
 }

@@ -27,7 +27,7 @@ use self::error::{AuthorizeError, cannot_complete};
 use self::request::{Params, ValidRequest};
 use crate::AppState;
 use crate::accounts;
-use crate::oauth::client::model::{self, ClientKind};
+use crate::oauth::client::model::{self, ClientKind, ClientRecord};
 use crate::oauth::client::{metadata_document, store as clients};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::{redirect_uri, resource};
@@ -100,42 +100,83 @@ fn to_login(params: &Params, force: bool) -> Response {
     redirect(StatusCode::FOUND, &format!("/login?{}", q.finish()))
 }
 
-/// How this handler sends an authorization error: `iss` is the issuer
-/// (RFC 9207), `status` 302 after a GET and 303 after the consent POST.
-fn sender(state: &AppState, status: StatusCode) -> impl Fn(AuthorizeError) -> PageError + '_ {
-    move |e| e.answer(&state.settings.issuer, status)
+/// Why a handler stops: an authorization error (sent by
+/// [`AuthorizeError::send`], which decides redirect or page) or any other
+/// refusal, already a page.
+enum Stop {
+    Authorize(AuthorizeError),
+    Page(PageError),
+}
+
+impl From<AuthorizeError> for Stop {
+    fn from(e: AuthorizeError) -> Self {
+        Stop::Authorize(e)
+    }
+}
+
+impl From<PageError> for Stop {
+    fn from(e: PageError) -> Self {
+        Stop::Page(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for Stop {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Stop::Page(e.into())
+    }
+}
+
+/// The handler's answer: `status` (302 after a GET, 303 after the consent
+/// POST) is the status of a redirected error.
+async fn finish(
+    state: &AppState,
+    status: StatusCode,
+    outcome: Result<Response, Stop>,
+) -> Result<Response, PageError> {
+    match outcome {
+        Ok(resp) => Ok(resp),
+        Err(Stop::Page(e)) => Err(e),
+        Err(Stop::Authorize(e)) => Err(e.send(state, status).await),
+    }
 }
 
 #[handler]
 pub async fn get(state: Data<&Arc<AppState>>, req: &Request) -> Result<Response, PageError> {
-    let send = sender(&state, StatusCode::FOUND);
+    finish(&state, StatusCode::FOUND, authorize(&state, req).await).await
+}
+
+async fn authorize(state: &AppState, req: &Request) -> Result<Response, Stop> {
     let params = Params::from_pairs(url::form_urlencoded::parse(
         req.uri().query().unwrap_or_default().as_bytes(),
     ));
     let ip = rate_limit::client_ip(req.remote_addr());
-    let v = validate(&state, &params, ip).await.map_err(&send)?;
+    let v = validate(state, &params, ip).await?;
     // prompt=login: a fresh sign-in, then this request again without it.
     if v.prompt.login {
         return Ok(to_login(&params.without_prompt_login(), true));
     }
-    let Some(session) = current_session(&state, req).await? else {
+    let Some(session) = current_session(state, req).await? else {
         if v.prompt.none {
-            return Err(send(
-                v.refuse(ErrorCode::LoginRequired, "the user is not signed in"),
-            ));
+            return Err(v
+                .refuse(ErrorCode::LoginRequired, "the user is not signed in")
+                .into());
         }
         return Ok(to_login(&params, false));
     };
     let memberships = accounts::memberships(&state.db, &session.user_id).await?;
     if memberships.is_empty() {
-        return Err(send(v.refuse(
-            ErrorCode::AccessDenied,
-            "the account is not a member of any agency",
-        )));
+        return Err(v
+            .refuse(
+                ErrorCode::AccessDenied,
+                "the account is not a member of any agency",
+            )
+            .into());
     }
-    // Remembered consent that covers this request skips the page.
+    // Remembered consent for this resource that covers this request skips
+    // the page.
     if !v.prompt.consent {
-        let remembered = consent::remembered(&state.db, &session.user_id, &v.client_id).await?;
+        let remembered =
+            consent::remembered(&state.db, &session.user_id, &v.client_id, &v.resource).await?;
         for r in &remembered {
             let Some((_, role)) = memberships.iter().find(|(a, _)| a.id == r.agency_id) else {
                 continue;
@@ -144,25 +185,27 @@ pub async fn get(state: Data<&Arc<AppState>>, req: &Request) -> Result<Response,
             if !granted.is_empty()
                 && consent::covers(&r.scope, &consent::grant_set(&granted, v.offline))
             {
-                return issue_code(
-                    &state,
+                return Ok(issue_code(
+                    state,
                     &v,
                     &session,
                     &r.agency_id,
                     &granted,
                     StatusCode::FOUND,
                 )
-                .await;
+                .await?);
             }
         }
     }
     if v.prompt.none {
-        return Err(send(v.refuse(
-            ErrorCode::ConsentRequired,
-            "the user has not consented to this request",
-        )));
+        return Err(v
+            .refuse(
+                ErrorCode::ConsentRequired,
+                "the user has not consented to this request",
+            )
+            .into());
     }
-    consent_page(&state, &params, &v, &session, &memberships).await
+    Ok(consent_page(state, &params, &v, &session, &memberships).await?)
 }
 
 async fn consent_page(
@@ -221,6 +264,13 @@ async fn consent_page(
         .flatten();
     let csrf = session.csrf_token();
     let redirect_host = request::display_host(&v.redirect_uri);
+    // The audience of the tokens (RFC 8707), named by its resource server.
+    let resource_name = resource::name(&state.db, &v.resource).await?;
+    // Said whenever the token endpoint will issue a refresh token: the
+    // same function decides both.
+    let stays_connected_for = ClientRecord::from_model(&client)
+        .gets_refresh_tokens()
+        .then(|| web::humanise_secs(state.settings.tokens.refresh_token_ttl_secs));
     Ok(web::page(
         StatusCode::OK,
         ConsentPage {
@@ -229,6 +279,9 @@ async fn consent_page(
             client_host: client_host.as_deref(),
             redirect_host: &redirect_host,
             loopback_only,
+            resource: &v.resource,
+            resource_name: resource_name.as_deref(),
+            stays_connected_for: stays_connected_for.as_deref(),
             scopes,
             offline: v.offline,
             hidden: params.pairs(),
@@ -253,31 +306,47 @@ pub async fn post(
     req: &Request,
     body: Body,
 ) -> Result<Response, PageError> {
-    let send = sender(&state, StatusCode::SEE_OTHER);
+    let outcome = decide(&state, req, body).await;
+    finish(&state, StatusCode::SEE_OTHER, outcome).await
+}
+
+async fn decide(state: &AppState, req: &Request, body: Body) -> Result<Response, Stop> {
     let form = web::read_form(req, body)
         .await
         .ok_or_else(PageError::unreadable_form)?;
     let params = Params::from_pairs(form.iter().map(|(k, v)| (k.as_str(), v.clone())));
     let ip = rate_limit::client_ip(req.remote_addr());
-    let v = validate(&state, &params, ip).await.map_err(&send)?;
-    let Some(session) = current_session(&state, req).await? else {
+    let v = validate(state, &params, ip).await?;
+    let Some(session) = current_session(state, req).await? else {
         return Err(PageError::Message {
             status: StatusCode::FORBIDDEN,
             title: "Signed out",
             message: "Your session has ended. Start again from the app.".into(),
-        });
+        }
+        .into());
     };
     if !session.csrf_ok(field(&form, "csrf_token")) {
-        return Err(PageError::FormExpired);
+        return Err(PageError::FormExpired.into());
     }
-    match field(&form, "decision") {
-        Some("allow") => {}
-        Some("deny") => {
-            return Err(send(
-                v.refuse(ErrorCode::AccessDenied, "the user denied the request"),
-            ));
-        }
-        _ => return Err(PageError::bad_request("Choose Allow or Deny.")),
+    let now = crate::clock::now();
+    let allow = match field(&form, "decision") {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => return Err(PageError::bad_request("Choose Allow or Deny.").into()),
+    };
+    if allow {
+        // Issue 13 item 4: a document client is stored once a member allows it.
+        metadata_document::keep(state, ip, &v.client_id)
+            .await
+            .map_err(AuthorizeError::on_page)?;
+    }
+    // A member acted on this client's page: from now on its errors are
+    // redirected automatically (RFC 9700 §4.17), this answer included.
+    consent::record_decision(&state.db, &v.client_id, now).await?;
+    if !allow {
+        return Err(v
+            .refuse(ErrorCode::AccessDenied, "the user denied the request")
+            .into());
     }
     let memberships = accounts::memberships(&state.db, &session.user_id).await?;
     let chosen = match (field(&form, "agency"), memberships.as_slice()) {
@@ -286,39 +355,34 @@ pub async fn post(
         (None, _) => None,
     };
     let Some((agency, role)) = chosen else {
-        return Err(PageError::bad_request("Choose one of your agencies."));
+        return Err(PageError::bad_request("Choose one of your agencies.").into());
     };
     let (granted, _) = consent::narrow(&v.scopes, *role);
     if granted.is_empty() {
-        return Err(send(v.refuse(
-            ErrorCode::AccessDenied,
-            "none of the requested scopes is available to the member's role",
-        )));
+        return Err(v
+            .refuse(
+                ErrorCode::AccessDenied,
+                "none of the requested scopes is available to the member's role",
+            )
+            .into());
     }
-    // Issue 13 item 4: a document client is stored once a member allows it.
-    metadata_document::keep(&state, ip, &v.client_id)
-        .await
-        .map_err(|e| send(AuthorizeError::on_page(e)))?;
-    let now = crate::clock::now();
     let set = consent::grant_set(&granted, v.offline);
-    consent::remember(
-        &state.db,
-        &session.user_id,
-        &v.client_id,
-        &agency.id,
-        &set,
-        now,
-    )
-    .await?;
-    issue_code(
-        &state,
+    let grant = consent::Grant {
+        user_id: &session.user_id,
+        client_id: &v.client_id,
+        agency_id: &agency.id,
+        resource: &v.resource,
+    };
+    consent::remember(&state.db, &grant, &set, now).await?;
+    Ok(issue_code(
+        state,
         &v,
         &session,
         &agency.id,
         &granted,
         StatusCode::SEE_OTHER,
     )
-    .await
+    .await?)
 }
 
 /// Store a code for this grant and send the member back to the client.

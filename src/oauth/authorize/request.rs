@@ -137,7 +137,13 @@ pub struct ValidRequest {
 impl ValidRequest {
     /// An error about this (valid) request: it goes back to the client.
     pub fn refuse(&self, code: ErrorCode, description: impl Into<String>) -> AuthorizeError {
-        AuthorizeError::redirect(code, description, &self.redirect_uri, self.state.as_deref())
+        AuthorizeError::redirect(
+            code,
+            description,
+            &self.client_id,
+            &self.redirect_uri,
+            self.state.as_deref(),
+        )
     }
 }
 
@@ -198,7 +204,13 @@ pub fn validate(
     // 2. Everything else goes back to the client.
     let state = params.get("state").map(str::to_string);
     let fail = |code: ErrorCode, description: String| {
-        AuthorizeError::redirect(code, description, &redirect_uri, state.as_deref())
+        AuthorizeError::redirect(
+            code,
+            description,
+            &client.client_id,
+            &redirect_uri,
+            state.as_deref(),
+        )
     };
     if params.is_repeated("resource") {
         return Err(fail(
@@ -459,9 +471,9 @@ mod tests {
         match r {
             Err(AuthorizeError {
                 error,
-                to: Destination::Redirect { state, .. },
+                to: Destination::Redirect(back),
             }) => {
-                assert_eq!(state.as_deref(), Some("xyz"));
+                assert_eq!(back.state.as_deref(), Some("xyz"));
                 error.code
             }
             other => panic!("expected a redirect error, got {other:?}"),

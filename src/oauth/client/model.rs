@@ -132,6 +132,14 @@ impl ClientRecord {
     pub fn has_grant(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }
+
+    /// Whether redeeming an authorization code gives this client a refresh
+    /// token: exactly when it registered the refresh_token grant (whether or
+    /// not it asked for `offline_access`). The token endpoint decides with
+    /// this, and the consent page says so from it, so the two cannot drift.
+    pub fn gets_refresh_tokens(&self) -> bool {
+        self.has_grant(GrantType::RefreshToken)
+    }
 }
 
 /// A registered client for unit tests of the grants: `secret` makes it

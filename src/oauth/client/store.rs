@@ -337,3 +337,23 @@ pub async fn registered_resources(db: &impl ConnectionTrait) -> Result<Vec<Strin
         .await?;
     Ok(found.into_iter().flatten().collect())
 }
+
+/// Every resource server's (resource identifier, name), for the consent
+/// page to name the resource a request is for.
+pub async fn resource_server_names(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<(String, Option<String>)>, DbErr> {
+    let found = Entity::find()
+        .select_only()
+        .column(Column::Resource)
+        .column(Column::ClientName)
+        .filter(Column::Kind.eq(ClientKind::ResourceServer))
+        .filter(Column::Resource.is_not_null())
+        .into_tuple::<(Option<String>, Option<String>)>()
+        .all(db)
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(r, name)| r.map(|r| (r, name)))
+        .collect())
+}

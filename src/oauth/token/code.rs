@@ -18,7 +18,7 @@ use super::request::CodeRequest;
 use crate::AppState;
 use crate::accounts;
 use crate::crypto::sha256_hex;
-use crate::oauth::client::{ClientRecord, GrantType};
+use crate::oauth::client::ClientRecord;
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce;
 use crate::oauth::resource;
@@ -145,7 +145,7 @@ pub async fn exchange(
         scopes: &scopes,
     };
     let family = client
-        .has_grant(GrantType::RefreshToken)
+        .gets_refresh_tokens()
         .then_some(Family::Start { code_hash: &hash });
     let jti = stamp.jti.clone();
     let response = member::finish(state, txn, stamp, &grant, family).await?;

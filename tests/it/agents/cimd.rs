@@ -1124,3 +1124,25 @@ async fn housekeeping_prunes_expired_documents_and_ungranted_document_clients() 
     assert!(client_row(&app, &url).await.is_none());
     assert!(entry().await.unwrap().is_none());
 }
+
+/// A member denying a document client stores nothing (only an allow does),
+/// and the denial is a page with a link, not a redirect: nobody has allowed
+/// the client, so its redirect URI is not trusted (RFC 9700 §4.17).
+#[tokio::test]
+async fn denying_a_document_client_stores_nothing_and_shows_a_link() {
+    let docs = DocServer::start().await;
+    let app = app_with_loopback().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let url = docs.url("/agent.json");
+    docs.serve("/agent.json", Answer::json(&document(&url)));
+    let mut b = Browser::new(&app);
+    let resp = b.get(&authorize_url(&url, &[])).await;
+    let next = next_param(&location(&resp));
+    b.sign_in("ann@example.com", PASSWORD, Some(&next)).await;
+    let resp = decide_on_consent(&mut b, &url, "deny").await;
+    assert_eq!(resp.status(), 400, "{}", location(&resp));
+    let link = continue_link(&resp.text().await.unwrap()).expect("a continue link");
+    assert!(link.starts_with(REDIRECT), "{link}");
+    assert_eq!(url_params(&link)["error"], "access_denied");
+    assert!(client_row(&app, &url).await.is_none(), "nothing stored");
+}

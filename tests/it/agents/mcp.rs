@@ -60,6 +60,21 @@ fn expect_redirect_error(app: &TestApp, resp: &reqwest::Response, code: &str, wh
     assert_eq!(p.get("iss"), Some(&app.base), "{what}");
 }
 
+/// The same for a client no member has acted on yet (RFC 9700 §4.17): a
+/// page whose `<a id="continue">` link carries `error`, `state` and `iss`.
+async fn expect_linked_error(app: &TestApp, resp: reqwest::Response, code: &str, what: &str) {
+    assert_eq!(resp.status(), 400, "{what}");
+    assert!(resp.headers().get("location").is_none(), "{what}");
+    let html = resp.text().await.unwrap();
+    let href = continue_link(&html).unwrap_or_else(|| panic!("{what}: {html}"));
+    assert!(href.starts_with(REDIRECT), "{what}: {href}");
+    let p = url_params(&href);
+    assert_eq!(p.get("error").map(String::as_str), Some(code), "{what}");
+    assert!(p.contains_key("error_description"), "{what}");
+    assert_eq!(p.get("state").map(String::as_str), Some("st-123"), "{what}");
+    assert_eq!(p.get("iss"), Some(&app.base), "{what}");
+}
+
 struct Client {
     id: String,
 }
@@ -299,12 +314,13 @@ async fn every_client_visible_error_has_its_rfc_code() {
             &[("scope", "agency:read offline_access")],
         ))
         .await;
-    expect_redirect_error(
+    expect_linked_error(
         &app,
-        &code_only_offline,
+        code_only_offline,
         "invalid_scope",
         "offline_access without the refresh_token grant",
-    );
+    )
+    .await;
 
     // login_required: prompt=none while signed out.
     let mut anonymous = Browser::new(&app);
@@ -317,7 +333,18 @@ async fn every_client_visible_error_has_its_rfc_code() {
     let resp = b
         .get(&authorize_url(&fresh.id, &[("prompt", "none")]))
         .await;
-    expect_redirect_error(&app, &resp, "consent_required", "prompt=none no consent");
+    expect_linked_error(&app, resp, "consent_required", "prompt=none no consent").await;
+    // Once a member has acted on its page, the same errors redirect.
+    decide_on_consent(&mut b, &fresh.id, "deny").await;
+    let resp = b
+        .get(&authorize_url(&fresh.id, &[("prompt", "none")]))
+        .await;
+    expect_redirect_error(
+        &app,
+        &resp,
+        "consent_required",
+        "prompt=none after a denial",
+    );
 }
 
 #[tokio::test]

@@ -158,6 +158,22 @@ pub fn location_params(resp: &Response) -> BTreeMap<String, String> {
     url.query_pairs().into_owned().collect()
 }
 
+/// The `href` of the `<a id="continue">` link of an authorization error
+/// page (RFC 9700 §4.17: a redirect the member follows by hand), unescaped.
+pub fn continue_link(html: &str) -> Option<String> {
+    let rest = html.split(r#"<a id="continue" href=""#).nth(1)?;
+    rest.split('"').next().map(unescape)
+}
+
+/// The query parameters of an absolute URL.
+pub fn url_params(u: &str) -> BTreeMap<String, String> {
+    url::Url::parse(u)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
 pub fn location(resp: &Response) -> String {
     resp.headers()
         .get("location")
@@ -234,6 +250,20 @@ pub fn authorize_url(client_id: &str, extra: &[(&str, &str)]) -> String {
         .extend_pairs(pairs)
         .finish();
     format!("/oauth/authorize?{q}")
+}
+
+/// A signed-in member answers `decision` ("allow" or "deny") on the consent
+/// page of `client_id`; returns the response to the form. Either answer
+/// makes the client's authorization errors redirect automatically
+/// (RFC 9700 §4.17).
+pub async fn decide_on_consent(b: &mut Browser, client_id: &str, decision: &str) -> Response {
+    let resp = b
+        .get(&authorize_url(client_id, &[("prompt", "consent")]))
+        .await;
+    assert_eq!(resp.status(), 200, "the consent page: {}", location(&resp));
+    let mut form = hidden_fields(&resp.text().await.unwrap());
+    form.push(("decision".into(), decision.into()));
+    b.post_form("/oauth/authorize", &form).await
 }
 
 /// Walk sign-in and consent (allow) for `email`; returns the final redirect.
