@@ -114,12 +114,16 @@ pub async fn remember(
 
 /// Consents copied by the migration that bound consent to the resource
 /// carry the empty resource; they were all given for the default resource,
-/// which only the configuration knows. Called at every start (one UPDATE
-/// that finds nothing once done).
+/// which only the configuration knows. Called at every start: a read that
+/// finds nothing once done, so a read-only database still starts.
 pub async fn adopt_unbound(
     db: &impl ConnectionTrait,
     default_resource: &str,
 ) -> Result<u64, DbErr> {
+    let unbound = Entity::find().filter(Column::Resource.eq("")).one(db).await?;
+    if unbound.is_none() {
+        return Ok(0);
+    }
     let res = Entity::update_many()
         .col_expr(Column::Resource, Expr::value(default_resource))
         .filter(Column::Resource.eq(""))
