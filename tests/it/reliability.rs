@@ -7,26 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::browser::*;
-use crate::support::process::{self, Proxy};
+use crate::support::process::{self, Proxy, seed_member};
 use crate::support::token::{DEFAULT_RESOURCE, create_resource_server_in};
 use crate::support::*;
 use serde_json::{Value, json};
 
 const ISSUER: &str = "http://auth.skedcast.test";
-
-/// A member, created straight in the database the processes share.
-async fn seed_member(db_url: &str, role: &str) {
-    let db = skedcast_auth::db::connect(&settings(db_url, ISSUER, &[]).database)
-        .await
-        .unwrap();
-    skedcast_auth::db::migrate(&db).await.unwrap();
-    use skedcast_auth::accounts;
-    accounts::create_agency(&db, "Acme").await.unwrap();
-    let hash = accounts::password::hash(PASSWORD.into()).await.unwrap();
-    accounts::create_user(&db, "ann@example.com", "Acme", role, Some(hash))
-        .await
-        .unwrap();
-}
 
 async fn register(base: &str) -> Value {
     let resp = http_client()

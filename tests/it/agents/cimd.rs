@@ -400,7 +400,7 @@ async fn bad_documents_are_error_pages_and_invalid_client() {
     docs.serve(
         "/slow.json",
         Answer {
-            delay: Duration::from_secs(3),
+            delay: Duration::from_secs(60),
             ..Answer::json(&document(&u("/slow.json")))
         },
     );
@@ -469,10 +469,11 @@ async fn bad_documents_are_error_pages_and_invalid_client() {
     // The redirect was not followed.
     assert_eq!(docs.hits("/good.json"), 1);
 
-    // Too slow: cut at the configured 1 s, without waiting for the server.
+    // Too slow: cut at the configured 1 s, without waiting for the server
+    // (which would answer after 60 s: the margin is wide, not a race).
     let started = Instant::now();
     assert_error_page(&app, &u("/slow.json"), &[], "did not arrive within 1 s").await;
-    assert!(started.elapsed() < Duration::from_millis(2500));
+    assert!(started.elapsed() < Duration::from_secs(30));
 
     // Nothing was stored for a refused document.
     for (path, _, _) in cases.iter().filter(|(p, _, _)| *p != "/good.json") {

@@ -157,3 +157,22 @@ impl Proxy {
         format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432))
     }
 }
+
+/// A member `ann@example.com` of agency Acme with `role` and the test
+/// password, created straight in the database the processes share.
+pub async fn seed_member(db_url: &str, role: &str) {
+    let db = skedcast_auth::db::connect(
+        &super::settings(db_url, "http://auth.skedcast.test", &[]).database,
+    )
+    .await
+    .unwrap();
+    skedcast_auth::db::migrate(&db).await.unwrap();
+    use skedcast_auth::accounts;
+    accounts::create_agency(&db, "Acme").await.unwrap();
+    let hash = accounts::password::hash(super::browser::PASSWORD.into())
+        .await
+        .unwrap();
+    accounts::create_user(&db, "ann@example.com", "Acme", role, Some(hash))
+        .await
+        .unwrap();
+}
