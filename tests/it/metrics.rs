@@ -1,7 +1,6 @@
 //! `GET /metrics`: off by default, protected by a bearer token, Prometheus
 //! text with request and security counters.
 
-
 use crate::support::browser::*;
 use crate::support::process::{self, seed_member};
 use crate::support::*;

@@ -981,6 +981,92 @@ async fn document_fetches_are_limited_per_host() {
     assert_eq!(all_hits(&docs), 3);
 }
 
+/// A client a member allowed keeps working while its document's host is
+/// over the fetch limit: its stored metadata is used past its cache time
+/// instead of a 429, so flooding the host with made-up document URLs
+/// cannot lock out the clients people use.
+#[tokio::test]
+async fn an_allowed_client_keeps_working_while_its_host_is_over_the_limit() {
+    let docs = DocServer::start().await;
+    let app = spawn_app_with(
+        Arc::new(fresh_db().await),
+        &[
+            ("SKEDCAST__CIMD__ALLOW_LOOPBACK", "true"),
+            ("SKEDCAST__CIMD__FETCHES_PER_MINUTE_PER_HOST", "2"),
+        ],
+    )
+    .await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    away_from_window_edge(15).await;
+    let url = docs.url("/agent.json");
+    docs.serve("/agent.json", Answer::json(&document(&url)));
+    let mut b = Browser::new(&app);
+    let resp = authorize_with_consent(&app, &mut b, &url, "ann@example.com", &[]).await;
+    let code = location_params(&resp)["code"].clone();
+    let resp = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &url),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let rt = resp.json::<Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Another address spends the host's limit on made-up documents.
+    let other = Browser::from_ip(&app, "127.0.0.9");
+    for i in 0..2 {
+        let path = format!("/made-up/{i}.json");
+        let made_up = docs.url(&path);
+        docs.serve(&path, Answer::json(&document(&made_up)));
+        let resp = other
+            .client
+            .post(app.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", made_up.as_str()),
+                ("refresh_token", "x"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        if i == 1 {
+            assert_too_many(resp).await;
+        } else {
+            assert_eq!(status, 400);
+        }
+    }
+    // The allowed client's stored document is past its cache time.
+    {
+        use entity::client_metadata_document::{Column, Entity};
+        use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+        Entity::update_many()
+            .col_expr(Column::ExpiresAt, Expr::value(0i64))
+            .filter(Column::Url.eq(url.as_str()))
+            .exec(&app.state.db)
+            .await
+            .unwrap();
+    }
+    let resp = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &url),
+            ("refresh_token", &rt),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "served from the stored metadata");
+    assert_eq!(docs.hits("/agent.json"), 1, "not fetched: the host is over");
+}
+
 /// Concurrent requests for one document not yet fetched share one fetch.
 #[tokio::test]
 async fn concurrent_uses_of_a_new_document_share_one_fetch() {

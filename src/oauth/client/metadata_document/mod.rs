@@ -249,7 +249,17 @@ async fn resolve(
     {
         return Ok(Resolved::Stored(Box::new(row)));
     }
-    let doc = document(state, ip, &url, client_id, false, now).await?;
+    let doc = match document(state, ip, &url, client_id, false, now).await {
+        Ok(doc) => doc,
+        // Over a fetch limit: a client a member already allowed keeps its
+        // stored metadata until the limit's window ends, so flooding its
+        // host with made-up document URLs cannot lock it out. It is
+        // refreshed on the first request after that.
+        Err(e) if e.code == ErrorCode::TooManyRequests => {
+            return Ok(Resolved::Stored(Box::new(row)));
+        }
+        Err(e) => return Err(e),
+    };
     let row = store::save(
         db,
         client_id,
