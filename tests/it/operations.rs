@@ -225,7 +225,26 @@ async fn fresh_start_creates_the_sqlite_file_and_logs_no_secrets() {
         .unwrap();
     assert_ne!(resp.headers()["x-request-id"], "x\"} injected");
 
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Every request's log line is written before the process stops.
+    let logged = lines.clone();
+    wait_until(
+        "three request log lines",
+        std::time::Instant::now(),
+        Duration::from_secs(30),
+        || {
+            let logged = logged.clone();
+            async move {
+                let n = logged
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|l| l.contains(r#""message":"request""#))
+                    .count();
+                n >= 3
+            }
+        },
+    )
+    .await;
     let _ = child.kill();
     let _ = child.wait();
     let logs = lines.lock().unwrap().join("\n");

@@ -1071,14 +1071,22 @@ async fn an_allowed_client_keeps_working_while_its_host_is_over_the_limit() {
 #[tokio::test]
 async fn concurrent_uses_of_a_new_document_share_one_fetch() {
     let docs = DocServer::start().await;
-    let app = app_with_loopback().await;
+    let app = spawn_app_with(
+        Arc::new(fresh_db().await),
+        &[
+            ("SKEDCAST__CIMD__ALLOW_LOOPBACK", "true"),
+            ("SKEDCAST__CIMD__FETCH_TIMEOUT_SECS", "10"),
+        ],
+    )
+    .await;
     let path = "/slowish.json";
     let url = docs.url(path);
-    // Slow enough that every request arrives while the fetch is running.
+    // Slow enough that every request arrives while the fetch is running
+    // (they are sent at once; 3 s is a wide margin even on a loaded machine).
     docs.serve(
         path,
         Answer {
-            delay: Duration::from_millis(300),
+            delay: Duration::from_secs(3),
             ..Answer::json(&document(&url))
         },
     );
