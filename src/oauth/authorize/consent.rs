@@ -246,30 +246,7 @@ mod tests {
 
     #[test]
     fn only_what_the_page_shows_or_the_grant_depends_on_is_a_change() {
-        let before = Client {
-            client_id: "c1".into(),
-            kind: model::ClientKind::Dynamic,
-            client_secret_hash: None,
-            registration_token_hash: None,
-            token_endpoint_auth_method: model::AuthMethod::None,
-            grant_types: r#"["authorization_code","refresh_token"]"#.into(),
-            response_types: r#"["code"]"#.into(),
-            redirect_uris: r#"["https://app.example/cb"]"#.into(),
-            contacts: "[]".into(),
-            scope: None,
-            client_name: Some("App".into()),
-            client_uri: None,
-            logo_uri: None,
-            tos_uri: None,
-            policy_uri: None,
-            software_id: None,
-            software_version: None,
-            created_at: 0,
-            updated_at: 0,
-            first_authorized_at: None,
-            resource: None,
-            application_type: None,
-        };
+        let before = model::test_row();
         assert!(!members_saw_a_change(&before, &before.clone()));
         let same = |f: fn(&mut Client)| {
             let mut after = before.clone();

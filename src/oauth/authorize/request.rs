@@ -401,7 +401,6 @@ pub fn display_host(redirect_uri: &str) -> String {
 mod tests {
     use super::*;
     use crate::oauth::authorize::error::Destination;
-    use crate::oauth::client::model::{AuthMethod, ClientKind};
 
     fn is_page(r: Result<ValidRequest, AuthorizeError>) -> bool {
         matches!(
@@ -415,28 +414,10 @@ mod tests {
 
     fn client(grants: &str, scope: Option<&str>) -> Client {
         Client {
-            client_id: "c1".into(),
-            kind: ClientKind::Dynamic,
-            client_secret_hash: None,
-            registration_token_hash: None,
-            token_endpoint_auth_method: AuthMethod::None,
             grant_types: grants.into(),
-            response_types: r#"["code"]"#.into(),
             redirect_uris: r#"["https://app.example/cb","http://127.0.0.1/cb"]"#.into(),
-            contacts: "[]".into(),
             scope: scope.map(str::to_string),
-            client_name: Some("App".into()),
-            client_uri: None,
-            logo_uri: None,
-            tos_uri: None,
-            policy_uri: None,
-            software_id: None,
-            software_version: None,
-            created_at: 0,
-            updated_at: 0,
-            first_authorized_at: None,
-            resource: None,
-            application_type: None,
+            ..crate::oauth::client::model::test_row()
         }
     }
 

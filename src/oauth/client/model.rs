@@ -165,6 +165,37 @@ pub fn test_record(scope: &str, grants: &[GrantType], secret: bool) -> ClientRec
     }
 }
 
+/// A stored public client for unit tests: `c1`, "App", the code and
+/// refresh grants, redirect URI `https://app.example/cb`. Tests change what
+/// they need with struct update syntax.
+#[cfg(test)]
+pub fn test_row() -> Model {
+    Model {
+        client_id: "c1".into(),
+        kind: ClientKind::Dynamic,
+        client_secret_hash: None,
+        registration_token_hash: None,
+        token_endpoint_auth_method: AuthMethod::None,
+        grant_types: r#"["authorization_code","refresh_token"]"#.into(),
+        response_types: r#"["code"]"#.into(),
+        redirect_uris: r#"["https://app.example/cb"]"#.into(),
+        contacts: "[]".into(),
+        scope: None,
+        client_name: Some("App".into()),
+        client_uri: None,
+        logo_uri: None,
+        tos_uri: None,
+        policy_uri: None,
+        software_id: None,
+        software_version: None,
+        created_at: 0,
+        updated_at: 0,
+        first_authorized_at: None,
+        resource: None,
+        application_type: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,28 +221,16 @@ mod tests {
     #[test]
     fn record_from_row() {
         let row = Model {
-            client_id: "c1".into(),
             kind: ClientKind::ResourceServer,
             client_secret_hash: Some("00".repeat(32)),
-            registration_token_hash: None,
             token_endpoint_auth_method: AuthMethod::ClientSecretPost,
             grant_types: r#"["client_credentials"]"#.into(),
             response_types: "[]".into(),
             redirect_uris: "[]".into(),
-            contacts: "[]".into(),
             scope: Some("agency:read  posts:read".into()),
             client_name: None,
-            client_uri: None,
-            logo_uri: None,
-            tos_uri: None,
-            policy_uri: None,
-            software_id: None,
-            software_version: None,
-            created_at: 0,
-            updated_at: 0,
-            first_authorized_at: None,
             resource: Some("https://api.example".into()),
-            application_type: None,
+            ..test_row()
         };
         let r = ClientRecord::from_model(&row);
         assert!(r.is_resource_server());
