@@ -432,6 +432,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = App::build(settings).await?;
     // Cleanup of never-used public clients and stale rate-limit counters.
     let _maintenance = skedcast_auth::maintenance::spawn(app.state.clone());
+    // Before the address is announced: a SIGTERM from then on drains.
+    let shutdown = skedcast_auth::http::shutdown::signal();
     let acceptor = TcpListener::bind(bind)
         .into_acceptor()
         .await
@@ -442,7 +444,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             app.endpoint(),
-            skedcast_auth::http::shutdown::signal(),
+            shutdown,
             Some(std::time::Duration::from_secs(10)),
         )
         .await?;

@@ -155,6 +155,8 @@ async fn readyz(state: Data<&Arc<ApiState>>) -> Response {
 pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     let bind = settings.bind;
     let api = build(settings).await?;
+    // Before the address is announced: a SIGTERM from then on drains.
+    let shutdown = crate::http::shutdown::signal();
     let acceptor = TcpListener::bind(bind)
         .into_acceptor()
         .await
@@ -170,7 +172,7 @@ pub async fn serve(settings: ApiSettings) -> anyhow::Result<()> {
     poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             api.endpoint(),
-            crate::http::shutdown::signal(),
+            shutdown,
             Some(std::time::Duration::from_secs(10)),
         )
         .await?;
