@@ -246,7 +246,12 @@ async fn the_challenge_of_a_route_names_exactly_its_scope() {
     let no_read = access_token_for(&auth, &agency, "owner", "posts:read agency:write").await;
     let cases = [
         ("no credential", None, 401, None),
-        ("invalid token", Some("not-a-token"), 401, Some("invalid_token")),
+        (
+            "invalid token",
+            Some("not-a-token"),
+            401,
+            Some("invalid_token"),
+        ),
         (
             "insufficient scope",
             Some(no_read.as_str()),
@@ -259,9 +264,21 @@ async fn the_challenge_of_a_route_names_exactly_its_scope() {
         assert_eq!(resp.status(), status, "{name}");
         let challenge = www_authenticate(&resp);
         let params = challenge_params(&challenge);
-        assert_eq!(params.get("scope").map(String::as_str), Some("agency:read"), "{name}: {challenge}");
-        assert_eq!(params.get("resource_metadata"), Some(&md), "{name}: {challenge}");
-        assert_eq!(params.get("error").map(String::as_str), error, "{name}: {challenge}");
+        assert_eq!(
+            params.get("scope").map(String::as_str),
+            Some("agency:read"),
+            "{name}: {challenge}"
+        );
+        assert_eq!(
+            params.get("resource_metadata"),
+            Some(&md),
+            "{name}: {challenge}"
+        );
+        assert_eq!(
+            params.get("error").map(String::as_str),
+            error,
+            "{name}: {challenge}"
+        );
     }
 }
 
