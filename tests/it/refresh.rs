@@ -455,3 +455,45 @@ async fn reuse_grace_eight_parallel_refreshes_all_succeed_and_a_reuse_after_the_
         assert_eq!(introspect(&f.app, &rs, at).await, inactive());
     }
 }
+
+/// Issue 14, item 3: the grace is for the client the token was issued to.
+/// Within the window another client presenting the just-rotated token gets
+/// `invalid_grant` (as without grace) and no token; the owner's grace still
+/// works afterwards.
+#[tokio::test]
+async fn reuse_grace_is_only_for_the_same_client() {
+    let db = Arc::new(fresh_db().await);
+    let app = spawn_app_with(db, &[("SKEDCAST__TOKENS__REFRESH_REUSE_GRACE_SECS", "30")]).await;
+    let mut f = setup_on(app, "owner", "agency:read").await;
+    let code = f.code("agency:read").await;
+    let rt = ok_json(f.redeem(&code).await).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok_json(f.refresh(&rt).await).await;
+    let other = public_client(&f.app, json!({})).await;
+    let resp = f
+        .app
+        .client
+        .post(f.app.url("/oauth/token"))
+        .form(&[
+            ("client_id", other["client_id"].as_str().unwrap()),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (status, err) = error_code(resp).await;
+    assert_eq!(
+        (status, err.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let tokens = entity::refresh_token::Entity::find()
+        .count(&f.app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(tokens, 2, "no token for the other client");
+    ok_json(f.refresh(&rt).await).await;
+}
