@@ -100,13 +100,16 @@ pub async fn authorize(
         Presented::BadRequest(why) => return Err(Denial::BadRequest(why)),
     };
     let principal = state.verifier.authenticate(token).await?;
-    require_agency_scope(&principal, scope).map_err(|why| Denial::Forbidden { scope, why })?;
+    require_agency_scope(&principal, scope).map_err(Denial::Forbidden)?;
     Ok(principal)
 }
 
+/// The scope `GET /v1/agency` needs (named in its every challenge too).
+pub const AGENCY_SCOPE: &str = "agency:read";
+
 #[handler]
 async fn agency(req: &Request, state: Data<&Arc<ApiState>>) -> Response {
-    match authorize(&state, req, "agency:read").await {
+    match authorize(&state, req, AGENCY_SCOPE).await {
         Ok(p) => match serde_json::to_vec(&responses::agency_view(&p)) {
             Ok(body) => json_response(StatusCode::OK, body),
             Err(e) => {
@@ -114,7 +117,7 @@ async fn agency(req: &Request, state: Data<&Arc<ApiState>>) -> Response {
                 StatusCode::INTERNAL_SERVER_ERROR.into()
             }
         },
-        Err(d) => denial_response(&d, &state.metadata_url),
+        Err(d) => denial_response(&d, AGENCY_SCOPE, &state.metadata_url),
     }
 }
 

@@ -7,7 +7,7 @@ use poem::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::oauth::error::ErrorCode;
-use crate::verify::{AuthError, Forbidden, Principal};
+use crate::verify::{AuthError, Challenge, Forbidden, Principal};
 
 pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
@@ -82,8 +82,9 @@ pub enum Denial {
     BadRequest(&'static str),
     /// 401 `invalid_token`.
     InvalidToken(&'static str),
-    /// 403 `insufficient_scope`.
-    Forbidden { scope: &'static str, why: Forbidden },
+    /// 403 `insufficient_scope`: the route's scope is missing, or the
+    /// credential acts for no agency.
+    Forbidden(Forbidden),
     /// 503 with `Retry-After`.
     Unavailable {
         retry_after_secs: u64,
@@ -106,16 +107,30 @@ impl From<AuthError> for Denial {
     }
 }
 
-/// Status, `WWW-Authenticate` (if any), `error`, `error_description`.
+/// Status, `WWW-Authenticate` (if any), `error`, `error_description` of a
+/// refusal of a route that needs `scope`: every challenge names that scope
+/// (RFC 6750 §3; issue 14, item 4), so a client asks for what the route
+/// needs, not for every scope in `scopes_supported`.
 pub fn denial_parts(
     d: &Denial,
+    scope: &str,
     metadata_url: &str,
 ) -> (StatusCode, Option<String>, Option<ErrorCode>, &'static str) {
-    let rm = format!("resource_metadata=\"{metadata_url}\"");
+    let challenge = |error: Option<ErrorCode>, desc: Option<&str>| {
+        let error = error.map(|e| e.to_string());
+        Challenge {
+            resource_metadata: metadata_url,
+            scope,
+            error: error.as_deref(),
+            error_description: desc,
+        }
+        .header_value()
+    };
     match d {
         Denial::NoCredential => (
             StatusCode::UNAUTHORIZED,
-            Some(format!("Bearer {rm}")),
+            // RFC 6750 §3.1: no error code without a credential.
+            Some(challenge(None, None)),
             None,
             "send an access token or API key as Authorization: Bearer <token>",
         ),
@@ -123,9 +138,7 @@ pub fn denial_parts(
             let code = ErrorCode::InvalidRequest;
             (
                 StatusCode::BAD_REQUEST,
-                Some(format!(
-                    "Bearer {rm}, error=\"{code}\", error_description=\"{desc}\""
-                )),
+                Some(challenge(Some(code), Some(desc))),
                 Some(code),
                 desc,
             )
@@ -134,30 +147,23 @@ pub fn denial_parts(
             let code = ErrorCode::InvalidToken;
             (
                 StatusCode::UNAUTHORIZED,
-                Some(format!(
-                    "Bearer {rm}, error=\"{code}\", error_description=\"{desc}\""
-                )),
+                Some(challenge(Some(code), Some(desc))),
                 Some(code),
                 desc,
             )
         }
-        Denial::Forbidden { scope, why } => {
-            let desc = match why {
-                Forbidden::MissingScope => "the credential lacks the scope this request needs",
-                Forbidden::NoAgency => {
-                    "the credential acts for no agency (client_credentials tokens do not)"
-                }
-            };
+        Denial::Forbidden(why) => {
             let code = ErrorCode::InsufficientScope;
-            let challenge = match why {
+            let (desc, say) = match why {
                 Forbidden::MissingScope => {
-                    format!("Bearer error=\"{code}\", scope=\"{scope}\", {rm}")
+                    ("the credential lacks the scope this request needs", false)
                 }
-                Forbidden::NoAgency => format!(
-                    "Bearer error=\"{code}\", scope=\"{scope}\", {rm}, \
-                     error_description=\"{desc}\""
+                Forbidden::NoAgency => (
+                    "the credential acts for no agency (client_credentials tokens do not)",
+                    true,
                 ),
             };
+            let challenge = challenge(Some(code), say.then_some(desc));
             (StatusCode::FORBIDDEN, Some(challenge), Some(code), desc)
         }
         Denial::Unavailable { reason, .. } => (
@@ -176,8 +182,9 @@ struct ErrorBody<'a> {
     error_description: &'a str,
 }
 
-pub fn denial_response(d: &Denial, metadata_url: &str) -> Response {
-    let (status, challenge, error, description) = denial_parts(d, metadata_url);
+/// The response refusing a request to a route that needs `scope`.
+pub fn denial_response(d: &Denial, scope: &str, metadata_url: &str) -> Response {
+    let (status, challenge, error, description) = denial_parts(d, scope, metadata_url);
     let body = serde_json::to_vec(&ErrorBody {
         error,
         error_description: description,
@@ -253,42 +260,47 @@ mod tests {
 
     #[test]
     fn challenges() {
-        let (s, c, e, _) = denial_parts(&Denial::NoCredential, MD);
+        let (s, c, e, _) = denial_parts(&Denial::NoCredential, "agency:read", MD);
         assert_eq!(s, 401);
-        assert_eq!(c.unwrap(), format!("Bearer resource_metadata=\"{MD}\""));
+        assert_eq!(
+            c.unwrap(),
+            format!("Bearer resource_metadata=\"{MD}\", scope=\"agency:read\"")
+        );
         assert_eq!(e, None, "RFC 6750 §3.1: no error code without a credential");
-        let (s, c, e, _) = denial_parts(&Denial::InvalidToken("the access token has expired"), MD);
+        let (s, c, e, _) = denial_parts(
+            &Denial::InvalidToken("the access token has expired"),
+            "agency:read",
+            MD,
+        );
         assert_eq!(s, 401);
         assert_eq!(
             c.unwrap(),
             format!(
-                "Bearer resource_metadata=\"{MD}\", error=\"invalid_token\", \
+                "Bearer resource_metadata=\"{MD}\", scope=\"agency:read\", error=\"invalid_token\", \
                  error_description=\"the access token has expired\""
             )
         );
         assert_eq!(e, Some(ErrorCode::InvalidToken));
         let (s, c, _, _) = denial_parts(
-            &Denial::Forbidden {
-                scope: "agency:read",
-                why: Forbidden::MissingScope,
-            },
+            &Denial::Forbidden(Forbidden::MissingScope),
+            "posts:read",
             MD,
         );
         assert_eq!(s, 403);
         assert_eq!(
             c.unwrap(),
             format!(
-                "Bearer error=\"insufficient_scope\", scope=\"agency:read\", resource_metadata=\"{MD}\""
+                "Bearer resource_metadata=\"{MD}\", scope=\"posts:read\", error=\"insufficient_scope\""
             )
         );
-        let (s, c, _, _) = denial_parts(&Denial::BadRequest("x"), MD);
+        let (s, c, _, _) = denial_parts(&Denial::BadRequest("x"), "agency:read", MD);
         assert_eq!(s, 400);
         assert!(c.unwrap().contains("error=\"invalid_request\""));
         let d = Denial::Unavailable {
             retry_after_secs: 5,
             reason: "r",
         };
-        let resp = denial_response(&d, MD);
+        let resp = denial_response(&d, "agency:read", MD);
         assert_eq!(resp.status(), 503);
         assert_eq!(resp.headers()["retry-after"], "5");
         assert!(resp.headers().get("www-authenticate").is_none());
@@ -297,15 +309,14 @@ mod tests {
     #[tokio::test]
     async fn error_bodies_name_the_rfc_code() {
         async fn body(d: Denial) -> serde_json::Value {
-            let bytes = denial_response(&d, MD).into_body().into_vec().await;
+            let bytes = denial_response(&d, "agency:read", MD)
+                .into_body()
+                .into_vec()
+                .await;
             serde_json::from_slice(&bytes.unwrap()).unwrap()
         }
         assert_eq!(
-            body(Denial::Forbidden {
-                scope: "agency:read",
-                why: Forbidden::MissingScope,
-            })
-            .await,
+            body(Denial::Forbidden(Forbidden::MissingScope)).await,
             serde_json::json!({"error": "insufficient_scope",
                 "error_description": "the credential lacks the scope this request needs"})
         );

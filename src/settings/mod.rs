@@ -22,6 +22,7 @@ mod login;
 mod metrics;
 mod registration;
 mod resource;
+mod scopes;
 mod server;
 mod session;
 mod tokens;
@@ -42,6 +43,7 @@ pub use log::{LogFormat, LogSettings};
 pub use login::LoginSettings;
 pub(crate) use metrics::RawMetrics;
 pub use registration::{MIN_INITIAL_ACCESS_TOKEN_LEN, RegistrationPolicy, RegistrationSettings};
+pub use scopes::ScopeSettings;
 pub(crate) use server::RawServer;
 pub use session::SessionSettings;
 pub use tokens::TokenSettings;
@@ -66,6 +68,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub keys: KeySettings,
     pub tokens: TokenSettings,
+    pub scopes: ScopeSettings,
     pub default_resource: String,
     pub registration: RegistrationSettings,
     pub session: SessionSettings,
@@ -85,6 +88,7 @@ struct Raw {
     log: RawLog,
     keys: keys::RawKeys,
     tokens: TokenSettings,
+    scopes: scopes::RawScopes,
     resource: resource::RawResource,
     registration: registration::RawRegistration,
     session: SessionSettings,
@@ -119,6 +123,7 @@ impl Settings {
             database: raw.database.validate()?,
             keys: raw.keys.validate()?,
             tokens: raw.tokens.validate()?,
+            scopes: raw.scopes.validate()?,
             session: raw.session.validate()?,
             login: raw.login.validate()?,
             default_resource: raw.resource.validate()?,
@@ -159,6 +164,8 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.keys.activation_delay_secs, s.keys.jwks_max_age_secs);
         assert_eq!(s.tokens.access_token_ttl_secs, 900);
+        assert_eq!(s.tokens.refresh_reuse_grace_secs, 0);
+        assert_eq!(s.scopes.default, ["agency:read"]);
         assert_eq!(s.clients.cache_ttl_secs, 5);
         assert!(s.cimd.enabled && !s.cimd.allow_loopback);
         assert_eq!(s.cimd.fetch_timeout_secs, 5);

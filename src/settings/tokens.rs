@@ -1,4 +1,5 @@
-//! `[tokens]`: lifetimes of access tokens and refresh-token families.
+//! `[tokens]`: lifetimes of access tokens and refresh-token families, and
+//! the refresh reuse grace window.
 
 use serde::Deserialize;
 
@@ -9,7 +10,15 @@ pub struct TokenSettings {
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
     pub refresh_token_idle_ttl_secs: u64,
+    /// Seconds after a refresh token's rotation during which the same client
+    /// presenting it again gets new tokens instead of revoking the family
+    /// (parallel agent sessions sharing one token). 0: no grace.
+    pub refresh_reuse_grace_secs: u64,
 }
+
+/// The longest reuse grace window: every second of it is a second in which
+/// a thief racing the client gets tokens too (RFC 9700 §4.14.2).
+pub const MAX_REFRESH_REUSE_GRACE_SECS: u64 = 60;
 
 impl TokenSettings {
     pub(crate) fn validate(self) -> Result<Self, SettingsError> {
@@ -17,6 +26,12 @@ impl TokenSettings {
             return Err(key_error(
                 "tokens.access_token_ttl_secs",
                 "must be at least 1",
+            ));
+        }
+        if self.refresh_reuse_grace_secs > MAX_REFRESH_REUSE_GRACE_SECS {
+            return Err(key_error(
+                "tokens.refresh_reuse_grace_secs",
+                format!("must be at most {MAX_REFRESH_REUSE_GRACE_SECS}"),
             ));
         }
         Ok(self)
@@ -32,6 +47,7 @@ mod tests {
             access_token_ttl_secs,
             refresh_token_ttl_secs: 2_592_000,
             refresh_token_idle_ttl_secs: 1_209_600,
+            refresh_reuse_grace_secs: 0,
         }
     }
 
@@ -41,6 +57,19 @@ mod tests {
         assert_eq!(
             tokens(0).validate().unwrap_err().to_string(),
             "configuration: `tokens.access_token_ttl_secs` must be at least 1"
+        );
+    }
+
+    #[test]
+    fn reuse_grace_is_at_most_a_minute() {
+        let with = |g| TokenSettings {
+            refresh_reuse_grace_secs: g,
+            ..tokens(900)
+        };
+        assert_eq!(with(60).validate().unwrap().refresh_reuse_grace_secs, 60);
+        assert_eq!(
+            with(61).validate().unwrap_err().to_string(),
+            "configuration: `tokens.refresh_reuse_grace_secs` must be at most 60"
         );
     }
 }

@@ -1139,3 +1139,77 @@ async fn consents_from_before_the_resource_binding_still_cover_the_default_resou
         .await;
     assert_eq!(resp.status(), 200);
 }
+
+/// Issue 14, item 7: a client that registered no scope and sends none gets
+/// the pre-defined default (RFC 6749 §3.3), `scopes.default` =
+/// `agency:read`, instead of `invalid_scope`: the consent page lists it (and
+/// nothing else), the code and the access token carry it.
+#[tokio::test]
+async fn no_scope_anywhere_means_the_default_scope() {
+    let app = spawn_app().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let client = public_client(&app, json!({})).await;
+    assert!(
+        client.get("scope").is_none(),
+        "registered no scope: {client}"
+    );
+    let client_id = client["client_id"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+    let url = authorize_url(client_id, &[("scope", "")]);
+    assert!(!url.contains("scope"), "{url}");
+    let resp = b.get(&url).await;
+    assert_eq!(resp.status(), 302, "to sign-in: {}", location(&resp));
+    let page = b.get(&location(&resp)).await.text().await.unwrap();
+    let mut form = hidden_fields(&page);
+    form.push(("email".into(), "ann@example.com".into()));
+    form.push(("password".into(), PASSWORD.into()));
+    let signed = b.post_form("/login", &form).await;
+    assert_eq!(signed.status(), 303, "sign-in");
+    let consent = b.get(&location(&signed)).await;
+    assert_eq!(
+        consent.status(),
+        200,
+        "the consent page: {}",
+        location(&consent)
+    );
+    let html = consent.text().await.unwrap();
+    let listed = html
+        .split(r#"<ul class="scopes">"#)
+        .nth(1)
+        .and_then(|s| s.split("</ul>").next())
+        .expect("the scope list");
+    assert_eq!(
+        listed.matches(r#"<br><span class="muted">"#).count(),
+        1,
+        "one scope: {listed}"
+    );
+    assert!(
+        listed.contains(r#"<span class="muted">agency:read</span>"#),
+        "{listed}"
+    );
+
+    let mut form = hidden_fields(&html);
+    form.push(("decision".into(), "allow".into()));
+    let done = b.post_form("/oauth/authorize", &form).await;
+    assert_eq!(done.status(), 303);
+    let code = location_params(&done)["code"].clone();
+    assert_eq!(codes(&app).await[0].scope, "agency:read");
+    let resp = app
+        .client
+        .post(app.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", code.as_str()),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["scope"], "agency:read");
+    let (_, claims) = jwt_parts(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["scope"], "agency:read");
+}

@@ -332,3 +332,168 @@ async fn housekeeping_prunes_expired_refresh_families_codes_and_sessions() {
     assert_eq!(count("refresh_tokens").await, 0);
     assert_eq!(count("sessions").await, 0);
 }
+
+/// 8 refreshes of one token at once, with `refresh_reuse_grace_secs` =
+/// `grace`: each answer (status, body) and the app.
+async fn eight_parallel_refreshes(grace: &str) -> (Flow, String, Vec<(StatusCode, Value)>) {
+    let db = Arc::new(fresh_db().await);
+    let app = spawn_app_with(db, &[("SKEDCAST__TOKENS__REFRESH_REUSE_GRACE_SECS", grace)]).await;
+    let mut f = setup_on(app, "owner", "agency:read").await;
+    let code = f.code("agency:read").await;
+    let rt = ok_json(f.redeem(&code).await).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let f = Arc::new(f);
+    let barrier = Arc::new(tokio::sync::Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (f, rt, barrier) = (f.clone(), rt.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let resp = f.refresh(&rt).await;
+                let status = resp.status();
+                assert_eq!(resp.headers()["cache-control"], "no-store");
+                (status, resp.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let f = Arc::into_inner(f).expect("tasks done");
+    (f, rt, answers)
+}
+
+async fn family_revoked(f: &Flow) -> bool {
+    use sea_orm::EntityTrait;
+    let fams = entity::refresh_family::Entity::find()
+        .all(&f.app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(fams.len(), 1, "one grant, one family");
+    fams[0].revoked_at.is_some()
+}
+
+/// Issue 14, item 3: without a grace window (the default, 0) parallel
+/// refreshes of one token are reuse: one wins and the family is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_reuse_grace_eight_parallel_refreshes_one_success_and_the_family_revoked() {
+    let (f, _, answers) = eight_parallel_refreshes("0").await;
+    let mut winners = Vec::new();
+    for (status, body) in answers {
+        match status {
+            StatusCode::OK => winners.push(body),
+            StatusCode::BAD_REQUEST => assert_eq!(body["error"], "invalid_grant"),
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one refresh succeeds");
+    assert!(family_revoked(&f).await, "the reuse revoked the family");
+    let rt = winners[0]["refresh_token"].as_str().unwrap();
+    assert_eq!(error_code(f.refresh(rt).await).await.1, "invalid_grant");
+}
+
+/// Issue 14, item 3: within the grace window the same client's parallel
+/// refreshes of one token all succeed, each in the same family, and each
+/// new token rotates again; once the window is over (the original token's
+/// `used_at` is set back in the database, no sleeping), presenting it again
+/// revokes the family with every token issued during the grace, and their
+/// access tokens introspect inactive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reuse_grace_eight_parallel_refreshes_all_succeed_and_a_reuse_after_the_window_revokes_all()
+{
+    let (f, rt, answers) = eight_parallel_refreshes("30").await;
+    let rs = resource_server(&f.app);
+    let mut next = Vec::new();
+    for (status, body) in answers {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["scope"], "agency:read");
+        let rt = body["refresh_token"].as_str().unwrap();
+        let again = ok_json(f.refresh(rt).await).await;
+        next.push(again);
+    }
+    assert!(!family_revoked(&f).await);
+    let refresh_tokens: std::collections::BTreeSet<_> = next
+        .iter()
+        .map(|b| b["refresh_token"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(refresh_tokens.len(), 8, "eight distinct live tokens");
+    {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let tokens = entity::refresh_token::Entity::find()
+            .count(&f.app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(tokens, 17, "the original, its 8 grace rotations and theirs");
+        // The window is over for the original token: 31 s ago.
+        let hash = skedcast_auth::crypto::sha256_hex(&rt);
+        let t = entity::refresh_token::Entity::find()
+            .filter(entity::refresh_token::Column::TokenHash.eq(hash))
+            .one(&f.app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut t: entity::refresh_token::ActiveModel = t.into();
+        let used_at = skedcast_auth::clock::now() - 31;
+        t.used_at = sea_orm::ActiveValue::Set(Some(used_at));
+        sea_orm::ActiveModelTrait::update(t, &f.app.state.db)
+            .await
+            .unwrap();
+    }
+    let (status, err) = error_code(f.refresh(&rt).await).await;
+    assert_eq!(
+        (status, err.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+    assert!(family_revoked(&f).await, "reuse after the window");
+    for body in &next {
+        let rt = body["refresh_token"].as_str().unwrap();
+        assert_eq!(error_code(f.refresh(rt).await).await.1, "invalid_grant");
+        let at = body["access_token"].as_str().unwrap();
+        assert_eq!(introspect(&f.app, &rs, at).await, inactive());
+    }
+}
+
+/// Issue 14, item 3: the grace is for the client the token was issued to.
+/// Within the window another client presenting the just-rotated token gets
+/// `invalid_grant` (as without grace) and no token; the owner's grace still
+/// works afterwards.
+#[tokio::test]
+async fn reuse_grace_is_only_for_the_same_client() {
+    let db = Arc::new(fresh_db().await);
+    let app = spawn_app_with(db, &[("SKEDCAST__TOKENS__REFRESH_REUSE_GRACE_SECS", "30")]).await;
+    let mut f = setup_on(app, "owner", "agency:read").await;
+    let code = f.code("agency:read").await;
+    let rt = ok_json(f.redeem(&code).await).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok_json(f.refresh(&rt).await).await;
+    let other = public_client(&f.app, json!({})).await;
+    let resp = f
+        .app
+        .client
+        .post(f.app.url("/oauth/token"))
+        .form(&[
+            ("client_id", other["client_id"].as_str().unwrap()),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (status, err) = error_code(resp).await;
+    assert_eq!(
+        (status, err.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let tokens = entity::refresh_token::Entity::find()
+        .count(&f.app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(tokens, 2, "no token for the other client");
+    ok_json(f.refresh(&rt).await).await;
+}

@@ -217,6 +217,71 @@ async fn a_valid_access_token_reads_the_agency() {
     assert_eq!(api.agency(Some(&token)).await.status(), 200);
 }
 
+/// The auth-params of a `Bearer` challenge; a repeated one fails the test.
+fn challenge_params(challenge: &str) -> std::collections::BTreeMap<String, String> {
+    let mut rest = challenge
+        .strip_prefix("Bearer ")
+        .unwrap_or_else(|| panic!("not a Bearer challenge: {challenge:?}"));
+    let mut params = std::collections::BTreeMap::new();
+    while let Some(eq) = rest.find("=\"") {
+        let name = rest[..eq].trim_start_matches([',', ' ']).to_string();
+        let value = &rest[eq + 2..];
+        let end = value.find('"').expect("closing quote");
+        let repeated = params.insert(name.clone(), value[..end].to_string());
+        assert!(repeated.is_none(), "{name} twice in {challenge:?}");
+        rest = &value[end + 1..];
+    }
+    params
+}
+
+/// Issue 14, item 4: every challenge of `/v1/agency` names exactly the
+/// scope the route needs (RFC 6750 §3), so an MCP client asks for
+/// `agency:read` rather than for every scope in `scopes_supported`: with no
+/// credential (no `error`), an invalid token and a token lacking the scope.
+#[tokio::test]
+async fn the_challenge_of_a_route_names_exactly_its_scope() {
+    let (auth, api) = spawn_pair(&[], &[]).await;
+    let md = api.metadata_url();
+    let agency = uuid::Uuid::new_v4().to_string();
+    let no_read = access_token_for(&auth, &agency, "owner", "posts:read agency:write").await;
+    let cases = [
+        ("no credential", None, 401, None),
+        (
+            "invalid token",
+            Some("not-a-token"),
+            401,
+            Some("invalid_token"),
+        ),
+        (
+            "insufficient scope",
+            Some(no_read.as_str()),
+            403,
+            Some("insufficient_scope"),
+        ),
+    ];
+    for (name, token, status, error) in cases {
+        let resp = api.agency(token).await;
+        assert_eq!(resp.status(), status, "{name}");
+        let challenge = www_authenticate(&resp);
+        let params = challenge_params(&challenge);
+        assert_eq!(
+            params.get("scope").map(String::as_str),
+            Some("agency:read"),
+            "{name}: {challenge}"
+        );
+        assert_eq!(
+            params.get("resource_metadata"),
+            Some(&md),
+            "{name}: {challenge}"
+        );
+        assert_eq!(
+            params.get("error").map(String::as_str),
+            error,
+            "{name}: {challenge}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn refusals_have_the_exact_status_and_challenge() {
     let (auth, api) = spawn_pair(&[], &[]).await;
@@ -231,7 +296,7 @@ async fn refusals_have_the_exact_status_and_challenge() {
 
     let invalid = |desc: &str| {
         format!(
-            "Bearer resource_metadata=\"{md}\", error=\"invalid_token\", error_description=\"{desc}\""
+            "Bearer resource_metadata=\"{md}\", scope=\"agency:read\", error=\"invalid_token\", error_description=\"{desc}\""
         )
     };
     let with = |k: &str, v: Value| {
@@ -351,7 +416,7 @@ async fn refusals_have_the_exact_status_and_challenge() {
     assert_eq!(resp.status(), 401);
     assert_eq!(
         www_authenticate(&resp),
-        format!("Bearer resource_metadata=\"{md}\"")
+        format!("Bearer resource_metadata=\"{md}\", scope=\"agency:read\"")
     );
     let resp = api
         .client
@@ -363,7 +428,7 @@ async fn refusals_have_the_exact_status_and_challenge() {
     assert_eq!(resp.status(), 401, "Basic is not a bearer credential");
     assert_eq!(
         www_authenticate(&resp),
-        format!("Bearer resource_metadata=\"{md}\"")
+        format!("Bearer resource_metadata=\"{md}\", scope=\"agency:read\"")
     );
     let resp = api
         .client
@@ -380,7 +445,7 @@ async fn refusals_have_the_exact_status_and_challenge() {
 
     // Missing scope, and a token acting for no agency (client_credentials).
     let forbidden = format!(
-        "Bearer error=\"insufficient_scope\", scope=\"agency:read\", resource_metadata=\"{md}\""
+        "Bearer resource_metadata=\"{md}\", scope=\"agency:read\", error=\"insufficient_scope\""
     );
     let no_read = access_token_for(&auth, &agency, "owner", "posts:read agency:write").await;
     let resp = api.agency(Some(&no_read)).await;
@@ -414,7 +479,7 @@ async fn refusals_have_the_exact_status_and_challenge() {
     let challenge = www_authenticate(&resp);
     assert!(
         challenge.starts_with(&format!(
-            "Bearer resource_metadata=\"{md}\", error=\"invalid_request\""
+            "Bearer resource_metadata=\"{md}\", scope=\"agency:read\", error=\"invalid_request\""
         )),
         "{challenge}"
     );
@@ -1131,15 +1196,11 @@ async fn mcp_sdk_flow(cimd: bool) {
     assert_eq!(result["sign_ins"], 1, "{result}");
     assert_eq!(result["body"]["via"], "oauth");
     assert_eq!(result["body"]["role"], "viewer");
-    // The SDK asks for what the resource advertises; the grant is narrowed
-    // to exactly what a viewer may have, and a refresh keeps it.
-    let viewer = "agency:read posts:read analytics:read";
-    assert_eq!(result["scope"], viewer, "{result}");
-    assert_eq!(result["scope_after_refresh"], viewer, "{result}");
-    assert_eq!(
-        result["body"]["scopes"],
-        json!(["agency:read", "analytics:read", "posts:read"])
-    );
+    // The SDK asks for the scope the 401 challenge names (issue 14, item
+    // 4), not for everything in `scopes_supported`; a refresh keeps it.
+    assert_eq!(result["scope"], "agency:read", "{result}");
+    assert_eq!(result["scope_after_refresh"], "agency:read", "{result}");
+    assert_eq!(result["body"]["scopes"], json!(["agency:read"]));
     assert_eq!(
         result["refresh_token"], true,
         "offline_access: a refresh token"

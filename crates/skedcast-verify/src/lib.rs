@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod auth_server;
 pub mod cache;
+pub mod challenge;
 pub mod checks;
 pub mod claims;
 pub mod credential;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use josekit::jws::alg::ecdsa::EcdsaJwsVerifier;
 
 pub use api_key::{IntrospectionCredentials, looks_like_api_key};
+pub use challenge::Challenge;
 pub use checks::{Algorithm, Reject};
 pub use claims::{AccessClaims, Audience, Forbidden, Principal, Via, require_agency_scope};
 pub use credential::{Presented, presented};

@@ -82,12 +82,11 @@ async fn validate(
         Some(r) => resource::resolve(&state.db, &state.settings.default_resource, r).await?,
         None => None,
     };
-    request::validate(
-        params,
-        client.as_ref(),
-        &state.settings.default_resource,
-        |_| resource.clone(),
-    )
+    let defaults = request::Defaults {
+        resource: &state.settings.default_resource,
+        scope: &state.settings.scopes.default,
+    };
+    request::validate(params, client.as_ref(), &defaults, |_| resource.clone())
 }
 
 fn to_login(params: &Params, force: bool) -> Response {

@@ -147,12 +147,21 @@ impl ValidRequest {
     }
 }
 
+/// The server's defaults for what a request leaves out.
+pub struct Defaults<'a> {
+    /// The resource when none is named (`resource.default`).
+    pub resource: &'a str,
+    /// The scope when neither the request nor the client names one
+    /// (`scopes.default`).
+    pub scope: &'a [String],
+}
+
 /// Check the request against the registered client. `resource_ok` maps a
 /// presented `resource` to its canonical form when it is one we serve.
 pub fn validate(
     params: &Params,
     client: Option<&Client>,
-    default_resource: &str,
+    defaults: &Defaults<'_>,
     resource_ok: impl Fn(&str) -> Option<String>,
 ) -> Result<ValidRequest, AuthorizeError> {
     // 1. Client and redirect URI: errors here go to a page.
@@ -279,10 +288,10 @@ pub fn validate(
             ));
         }
     };
-    let (scopes, offline) = requested_scopes(params.get("scope"), client, &grants)
+    let (scopes, offline) = requested_scopes(params.get("scope"), client, &grants, defaults.scope)
         .map_err(|d| fail(ErrorCode::InvalidScope, d))?;
     let resource = match params.get("resource") {
-        None => default_resource.to_string(),
+        None => defaults.resource.to_string(),
         Some(r) => resource_ok(r).ok_or_else(|| {
             fail(
                 ErrorCode::InvalidTarget,
@@ -307,16 +316,20 @@ pub fn validate(
 
 /// The scopes asked for, checked against the client's registration. An
 /// empty registered scope means any supported scope (the member's role and
-/// consent are the limit). No `scope` means the registered scope.
-pub fn requested_scopes(
-    scope: Option<&str>,
-    client: &Client,
+/// consent are the limit). No `scope` means the registered scope, or
+/// `default_scope` when the client registered none (RFC 6749 §3.3's
+/// pre-defined default; issue 14, item 7).
+pub fn requested_scopes<'a>(
+    scope: Option<&'a str>,
+    client: &'a Client,
     grants: &[String],
+    default_scope: &'a [String],
 ) -> Result<(Vec<String>, bool), String> {
     let registered: Vec<&str> =
         scopes::split(client.scope.as_deref().unwrap_or_default()).unwrap_or_default();
     let asked: Vec<&str> = match scope {
         Some(s) => scopes::split(s).map_err(|e| e.description().to_string())?,
+        None if registered.is_empty() => default_scope.iter().map(String::as_str).collect(),
         None => registered.clone(),
     };
     if asked.is_empty() {
@@ -443,7 +456,12 @@ mod tests {
     }
 
     fn run(p: &Params, c: &Client) -> Result<ValidRequest, AuthorizeError> {
-        validate(p, Some(c), "http://api", |r| {
+        let scope = ["agency:read".to_string()];
+        let defaults = Defaults {
+            resource: "http://api",
+            scope: &scope,
+        };
+        validate(p, Some(c), &defaults, |r| {
             (r == "http://api").then(|| r.to_string())
         })
     }
@@ -480,7 +498,11 @@ mod tests {
     #[test]
     fn client_and_redirect_errors_are_pages() {
         let c = client(r#"["authorization_code"]"#, None);
-        let unknown = validate(&params(&[]), None, "x", |_| None);
+        let defaults = Defaults {
+            resource: "x",
+            scope: &[],
+        };
+        let unknown = validate(&params(&[]), None, &defaults, |_| None);
         assert_eq!(
             unknown.as_ref().map_err(|e| e.error.code).err(),
             Some(ErrorCode::InvalidClient)
@@ -550,6 +572,19 @@ mod tests {
             redirect_error(run(&params(&[]), &cc)),
             ErrorCode::UnauthorizedClient
         );
+    }
+
+    #[test]
+    fn no_scope_means_the_registered_scope_else_the_default() {
+        let grants = r#"["authorization_code","refresh_token"]"#;
+        let none = client(grants, None);
+        let v = run(&params(&[("scope", "")]), &none).unwrap();
+        assert_eq!(v.scopes, ["agency:read"], "scopes.default");
+        assert!(!v.offline);
+        let registered = client(grants, Some("posts:read offline_access"));
+        let v = run(&params(&[("scope", "")]), &registered).unwrap();
+        assert_eq!(v.scopes, ["posts:read"], "the registered scope");
+        assert!(v.offline);
     }
 
     #[test]

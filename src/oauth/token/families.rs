@@ -82,10 +82,30 @@ pub async fn find(
 
 /// Pure: whether a token of a family may be used at `now`.
 pub fn usable(token: &refresh_token::Model, family: &refresh_family::Model, now: i64) -> bool {
-    token.used_at.is_none()
-        && family.revoked_at.is_none()
-        && token.expires_at > now
-        && family.expires_at > now
+    token.used_at.is_none() && alive(token, family, now)
+}
+
+/// Pure: whether a token, used or not, is within its idle and absolute
+/// lifetimes and its family is not revoked.
+pub fn alive(token: &refresh_token::Model, family: &refresh_family::Model, now: i64) -> bool {
+    family.revoked_at.is_none() && token.expires_at > now && family.expires_at > now
+}
+
+/// Pure: whether a token used (rotated) at `used_at` presented again at
+/// `now` is within the reuse grace of `grace_secs` seconds: strictly less
+/// than `grace_secs` whole seconds later, so never after `grace_secs` real
+/// seconds. A `used_at` ahead of `now` (another instance's clock) is within.
+pub fn within_grace(used_at: i64, now: i64, grace_secs: u64) -> bool {
+    grace_secs > 0 && now.saturating_sub(used_at) < i64::try_from(grace_secs).unwrap_or(i64::MAX)
+}
+
+/// When `secret`'s token was used, if it was (inside a rotation's
+/// transaction, after losing [`mark_used`]: the winner's mark is committed).
+pub async fn used_at(db: &impl ConnectionTrait, secret: &str) -> Result<Option<i64>, DbErr> {
+    Ok(refresh_token::Entity::find_by_id(sha256_hex(secret))
+        .one(db)
+        .await?
+        .and_then(|t| t.used_at))
 }
 
 /// Mark `secret`'s token used, if nobody did first. Returns whether this call
@@ -248,5 +268,19 @@ mod tests {
         assert!(!usable(&t, &f, 10), "used");
         let (t, f) = pair(None, Some(5), 100, 200);
         assert!(!usable(&t, &f, 10), "family revoked");
+        let (t, f) = pair(Some(5), None, 100, 200);
+        assert!(alive(&t, &f, 10), "used but alive");
+        let (t, f) = pair(Some(5), Some(6), 100, 200);
+        assert!(!alive(&t, &f, 10), "family revoked");
+    }
+
+    #[test]
+    fn grace_window() {
+        assert!(!within_grace(100, 100, 0), "no grace");
+        assert!(within_grace(100, 100, 2));
+        assert!(within_grace(100, 101, 2));
+        assert!(!within_grace(100, 102, 2), "the window is over");
+        assert!(within_grace(100, 99, 2), "another instance's clock ahead");
+        assert!(!within_grace(0, 1_000, 60));
     }
 }

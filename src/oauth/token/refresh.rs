@@ -3,7 +3,10 @@
 //! Every use rotates: the presented token is marked used (one conditional
 //! UPDATE, so of concurrent refreshes exactly one wins) and a new token of
 //! the same family is issued with the same scope (RFC 6749 §6). Presenting a
-//! used token revokes the whole family. The access token's scopes are
+//! used token revokes the whole family, unless it comes back within
+//! `tokens.refresh_reuse_grace_secs` of its rotation from the same client
+//! (parallel agent sessions sharing one token): then it gets a new token of
+//! the same family as well. The access token's scopes are
 //! recomputed from the member's role now: a demotion narrows them, a member
 //! removed from the agency ends the family.
 
@@ -83,10 +86,16 @@ pub async fn exchange(
             "the refresh token was issued to another client",
         ));
     }
-    if token.used_at.is_some() && family.revoked_at.is_none() {
+    // Only the client the family belongs to gets here: another client's
+    // presentation was refused above, so it never has a grace.
+    let grace = state.settings.tokens.refresh_reuse_grace_secs;
+    if let Some(used_at) = token.used_at
+        && family.revoked_at.is_none()
+        && !families::within_grace(used_at, now, grace)
+    {
         return Err(reused(state, &family.id, now).await);
     }
-    if !families::usable(&token, &family, now) {
+    if !families::alive(&token, &family, now) {
         return Err(OAuthError::invalid_grant(INVALID_TOKEN));
     }
     if let Some(r) = request.resource.first()
@@ -116,8 +125,20 @@ pub async fn exchange(
         .await
         .map_err(|e| OAuthError::db(e, "rotate refresh token"))?;
     if !won {
-        drop(txn);
-        return Err(reused(state, &family.id, now).await);
+        // Used already (read so above, or by a concurrent rotation that has
+        // committed since): a reuse, forgiven only within the grace window
+        // of when it was used. The window never slides: `used_at` is set once.
+        let used_at = families::used_at(&txn, secret)
+            .await
+            .map_err(|e| OAuthError::db(e, "read refresh token"))?;
+        if !used_at.is_some_and(|u| families::within_grace(u, now, grace)) {
+            drop(txn);
+            return Err(reused(state, &family.id, now).await);
+        }
+        tracing::info!(
+            family_id = %family.id,
+            "refresh token presented again within the reuse grace; a new token of its family is issued"
+        );
     }
     let live = families::hold_live(&txn, &family.id)
         .await
