@@ -4,7 +4,9 @@
 //! A change bumps the one-row `key_changes` counter and, on Postgres, sends
 //! `NOTIFY skedcast_keys`, in the transaction that makes the change: a
 //! listener never hears of a change it cannot read yet, and a change that
-//! rolls back is never announced.
+//! rolls back is never announced. (The first key is announced just after
+//! its insert: instances racing to make it must not hold a write lock
+//! across the "is there a key?" check, which SQLite could not upgrade.)
 
 use entity::signing_key::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, OnConflict};
