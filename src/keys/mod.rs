@@ -139,7 +139,7 @@ async fn listen(shared: Weak<Shared>, url: String) {
             continue;
         }
         let Some(s) = shared.upgrade() else { return };
-        s.reload_if_changed().await;
+        warn_on_error(s.reload_if_changed().await);
         drop(s);
         loop {
             let next = listener.try_recv().await;
@@ -147,7 +147,7 @@ async fn listen(shared: Weak<Shared>, url: String) {
             match next {
                 Ok(Some(_)) => s.reload("notification").await,
                 // The connection was lost and is back: catch up.
-                Ok(None) => s.reload_if_changed().await,
+                Ok(None) => warn_on_error(s.reload_if_changed().await),
                 Err(e) => {
                     tracing::warn!(error = %e, "listening for signing key changes failed; reconnecting");
                     break;
@@ -162,10 +162,30 @@ async fn listen(shared: Weak<Shared>, url: String) {
 async fn poll(shared: Weak<Shared>) {
     let mut tick = tokio::time::interval(CHANGE_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
     loop {
         tick.tick().await;
         let Some(s) = shared.upgrade() else { return };
-        s.reload_if_changed().await;
+        // Twice a second: log when checks start failing and when they work
+        // again, not every failure.
+        match s.reload_if_changed().await {
+            Ok(()) if failing => {
+                failing = false;
+                tracing::info!("checking for signing key changes works again");
+            }
+            Ok(()) => {}
+            Err(e) if !failing => {
+                failing = true;
+                warn_on_error(Err(e));
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+fn warn_on_error(checked: Result<(), sea_orm::DbErr>) {
+    if let Err(e) = checked {
+        tracing::warn!(error = %e, "checking for signing key changes failed; using cached keys");
     }
 }
 
@@ -192,12 +212,11 @@ impl Shared {
     }
 
     /// Reload if the change counter moved since the last load.
-    async fn reload_if_changed(&self) {
-        match store::change_version(&self.db).await {
-            Ok(v) if v != self.read().version => self.reload("change").await,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "checking for signing key changes failed"),
+    async fn reload_if_changed(&self) -> Result<(), sea_orm::DbErr> {
+        if store::change_version(&self.db).await? != self.read().version {
+            self.reload("change").await;
         }
+        Ok(())
     }
 
     /// Load, publish and count a fresh snapshot; `None` (and the cached

@@ -100,20 +100,21 @@ async fn insert_generation(
 }
 
 /// At start: create the first key when there is none that may sign.
-/// Instances starting at once all try the same generation; one wins.
+/// Instances starting at once read the keys in one statement (one
+/// snapshot), so they all try the same generation, and one wins.
 pub async fn ensure_first_key(
     db: &DatabaseConnection,
     kek: Option<&[u8; 32]>,
 ) -> anyhow::Result<()> {
-    let any = Entity::find()
+    let all: Vec<(i64, Option<i64>)> = Entity::find()
         .select_only()
-        .column(Column::Kid)
-        .filter(Column::RevokedAt.is_null())
-        .into_tuple::<String>()
-        .one(db)
+        .column(Column::Generation)
+        .column(Column::RevokedAt)
+        .into_tuple()
+        .all(db)
         .await?;
-    if any.is_none() {
-        let next = max_generation(db).await? + 1;
+    if all.iter().all(|(_, revoked_at)| revoked_at.is_some()) {
+        let next = all.iter().map(|(g, _)| *g).max().unwrap_or(0) + 1;
         if let Some(kid) = insert_generation(db, next, crate::clock::now(), kek).await? {
             announce(db).await?;
             tracing::info!(%kid, "created the first signing key");
@@ -187,9 +188,7 @@ pub async fn revoke(
         }
     }
     let rest = load_all(&txn).await?;
-    // The fallback of `active_index` (a key not active yet) must not sign.
-    let signer = schedule::active_index(&rest, now).filter(|&i| rest[i].activates_at <= now);
-    let revoked = match signer {
+    let revoked = match schedule::signer_at(&rest, now) {
         Some(i) => Revoked {
             signing_kid: rest[i].kid.clone(),
             created: false,
