@@ -224,11 +224,12 @@ impl Shared {
     async fn load_now(&self, trigger: &'static str) -> Option<Arc<Snapshot>> {
         match load(&self.db, self.kek.as_ref(), self.retention_secs).await {
             Ok(fresh) => {
+                // Counted before it is used: whoever sees the new keys sees the count.
+                metrics::counter!("signing_key_reloads_total", "trigger" => trigger).increment(1);
                 let fresh = Arc::new(fresh);
                 if let Ok(mut w) = self.snapshot.write() {
                     *w = fresh.clone();
                 }
-                metrics::counter!("signing_key_reloads_total", "trigger" => trigger).increment(1);
                 Some(fresh)
             }
             Err(e) => {
