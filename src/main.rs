@@ -193,6 +193,13 @@ enum SigningKeyAction {
         #[arg(long)]
         now: bool,
     },
+    /// Revoke a compromised key: out of the JWKS and refused by
+    /// introspection on every instance within 2 s; if it was signing, a new
+    /// key signs at once.
+    Revoke {
+        #[arg(long)]
+        kid: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -250,6 +257,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             eprintln!(
                 "published signing key {}; it signs from {} (unix time, in {delay} s)",
                 rotated.kid, rotated.activates_at
+            );
+            Ok(())
+        }
+        Command::SigningKey {
+            action: SigningKeyAction::Revoke { kid },
+        } => {
+            // Build the app: a key made here must be readable with the
+            // configured encryption key, as the running instances need it.
+            let app = App::build(settings).await?;
+            let kek = app.state.settings.keys.encryption_key;
+            let revoked = keys::store::revoke(&app.state.db, &kid, kek.as_ref()).await?;
+            println!("{}", revoked.signing_kid);
+            let made = if revoked.created { " (new)" } else { "" };
+            eprintln!(
+                "revoked signing key {kid}; {}{made} signs from now on",
+                revoked.signing_kid
             );
             Ok(())
         }

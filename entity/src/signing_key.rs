@@ -18,6 +18,9 @@ pub struct Model {
     pub public_y: String,
     pub created_at: i64,
     pub activates_at: i64,
+    /// When the key was revoked (compromised): it neither signs nor is
+    /// published from then on; its private half is erased.
+    pub revoked_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

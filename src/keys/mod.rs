@@ -1,16 +1,25 @@
 //! ES256 signing keys: created at first start, rotated by the CLI, published
 //! as a JWKS, used to sign JWTs (josekit / OpenSSL on the hot path).
 //!
-//! Each instance caches the key set for `keys.refresh_interval_secs`; the
-//! choice of signer is made per signature from the clock, so instances that
-//! share one database switch keys at the same moment.
+//! Each instance caches the key set and reloads it when the key set changes
+//! (`signing-key rotate`, `signing-key revoke`): within 2 s on every
+//! instance, without restart (issue 14, item 6). On Postgres a listener
+//! hears `NOTIFY skedcast_keys`; on SQLite a watcher reads the one-row
+//! `key_changes` counter every 500 ms (`PRAGMA data_version` would not do:
+//! it ignores the watcher's own connection and differs per connection,
+//! while the counter is one cheap indexed read that means the same to every
+//! process). The full reload runs only when something changed; besides,
+//! the set is reloaded every `keys.refresh_interval_secs`, which moves the
+//! JWKS along the schedule (retired keys drop out). The choice of signer is
+//! made per signature from the clock, so instances that share one database
+//! switch keys at the same moment.
 
 pub mod material;
 pub mod schedule;
 pub mod seal;
 pub mod store;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use josekit::jws::alg::ecdsa::{EcdsaJwsSigner, EcdsaJwsVerifier};
@@ -38,6 +47,8 @@ impl schedule::Scheduled for Arc<LoadedKey> {
 
 struct Snapshot {
     loaded_at: Instant,
+    /// The `key_changes` counter read just before the keys were.
+    version: i64,
     keys: Vec<Arc<LoadedKey>>,
     /// The JWKS document, serialised once per load.
     jwks: bytes::Bytes,
@@ -45,7 +56,32 @@ struct Snapshot {
     verifiers: Vec<(String, EcdsaJwsVerifier)>,
 }
 
+/// How often a SQLite instance checks the key-change counter.
+const CHANGE_POLL: Duration = Duration::from_millis(500);
+/// Pause before reconnecting a failed Postgres listener.
+const RELISTEN_PAUSE: Duration = Duration::from_secs(1);
+
 pub struct KeyStore {
+    shared: Arc<Shared>,
+    /// The change watcher; it ends with the store.
+    watcher: tokio::task::AbortHandle,
+}
+
+impl Drop for KeyStore {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+impl std::ops::Deref for KeyStore {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// What the store and its change watcher share.
+pub struct Shared {
     db: DatabaseConnection,
     kek: Option<[u8; 32]>,
     refresh: Duration,
@@ -55,24 +91,108 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    /// Make sure a key exists, then load the set. Fails when a stored key
-    /// cannot be read (e.g. sealed and no or the wrong encryption key).
+    /// Make sure a key exists, then load the set and start watching for
+    /// changes. Fails when a stored key cannot be read (e.g. sealed and no
+    /// or the wrong encryption key).
     pub async fn open(db: DatabaseConnection, settings: &Settings) -> anyhow::Result<Self> {
         let kek = settings.keys.encryption_key;
         store::ensure_first_key(&db, kek.as_ref()).await?;
         let snapshot = load(&db, kek.as_ref(), retention(settings)).await?;
-        Ok(KeyStore {
+        let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+        let shared = Arc::new(Shared {
             db,
             kek,
             refresh: Duration::from_secs(settings.keys.refresh_interval_secs),
             retention_secs: retention(settings),
             snapshot: RwLock::new(Arc::new(snapshot)),
             reloading: tokio::sync::Mutex::new(()),
+        });
+        let weak = Arc::downgrade(&shared);
+        let watcher = if postgres {
+            tokio::spawn(listen(weak, settings.database.url.clone()))
+        } else {
+            tokio::spawn(poll(weak))
+        };
+        Ok(KeyStore {
+            shared,
+            watcher: watcher.abort_handle(),
         })
     }
+}
 
-    /// The current snapshot, reloaded from the database when stale. One
-    /// caller reloads; the others keep using the previous snapshot meanwhile.
+/// Postgres: reload on each `NOTIFY skedcast_keys`. After (re)connecting,
+/// notifications may have been missed: the counter tells.
+async fn listen(shared: Weak<Shared>, url: String) {
+    use sea_orm::sqlx::postgres::PgListener;
+    loop {
+        let mut listener = match PgListener::connect(&url).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for signing key changes; retrying");
+                tokio::time::sleep(RELISTEN_PAUSE).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(store::CHANNEL).await {
+            tracing::warn!(error = %e, "cannot listen for signing key changes; retrying");
+            tokio::time::sleep(RELISTEN_PAUSE).await;
+            continue;
+        }
+        let Some(s) = shared.upgrade() else { return };
+        warn_on_error(s.reload_if_changed().await);
+        drop(s);
+        loop {
+            let next = listener.try_recv().await;
+            let Some(s) = shared.upgrade() else { return };
+            match next {
+                Ok(Some(_)) => s.reload("notification").await,
+                // The connection was lost and is back: catch up.
+                Ok(None) => warn_on_error(s.reload_if_changed().await),
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for signing key changes failed; reconnecting");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(RELISTEN_PAUSE).await;
+    }
+}
+
+/// SQLite: compare the change counter every [`CHANGE_POLL`].
+async fn poll(shared: Weak<Shared>) {
+    let mut tick = tokio::time::interval(CHANGE_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        let Some(s) = shared.upgrade() else { return };
+        // Twice a second: log when checks start failing and when they work
+        // again, not every failure.
+        match s.reload_if_changed().await {
+            Ok(()) if failing => {
+                failing = false;
+                tracing::info!("checking for signing key changes works again");
+            }
+            Ok(()) => {}
+            Err(e) if !failing => {
+                failing = true;
+                warn_on_error(Err(e));
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+fn warn_on_error(checked: Result<(), sea_orm::DbErr>) {
+    if let Err(e) = checked {
+        tracing::warn!(error = %e, "checking for signing key changes failed; using cached keys");
+    }
+}
+
+impl Shared {
+    /// The current snapshot, reloaded from the database when older than
+    /// `keys.refresh_interval_secs`. One caller reloads; the others keep
+    /// using the previous snapshot meanwhile.
     async fn current(&self) -> Arc<Snapshot> {
         let snap = self.read();
         if snap.loaded_at.elapsed() < self.refresh {
@@ -81,18 +201,41 @@ impl KeyStore {
         let Ok(_guard) = self.reloading.try_lock() else {
             return snap;
         };
+        self.load_now("interval").await.unwrap_or(snap)
+    }
+
+    /// Reload after a change, waiting for a reload already running (it
+    /// may have read the keys before the change).
+    async fn reload(&self, trigger: &'static str) {
+        let _guard = self.reloading.lock().await;
+        self.load_now(trigger).await;
+    }
+
+    /// Reload if the change counter moved since the last load.
+    async fn reload_if_changed(&self) -> Result<(), sea_orm::DbErr> {
+        if store::change_version(&self.db).await? != self.read().version {
+            self.reload("change").await;
+        }
+        Ok(())
+    }
+
+    /// Load, publish and count a fresh snapshot; `None` (and the cached
+    /// keys stay) when the database fails. The caller holds `reloading`.
+    async fn load_now(&self, trigger: &'static str) -> Option<Arc<Snapshot>> {
         match load(&self.db, self.kek.as_ref(), self.retention_secs).await {
             Ok(fresh) => {
+                // Counted before it is used: whoever sees the new keys sees the count.
+                metrics::counter!("signing_key_reloads_total", "trigger" => trigger).increment(1);
                 let fresh = Arc::new(fresh);
                 if let Ok(mut w) = self.snapshot.write() {
                     *w = fresh.clone();
                 }
-                fresh
+                Some(fresh)
             }
             Err(e) => {
                 // Keep serving with the keys we have; the database may be back soon.
-                tracing::warn!(error = %e, "reloading signing keys failed; using cached keys");
-                snap
+                tracing::warn!(error = %e, trigger, "reloading signing keys failed; using cached keys");
+                None
             }
         }
     }
@@ -165,6 +308,7 @@ async fn load(
     kek: Option<&[u8; 32]>,
     retention_secs: i64,
 ) -> anyhow::Result<Snapshot> {
+    let version = store::change_version(db).await?;
     let rows = store::load_all(db).await?;
     let now = crate::clock::now();
     let mut keys = Vec::with_capacity(rows.len());
@@ -190,6 +334,7 @@ async fn load(
     let jwks = serde_json::to_vec(&serde_json::json!({ "keys": published }))?;
     Ok(Snapshot {
         loaded_at: Instant::now(),
+        version,
         keys,
         jwks: jwks.into(),
         verifiers,

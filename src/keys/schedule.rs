@@ -24,6 +24,13 @@ pub fn active_index<K: Scheduled>(keys: &[K], now: i64) -> Option<usize> {
         .or(if keys.is_empty() { None } else { Some(0) })
 }
 
+/// Index of a key that may sign at `now`: like [`active_index`] without its
+/// fallback, so `None` when every key is still waiting for its activation
+/// (after a revocation, a new key must then be made).
+pub fn signer_at<K: Scheduled>(keys: &[K], now: i64) -> Option<usize> {
+    active_index(keys, now).filter(|&i| keys[i].activates_at() <= now)
+}
+
 /// When key `i` stopped (or will stop) signing: the earliest activation among
 /// later generations, if that moment has come.
 pub fn superseded_at<K: Scheduled>(keys: &[K], i: usize, now: i64) -> Option<i64> {
@@ -64,6 +71,16 @@ mod tests {
         assert_eq!(active_index(&keys, 50), Some(0));
         assert!(is_published(&keys, 0, 10_000, 60));
         assert_eq!(active_index::<K>(&[], 0), None);
+    }
+
+    #[test]
+    fn a_pending_key_is_no_signer_after_a_revocation() {
+        // gen 1 revoked (left out); gen 2 published, signing from 1000.
+        let keys = [K(2, 1000)];
+        assert_eq!(active_index(&keys, 500), Some(0), "the fallback");
+        assert_eq!(signer_at(&keys, 500), None);
+        assert_eq!(signer_at(&keys, 1000), Some(0));
+        assert_eq!(signer_at::<K>(&[], 0), None);
     }
 
     #[test]
