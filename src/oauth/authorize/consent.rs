@@ -120,7 +120,10 @@ pub async fn adopt_unbound(
     db: &impl ConnectionTrait,
     default_resource: &str,
 ) -> Result<u64, DbErr> {
-    let unbound = Entity::find().filter(Column::Resource.eq("")).one(db).await?;
+    let unbound = Entity::find()
+        .filter(Column::Resource.eq(""))
+        .one(db)
+        .await?;
     if unbound.is_none() {
         return Ok(0);
     }
