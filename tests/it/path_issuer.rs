@@ -111,7 +111,13 @@ async fn the_metadata_is_at_the_rfc8414_location_and_under_the_path() {
 
 #[tokio::test]
 async fn nothing_of_the_issuer_is_served_outside_its_path() {
-    let app = spawn().await;
+    const METRICS_TOKEN: &str = "metrics-token-for-the-path-issuer-test";
+    let app = spawn_app_at_path(
+        Arc::new(fresh_db().await),
+        PATH,
+        &[("SKEDCAST__METRICS__TOKEN", METRICS_TOKEN)],
+    )
+    .await;
     for path in [
         "/.well-known/oauth-authorization-server",
         "/.well-known/openid-configuration",
@@ -151,6 +157,16 @@ async fn nothing_of_the_issuer_is_served_outside_its_path() {
             200,
             "{url}"
         );
+    }
+    for url in [format!("{}/metrics", app.origin()), app.url("/metrics")] {
+        let resp = app
+            .client
+            .get(&url)
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{url}");
     }
 }
 

@@ -369,12 +369,12 @@ mod tests {
         let e = endpoints_from_metadata(&doc, iss, None).unwrap();
         assert_eq!(e.jwks_uri, "https://example.com/auth/.well-known/jwks.json");
         // The internal URL stands for the issuer, path included.
-        let int = Some("http://skedcast-auth:8080/auth");
+        let internal = "http://skedcast-auth:8080/auth";
         assert_eq!(
-            metadata_url(int.unwrap()).unwrap(),
+            metadata_url(internal).unwrap(),
             "http://skedcast-auth:8080/.well-known/oauth-authorization-server/auth"
         );
-        let e = endpoints_from_metadata(&doc, iss, int).unwrap();
+        let e = endpoints_from_metadata(&doc, iss, Some(internal)).unwrap();
         assert_eq!(
             e.introspection_endpoint,
             "http://skedcast-auth:8080/auth/oauth/introspect"
