@@ -96,12 +96,18 @@ impl App {
         })
     }
 
-    /// Every route of the service.
+    /// Every route of the service, under the issuer's path when it has one
+    /// (see [`http::issuer_path`]).
     pub fn endpoint(&self) -> impl Endpoint + 'static {
-        let api = openapi_service(self.state.clone());
+        let issuer_path = self.state.settings.issuer_path().to_string();
+        let mut api = openapi_service(self.state.clone());
+        if !issuer_path.is_empty() {
+            // The document's paths are relative to the issuer: say where.
+            api = api.server(self.state.settings.issuer.clone());
+        }
         let spec = api.spec_endpoint();
         let docs = api.swagger_ui();
-        Route::new()
+        let routes = Route::new()
             .nest("/", api)
             .at("/openapi.json", spec)
             .nest("/docs", docs)
@@ -118,8 +124,16 @@ impl App {
                 get(oauth::authorize::get).post(oauth::authorize::post),
             )
             .data(self.state.clone())
-            .around(http::cors::cors)
-            .around(http::request_log::log_requests)
+            .around(http::cors::cors);
+        let served = if issuer_path.is_empty() {
+            routes.boxed()
+        } else {
+            http::issuer_path::mount(&issuer_path, routes).boxed()
+        };
+        served.around(move |next, req| {
+            let issuer_path = issuer_path.clone();
+            async move { http::request_log::log_requests_under(next, req, &issuer_path).await }
+        })
     }
 }
 

@@ -4,6 +4,7 @@ pub mod basic;
 pub mod bearer;
 pub mod cors;
 pub mod form_body;
+pub mod issuer_path;
 pub mod json_body;
 pub mod json_bytes;
 pub mod metrics;

@@ -22,6 +22,17 @@ fn acceptable_id(v: &HeaderValue) -> Option<String> {
 }
 
 pub async fn log_requests<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    log_requests_under(next, req, "").await
+}
+
+/// [`log_requests`] for a service whose routes are under `issuer_path`
+/// (an issuer with a path): the log has the full path, the metrics label
+/// the route under the issuer (bounded labels, the same as without a path).
+pub async fn log_requests_under<E: Endpoint>(
+    next: E,
+    req: Request,
+    issuer_path: &str,
+) -> poem::Result<Response> {
     let id = req
         .headers()
         .get(REQUEST_ID)
@@ -45,7 +56,11 @@ pub async fn log_requests<E: Endpoint>(next: E, req: Request) -> poem::Result<Re
     let status = resp.status().as_u16();
     let elapsed = start.elapsed();
     let latency_us = elapsed.as_micros() as u64;
-    super::metrics::observe(&path, status, elapsed.as_secs_f64());
+    super::metrics::observe(
+        super::issuer_path::relative(&path, issuer_path),
+        status,
+        elapsed.as_secs_f64(),
+    );
     span.in_scope(|| {
         if status >= 500 {
             tracing::warn!(status, latency_us, "request failed");

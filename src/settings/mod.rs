@@ -139,6 +139,18 @@ impl Settings {
         format!("{}{}", self.issuer.trim_end_matches('/'), path)
     }
 
+    /// The issuer's path (`""`, or e.g. `/tenant1`): every route is served
+    /// under it, so a path the server sends a browser to (a `Location`, a
+    /// form `action`, a `next`) is `format!("{}/login", s.issuer_path())`.
+    pub fn issuer_path(&self) -> &str {
+        issuer::path(&self.issuer)
+    }
+
+    /// An absolute path under the issuer, e.g. `/tenant1/login`.
+    pub fn local_path(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer_path())
+    }
+
     /// Whether browser cookies must carry `Secure`.
     pub fn issuer_is_https(&self) -> bool {
         self.issuer.starts_with("https://")

@@ -32,6 +32,8 @@ pub struct KeyLine {
 #[derive(Template)]
 #[template(path = "developer.html")]
 pub struct DeveloperPage<'a> {
+    /// The issuer's path (`""` or e.g. `/tenant1`), before every `action`.
+    pub base: &'a str,
     pub agencies: Vec<AgencyChoice>,
     pub agency_id: &'a str,
     pub agency_name: &'a str,
@@ -116,6 +118,7 @@ async fn render(
     Ok(page(
         status,
         DeveloperPage {
+            base: state.settings.issuer_path(),
             agencies: memberships
                 .iter()
                 .map(|(a, r)| AgencyChoice {
@@ -166,6 +169,13 @@ async fn render(
     ))
 }
 
+/// The sign-in page, coming back here after (both under the issuer's path).
+fn sign_in_first(state: &AppState) -> String {
+    let next = state.settings.local_path("/settings/developer");
+    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("{}?next={next}", state.settings.local_path("/login"))
+}
+
 #[handler]
 pub async fn show(
     state: Data<&Arc<AppState>>,
@@ -173,10 +183,7 @@ pub async fn show(
     Query(q): Query<DevQuery>,
 ) -> Result<Response, PageError> {
     let Some(s) = current_session(&state, req).await? else {
-        return Ok(redirect(
-            StatusCode::FOUND,
-            "/login?next=%2Fsettings%2Fdeveloper",
-        ));
+        return Ok(redirect(StatusCode::FOUND, &sign_in_first(&state)));
     };
     render(
         &state,
@@ -198,10 +205,7 @@ pub async fn submit(
         .await
         .ok_or_else(PageError::unreadable_form)?;
     let Some(session) = current_session(&state, req).await? else {
-        return Ok(redirect(
-            StatusCode::SEE_OTHER,
-            "/login?next=%2Fsettings%2Fdeveloper",
-        ));
+        return Ok(redirect(StatusCode::SEE_OTHER, &sign_in_first(&state)));
     };
     if !session.csrf_ok(field(&form, "csrf_token")) {
         return Err(PageError::FormExpired);

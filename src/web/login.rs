@@ -31,9 +31,11 @@ pub struct LoginQuery {
     force: Option<String>,
 }
 
-/// Only local targets we know: the authorization endpoint and our pages.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
+/// Only local targets we know: the authorization endpoint and our pages,
+/// under the issuer's path `base` (`""` or e.g. `/tenant1`); otherwise
+/// the sign-in page.
+pub fn safe_next(base: &str, next: Option<&str>) -> String {
+    match next.and_then(|n| n.strip_prefix(base)) {
         Some(n)
             if (n.starts_with("/oauth/authorize?")
                 || n == "/login"
@@ -41,9 +43,9 @@ pub fn safe_next(next: Option<&str>) -> String {
                 && !n.contains('\\')
                 && !n.contains("//") =>
         {
-            n.to_string()
+            format!("{base}{n}")
         }
-        _ => "/login".to_string(),
+        _ => format!("{base}/login"),
     }
 }
 
@@ -71,6 +73,7 @@ fn login_form(
     let mut resp = page(
         status,
         LoginPage {
+            base: state.settings.issuer_path(),
             csrf_token: &token,
             next,
             email,
@@ -96,12 +99,12 @@ pub async fn show(
     req: &Request,
     Query(q): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
-    let next = safe_next(q.next.as_deref());
+    let next = safe_next(state.settings.issuer_path(), q.next.as_deref());
     let forced = q.force.as_deref() == Some("1");
     let session = current_session(&state, req).await?;
     Ok(match session {
         Some(s) if !forced => {
-            if next != "/login" {
+            if next != state.settings.local_path("/login") {
                 return Ok(redirect(StatusCode::FOUND, &next));
             }
             let email = accounts::find_user(&state.db, &s.user_id)
@@ -115,6 +118,7 @@ pub async fn show(
                     message: &format!("You are signed in as {email}."),
                     is_error: false,
                     logout_csrf: Some(s.csrf_token()),
+                    base: state.settings.issuer_path(),
                 }
                 .render(),
             )
@@ -138,7 +142,7 @@ pub async fn submit(
     ) {
         return Err(PageError::FormExpired);
     }
-    let next = safe_next(field(&form, "next"));
+    let next = safe_next(state.settings.issuer_path(), field(&form, "next"));
     let email_raw = field(&form, "email").unwrap_or_default();
     let password_raw = field(&form, "password").unwrap_or_default();
     let email =
@@ -224,7 +228,10 @@ pub async fn logout(
 ) -> Result<Response, PageError> {
     let form = read_form(req, body).await.unwrap_or_default();
     let Some(s) = current_session(&state, req).await? else {
-        return Ok(redirect(StatusCode::SEE_OTHER, "/login"));
+        return Ok(redirect(
+            StatusCode::SEE_OTHER,
+            &state.settings.local_path("/login"),
+        ));
     };
     if !s.csrf_ok(field(&form, "csrf_token")) {
         return Err(PageError::FormExpired);
@@ -245,7 +252,7 @@ mod tests {
     #[test]
     fn next_is_local_and_known() {
         assert_eq!(
-            safe_next(Some("/oauth/authorize?client_id=x")),
+            safe_next("", Some("/oauth/authorize?client_id=x")),
             "/oauth/authorize?client_id=x"
         );
         for bad in [
@@ -255,8 +262,30 @@ mod tests {
             "/\\evil",
             "/other",
         ] {
-            assert_eq!(safe_next(Some(bad)), "/login", "{bad}");
+            assert_eq!(safe_next("", Some(bad)), "/login", "{bad}");
         }
-        assert_eq!(safe_next(None), "/login");
+        assert_eq!(safe_next("", None), "/login");
+    }
+
+    #[test]
+    fn next_is_under_the_issuers_path() {
+        assert_eq!(
+            safe_next("/t1", Some("/t1/oauth/authorize?client_id=x")),
+            "/t1/oauth/authorize?client_id=x"
+        );
+        assert_eq!(
+            safe_next("/t1", Some("/t1/settings/developer")),
+            "/t1/settings/developer"
+        );
+        for bad in [
+            "/oauth/authorize?client_id=x",
+            "/t1x/settings/developer",
+            "/t1//evil.example/x",
+            "/t1/other",
+            "//evil.example/t1/login",
+        ] {
+            assert_eq!(safe_next("/t1", Some(bad)), "/t1/login", "{bad}");
+        }
+        assert_eq!(safe_next("/t1", None), "/t1/login");
     }
 }

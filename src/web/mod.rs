@@ -18,6 +18,8 @@ use crate::session::{self, Session, cookies};
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
+    /// The issuer's path (`""` or e.g. `/tenant1`), before every `action`.
+    pub base: &'a str,
     pub csrf_token: &'a str,
     pub next: &'a str,
     pub email: &'a str,
@@ -41,6 +43,8 @@ pub struct AgencyChoice {
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
+    /// The issuer's path (`""` or e.g. `/tenant1`), before every `action`.
+    pub base: &'a str,
     pub client_name: &'a str,
     pub client_id: &'a str,
     /// The host of a metadata document client's URL (its verified identity).
@@ -78,7 +82,10 @@ pub struct MessagePage<'a> {
     pub title: &'a str,
     pub message: &'a str,
     pub is_error: bool,
+    /// The sign-out form of a signed-in member: its CSRF token.
     pub logout_csrf: Option<String>,
+    /// The issuer's path (`""` or e.g. `/tenant1`), before every `action`.
+    pub base: &'a str,
 }
 
 /// A lifetime in words for a page: "30 days", "1 hour", "90 seconds".
@@ -134,6 +141,8 @@ pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
             message,
             is_error: status.is_client_error() || status.is_server_error(),
             logout_csrf: None,
+            // No form on a plain message.
+            base: "",
         }
         .render(),
     )

@@ -19,6 +19,7 @@ mod fuzz_regressions;
 mod introspect;
 mod metrics;
 mod operations;
+mod path_issuer;
 mod properties;
 mod refresh;
 mod registration;

@@ -22,8 +22,8 @@ use skedcast_auth::resource_api::{self, ResourceApi, settings::ApiSettings};
 use skedcast_auth::verify::Verifier;
 
 /// The resource service on its own port-0 listener.
-struct TestApi {
-    base: String,
+pub(crate) struct TestApi {
+    pub(crate) base: String,
     api: ResourceApi,
     client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
@@ -44,7 +44,7 @@ impl TestApi {
         format!("{}/.well-known/oauth-protected-resource", self.base)
     }
 
-    async fn agency(&self, token: Option<&str>) -> reqwest::Response {
+    pub(crate) async fn agency(&self, token: Option<&str>) -> reqwest::Response {
         let mut req = self.client.get(format!("{}/v1/agency", self.base));
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -53,7 +53,7 @@ impl TestApi {
     }
 }
 
-async fn bind_port0() -> (poem::listener::TcpAcceptor, String) {
+pub(crate) async fn bind_port0() -> (poem::listener::TcpAcceptor, String) {
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
         .await
@@ -73,7 +73,7 @@ fn api_settings(issuer: &str, resource: &str, env: &[(&str, &str)]) -> ApiSettin
 }
 
 /// Start the API on `acceptor` (its base URL is `base`), trusting `issuer`.
-async fn start_api(
+pub(crate) async fn start_api(
     acceptor: poem::listener::TcpAcceptor,
     base: String,
     issuer: &str,

@@ -359,6 +359,50 @@ mod tests {
     }
 
     #[test]
+    fn an_issuer_with_a_path_keeps_it() {
+        let iss = "https://example.com/auth";
+        let doc = serde_json::json!({
+            "issuer": iss,
+            "jwks_uri": "https://example.com/auth/.well-known/jwks.json",
+            "introspection_endpoint": "https://example.com/auth/oauth/introspect",
+        });
+        let e = endpoints_from_metadata(&doc, iss, None).unwrap();
+        assert_eq!(e.jwks_uri, "https://example.com/auth/.well-known/jwks.json");
+        // The internal URL stands for the issuer, path included.
+        let internal = "http://skedcast-auth:8080/auth";
+        assert_eq!(
+            metadata_url(internal).unwrap(),
+            "http://skedcast-auth:8080/.well-known/oauth-authorization-server/auth"
+        );
+        let e = endpoints_from_metadata(&doc, iss, Some(internal)).unwrap();
+        assert_eq!(
+            e.introspection_endpoint,
+            "http://skedcast-auth:8080/auth/oauth/introspect"
+        );
+        // RFC 8414 §3.3: the issuer must match exactly, path included.
+        for other in [
+            "https://example.com",
+            "https://example.com/auth/",
+            "https://example.com/auth2",
+        ] {
+            assert!(
+                endpoints_from_metadata(&doc, other, None).is_err(),
+                "{other}"
+            );
+        }
+        let mut without_introspection = doc;
+        without_introspection
+            .as_object_mut()
+            .unwrap()
+            .remove("introspection_endpoint");
+        let e = endpoints_from_metadata(&without_introspection, iss, None).unwrap();
+        assert_eq!(
+            e.introspection_endpoint,
+            "https://example.com/auth/oauth/introspect"
+        );
+    }
+
+    #[test]
     fn basic_credentials_are_form_encoded() {
         use base64::Engine;
         let h = basic_authorization("rs:1", "a b+c");

@@ -89,14 +89,19 @@ async fn validate(
     request::validate(params, client.as_ref(), &defaults, |_| resource.clone())
 }
 
-fn to_login(params: &Params, force: bool) -> Response {
-    let next = format!("/oauth/authorize?{}", params.to_query());
+/// To the sign-in page, which comes back here after; both paths under the
+/// issuer's path.
+fn to_login(issuer_path: &str, params: &Params, force: bool) -> Response {
+    let next = format!("{issuer_path}/oauth/authorize?{}", params.to_query());
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("next", &next);
     if force {
         q.append_pair("force", "1");
     }
-    redirect(StatusCode::FOUND, &format!("/login?{}", q.finish()))
+    redirect(
+        StatusCode::FOUND,
+        &format!("{issuer_path}/login?{}", q.finish()),
+    )
 }
 
 /// Why a handler stops: an authorization error (sent by
@@ -152,7 +157,11 @@ async fn authorize(state: &AppState, req: &Request) -> Result<Response, Stop> {
     let v = validate(state, &params, ip).await?;
     // prompt=login: a fresh sign-in, then this request again without it.
     if v.prompt.login {
-        return Ok(to_login(&params.without_prompt_login(), true));
+        return Ok(to_login(
+            state.settings.issuer_path(),
+            &params.without_prompt_login(),
+            true,
+        ));
     }
     let Some(session) = current_session(state, req).await? else {
         if v.prompt.none {
@@ -160,7 +169,7 @@ async fn authorize(state: &AppState, req: &Request) -> Result<Response, Stop> {
                 .refuse(ErrorCode::LoginRequired, "the user is not signed in")
                 .into());
         }
-        return Ok(to_login(&params, false));
+        return Ok(to_login(state.settings.issuer_path(), &params, false));
     };
     let memberships = accounts::memberships(&state.db, &session.user_id).await?;
     if memberships.is_empty() {
@@ -273,6 +282,7 @@ async fn consent_page(
     Ok(web::page(
         StatusCode::OK,
         ConsentPage {
+            base: state.settings.issuer_path(),
             client_name: &client_name,
             client_id: &client.client_id,
             client_host: client_host.as_deref(),

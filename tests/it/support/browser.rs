@@ -48,11 +48,33 @@ impl Browser {
         }
     }
 
+    /// The path of `base` (an issuer with a path, e.g. `/tenant1`), or "".
+    fn base_path(&self) -> &str {
+        let after_scheme = self.base.split_once("://").map_or("", |(_, r)| r);
+        after_scheme
+            .find('/')
+            .map_or("", |i| after_scheme[i..].trim_end_matches('/'))
+    }
+
+    /// `path` as the server sees it relative to the issuer: a Location
+    /// under the issuer's path (`/tenant1/login?..`) loses the path.
+    pub fn relative<'a>(&self, path: &'a str) -> &'a str {
+        let base = self.base_path();
+        match path.strip_prefix(base) {
+            Some(rest) if !base.is_empty() && (rest.starts_with('/') || rest.starts_with('?')) => {
+                rest
+            }
+            _ => path,
+        }
+    }
+
+    /// An absolute URL, a path under the issuer (`/oauth/token`), or a
+    /// Location the server sent (already under the issuer's path).
     fn url(&self, path_or_url: &str) -> String {
         if path_or_url.starts_with("http") {
             path_or_url.to_string()
         } else {
-            format!("{}{}", self.base, path_or_url)
+            format!("{}{}", self.base, self.relative(path_or_url))
         }
     }
 
@@ -276,7 +298,7 @@ pub async fn authorize_with_consent(
 ) -> Response {
     let url = authorize_url(client_id, extra);
     let resp = b.get(&url).await;
-    let resp = if resp.status() == 302 && location(&resp).starts_with("/login") {
+    let resp = if resp.status() == 302 && b.relative(&location(&resp)).starts_with("/login") {
         let next = location(&resp);
         let page = b.get(&next).await.text().await.unwrap();
         let mut form = hidden_fields(&page);

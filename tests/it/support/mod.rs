@@ -199,7 +199,8 @@ pub fn settings(db_url: &str, issuer: &str, env: &[(&str, &str)]) -> Settings {
 
 pub struct TestApp {
     pub addr: SocketAddr,
-    /// `http://127.0.0.1:PORT`, also the issuer.
+    /// The issuer: `http://127.0.0.1:PORT`, plus its path for an app from
+    /// [`spawn_app_at_path`].
     pub base: String,
     pub state: Arc<AppState>,
     pub client: reqwest::Client,
@@ -214,6 +215,11 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// `http://127.0.0.1:PORT`, without the issuer's path.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -312,6 +318,21 @@ impl<E: poem::Endpoint> poem::Endpoint for Observed<E> {
 
 /// [`spawn_app_with`], and the count of requests in flight in it.
 pub async fn spawn_app_observed(db: Arc<TestDb>, env: &[(&str, &str)]) -> (TestApp, Arc<InFlight>) {
+    spawn_observed_at_path(db, "", env).await
+}
+
+/// The app with an issuer that has a path: `http://127.0.0.1:PORT{path}`
+/// (e.g. `/tenant1`); `app.url(..)` and [`browser::Browser`] resolve
+/// issuer-relative paths under it.
+pub async fn spawn_app_at_path(db: Arc<TestDb>, path: &str, env: &[(&str, &str)]) -> TestApp {
+    spawn_observed_at_path(db, path, env).await.0
+}
+
+async fn spawn_observed_at_path(
+    db: Arc<TestDb>,
+    path: &str,
+    env: &[(&str, &str)],
+) -> (TestApp, Arc<InFlight>) {
     let in_flight = Arc::new(InFlight::default());
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
@@ -321,7 +342,7 @@ pub async fn spawn_app_observed(db: Arc<TestDb>, env: &[(&str, &str)]) -> (TestA
         .as_socket_addr()
         .copied()
         .expect("socket addr");
-    let base = format!("http://{addr}");
+    let base = format!("http://{addr}{path}");
     let app = App::build(settings(&db.url, &base, env))
         .await
         .expect("app builds");
