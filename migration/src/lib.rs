@@ -10,6 +10,7 @@ mod m20261127_000005_api_keys;
 mod m20261127_000006_refresh_tokens;
 mod m20261127_000007_client_metadata_documents;
 mod m20261202_consent_001_consent_resource;
+mod m20261202_pkjwt_001_client_keys;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_refresh_tokens::Migration),
             Box::new(m20261127_000007_client_metadata_documents::Migration),
             Box::new(m20261202_consent_001_consent_resource::Migration),
+            Box::new(m20261202_pkjwt_001_client_keys::Migration),
         ]
     }
 }

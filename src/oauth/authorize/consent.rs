@@ -266,6 +266,8 @@ mod tests {
             first_authorized_at: None,
             resource: None,
             application_type: None,
+            jwks: None,
+            jwks_uri: None,
         };
         assert!(!members_saw_a_change(&before, &before.clone()));
         let same = |f: fn(&mut Client)| {

@@ -437,6 +437,8 @@ mod tests {
             first_authorized_at: None,
             resource: None,
             application_type: None,
+            jwks: None,
+            jwks_uri: None,
         }
     }
 
