@@ -11,7 +11,9 @@
 //! and address policy, size and time limits, and fetch rate limits), kept
 //! as long as its `Cache-Control` says (within the `cimd.*_cache_secs`
 //! bounds), and fetched again early when an assertion names an unknown
-//! `kid` (key rotation), at most once per [`REFETCH_SECS`] per URL.
+//! `kid` (key rotation): such early fetches at most once per
+//! [`REFETCH_SECS`] per URL, so unknown `kid`s cannot make the server fetch
+//! at will.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,7 +29,7 @@ use crate::oauth::params::quote;
 
 /// At most this many keys in a set.
 pub const MAX_KEYS: usize = 10;
-/// A fetched set is fetched again for an unknown `kid` at most this often.
+/// A set is fetched again early for an unknown `kid` at most this often.
 pub const REFETCH_SECS: i64 = 10;
 /// Bound on remembered sets; beyond it expired ones are dropped first.
 pub const MAX_ENTRIES: usize = 1_000;
@@ -93,8 +95,9 @@ fn key(value: &Value) -> Result<Jwk, String> {
 
 struct Entry {
     keys: Arc<Vec<Jwk>>,
-    fetched_at: i64,
     expires_at: i64,
+    /// The last early fetch for an unknown `kid`.
+    refetched_at: Option<i64>,
 }
 
 /// See the module documentation.
@@ -112,28 +115,35 @@ impl JwksCache {
             .map(|e| e.keys.clone())
     }
 
-    /// Whether the set at `uri` may be fetched again before it expires.
-    fn may_refetch(&self, uri: &str, now: i64) -> bool {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(uri)
-            .is_none_or(|e| now - e.fetched_at >= REFETCH_SECS)
+    /// Whether the set at `uri` may be fetched again early (for an unknown
+    /// `kid`) at `now`: if so, that fetch is counted from now on.
+    fn take_refetch(&self, uri: &str, now: i64) -> bool {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.get_mut(uri) {
+            None => true,
+            Some(e) if e.refetched_at.is_some_and(|t| now - t < REFETCH_SECS) => false,
+            Some(e) => {
+                e.refetched_at = Some(now);
+                true
+            }
+        }
     }
 
-    fn store(&self, uri: &str, keys: Arc<Vec<Jwk>>, fetched_at: i64, expires_at: i64) {
+    fn store(&self, uri: &str, keys: Arc<Vec<Jwk>>, now: i64, expires_at: i64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(uri) {
-            entries.retain(|_, e| e.expires_at > fetched_at);
+            entries.retain(|_, e| e.expires_at > now);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
         }
+        let refetched_at = entries.get(uri).and_then(|e| e.refetched_at);
         entries.insert(
             uri.to_string(),
             Entry {
                 keys,
-                fetched_at,
                 expires_at,
+                refetched_at,
             },
         );
     }
@@ -145,8 +155,9 @@ fn unusable(why: impl std::fmt::Display) -> OAuthError {
 }
 
 /// The keys published at `uri`: remembered while fresh, otherwise fetched
-/// (`refetch`: fetch now if the last fetch is [`REFETCH_SECS`] old, for an
-/// unknown `kid`; `None` then means "not again so soon").
+/// (`refetch`: fetch now, for an unknown `kid`, unless the last such fetch
+/// is less than [`REFETCH_SECS`] old; `None` then means "not again so
+/// soon").
 pub async fn keys_at(
     state: &AppState,
     ip: Option<IpAddr>,
@@ -156,7 +167,7 @@ pub async fn keys_at(
     let now = crate::clock::now();
     let cache = &state.jwks;
     if refetch {
-        if !cache.may_refetch(uri, now) {
+        if !cache.take_refetch(uri, now) {
             return Ok(None);
         }
     } else if let Some(keys) = cache.fresh(uri, now) {
@@ -233,12 +244,15 @@ mod tests {
     }
 
     #[test]
-    fn refetch_at_most_every_ten_seconds() {
+    fn early_refetch_at_most_every_ten_seconds() {
         let c = JwksCache::default();
-        assert!(c.may_refetch("u", 100));
+        assert!(c.take_refetch("u", 100));
         c.store("u", Arc::new(vec![]), 100, 400);
         assert!(c.fresh("u", 399).is_some() && c.fresh("u", 400).is_none());
-        assert!(!c.may_refetch("u", 109));
-        assert!(c.may_refetch("u", 110));
+        // Right after the first fetch: one early fetch, then none for 10 s.
+        assert!(c.take_refetch("u", 101));
+        c.store("u", Arc::new(vec![]), 101, 401);
+        assert!(!c.take_refetch("u", 110));
+        assert!(c.take_refetch("u", 111));
     }
 }
