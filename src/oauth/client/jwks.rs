@@ -37,6 +37,15 @@ pub const MAX_ENTRIES: usize = 1_000;
 /// JWK members that hold private or symmetric key material (RFC 7518 §6).
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
+/// The first private member of any key of `set`, if there is one: such a
+/// set is refused whatever it is registered for.
+pub fn private_member(set: &Value) -> Option<&'static str> {
+    let keys = set.get("keys")?.as_array()?;
+    keys.iter()
+        .filter_map(Value::as_object)
+        .find_map(|k| PRIVATE_MEMBERS.into_iter().find(|m| k.contains_key(*m)))
+}
+
 /// The keys of a JWK Set, or why it is not acceptable (completes "jwks ...").
 pub fn parse(set: &Value) -> Result<Vec<Jwk>, String> {
     let Some(keys) = set.as_object().and_then(|o| o.get("keys")) else {

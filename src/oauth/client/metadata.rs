@@ -197,15 +197,33 @@ pub fn validate_with(
     })
 }
 
-/// `jwks` and `jwks_uri` (RFC 7591 §2): at most one of them; public keys
-/// only ([`super::jwks::parse`]); `jwks_uri` a URL this server may fetch
-/// ([`super::metadata_document::url::fetchable_url`]). `private_key_jwt`
-/// needs one of them. Returned as stored: the set as JSON text, the URL.
+/// `jwks` and `jwks_uri` (RFC 7591 §2): never both. Only a
+/// `private_key_jwt` client uses (and so stores) them: exactly one, public
+/// keys only ([`super::jwks::parse`]), `jwks_uri` a URL this server may
+/// fetch ([`super::metadata_document::url::fetchable_url`]); for other
+/// methods they are ignored like unknown fields. Returned as stored: the
+/// set as JSON text, the URL.
 fn client_keys(
     obj: &Map<String, Value>,
     method: AuthMethod,
     allow_loopback: bool,
 ) -> Result<(Option<String>, Option<String>), OAuthError> {
+    let given = |f: &str| !matches!(obj.get(f), None | Some(Value::Null));
+    if given("jwks") && given("jwks_uri") {
+        return Err(metadata_err(
+            "jwks and jwks_uri must not both be given (RFC 7591 §2): send the keys inline or \
+             where they are published, not both",
+        ));
+    }
+    if let Some(m) = obj.get("jwks").and_then(super::jwks::private_member) {
+        return Err(metadata_err(format!(
+            "jwks contains the private member \"{m}\": a JWK Set here holds public keys only \
+             (treat that key as compromised)"
+        )));
+    }
+    if method != AuthMethod::PrivateKeyJwt {
+        return Ok((None, None));
+    }
     let jwks = match obj.get("jwks") {
         None | Some(Value::Null) => None,
         Some(set) => {
@@ -221,13 +239,8 @@ fn client_keys(
             Some(uri)
         }
     };
-    if jwks.is_some() && jwks_uri.is_some() {
-        return Err(metadata_err(
-            "jwks and jwks_uri must not both be given (RFC 7591 §2): send the keys inline or \
-             where they are published, not both",
-        ));
-    }
-    if method == AuthMethod::PrivateKeyJwt && jwks.is_none() && jwks_uri.is_none() {
+
+    if jwks.is_none() && jwks_uri.is_none() {
         return Err(metadata_err(
             "token_endpoint_auth_method private_key_jwt requires jwks or jwks_uri (the public \
              keys that check the client's assertions)",
@@ -574,6 +587,18 @@ mod tests {
         };
         assert!(validate(&loopback).is_err());
         assert!(validate_with(&loopback, true).is_ok());
+        // Other methods ignore the keys, but never accept both or a private key.
+        let public_client = |k: &str, v: Value| {
+            json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "none", k: v})
+        };
+        let m = check(public_client("jwks_uri", json!("http://x.example/j"))).unwrap();
+        assert_eq!((m.jwks, m.jwks_uri), (None, None));
+        let private = Value::Object(
+            josekit::jwk::Jwk::generate_ec_key(josekit::jwk::alg::ec::EcCurve::P256)
+                .unwrap()
+                .into(),
+        );
+        assert_err(public_client("jwks", json!({ "keys": [private] })), code, "private member");
     }
 
     #[test]

@@ -452,7 +452,7 @@ async fn bad_documents_are_error_pages_and_invalid_client() {
         ("/streamed.json", &[], "larger than 64 KiB"),
         ("/html.json", &[], "is not JSON (Content-Type 'text/html'"),
         ("/broken.json", &[], "the document is not valid JSON"),
-        ("/secret.json", &[], "is a public client (none)"),
+        ("/secret.json", &[], "has no secret"),
         ("/web.json", &[], "application_type web"),
         ("/backslash.json", &[], "must not contain a backslash"),
         (
