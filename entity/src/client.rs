@@ -219,6 +219,8 @@ mod tests {
             AuthMethod::parse("private_key_jwt"),
             Some(AuthMethod::PrivateKeyJwt)
         );
-        assert!(AuthMethod::PrivateKeyJwt.is_confidential() && !AuthMethod::PrivateKeyJwt.uses_secret());
+        assert!(
+            AuthMethod::PrivateKeyJwt.is_confidential() && !AuthMethod::PrivateKeyJwt.uses_secret()
+        );
     }
 }

@@ -105,8 +105,8 @@ pub struct ClientMetadataRequest {
 #[oai(skip_serializing_if_is_none)]
 pub struct ClientInformation {
     pub client_id: String,
-    /// Confidential clients only, shown once (at registration, or when an
-    /// update makes a public client confidential).
+    /// Clients of a secret method only, shown once (at registration, or when
+    /// an update moves a client to a secret method).
     pub client_secret: Option<String>,
     pub client_id_issued_at: i64,
     /// 0: the secret does not expire. Present for confidential clients.
@@ -298,7 +298,8 @@ impl RegistrationApi {
         let now = crate::clock::now();
         self.rate_limit(remote, now).await?;
         let with_initial_access_token = self.check_policy(&token)?;
-        let meta = metadata::validate_with(&object(body)?, self.state.settings.cimd.allow_loopback)?;
+        let meta =
+            metadata::validate_with(&object(body)?, self.state.settings.cimd.allow_loopback)?;
         metadata::check_machine_grant(&meta, with_initial_access_token)?;
 
         let client_id = crypto::b64url(&crypto::random_bytes::<16>());
@@ -576,7 +577,10 @@ fn information(
         software_id: row.software_id.clone(),
         software_version: row.software_version.clone(),
         application_type: row.application_type.map(|t| t.as_str().to_string()),
-        jwks: row.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+        jwks: row
+            .jwks
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok()),
         jwks_uri: row.jwks_uri.clone(),
     }
 }

@@ -389,7 +389,11 @@ async fn metadata_advertises_what_the_token_endpoints_support() {
     assert_eq!(meta["revocation_endpoint_auth_methods_supported"], all);
     assert_eq!(
         meta["introspection_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post", "private_key_jwt"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
     // The advertised token endpoint answers (an error, but ours).
     let resp = app

@@ -186,7 +186,11 @@ pub fn check_claims(
                     quote(client_id)
                 )));
             }
-            None => return Err(invalid(format!("has no {claim} (it must be the client_id)"))),
+            None => {
+                return Err(invalid(format!(
+                    "has no {claim} (it must be the client_id)"
+                )));
+            }
         }
     }
     let aud: Vec<&str> = match claims.get("aud") {
@@ -296,7 +300,13 @@ mod tests {
         let key = Jwk::generate_ec_key(EcCurve::P256).unwrap();
         let keys = [public(&key, "k1")];
         let ok = check(&sign(&key, Some("k1"), &claims()), &keys).unwrap();
-        assert_eq!(ok, Valid { jti: "j1".into(), exp: NOW + 60 });
+        assert_eq!(
+            ok,
+            Valid {
+                jti: "j1".into(),
+                exp: NOW + 60
+            }
+        );
         // No kid: every key that fits is tried.
         assert!(check(&sign(&key, None, &claims()), &keys).is_ok());
         // An unknown kid is said so (the caller may fetch the keys again).
@@ -321,7 +331,9 @@ mod tests {
             URL_SAFE_NO_PAD.encode(claims().to_string())
         );
         assert!(reason(header(&none).map(|_| unreachable!())).contains("\"none\""));
-        let hs = josekit::jws::HS256.signer_from_bytes(b"0123456789abcdef0123456789abcdef").unwrap();
+        let hs = josekit::jws::HS256
+            .signer_from_bytes(b"0123456789abcdef0123456789abcdef")
+            .unwrap();
         let jwt = josekit::jws::serialize_compact(
             claims().to_string().as_bytes(),
             &josekit::jws::JwsHeader::new(),
@@ -337,7 +349,10 @@ mod tests {
         assert!(reason(header("a.b").map(|_| unreachable!())).contains("compact"));
         // An EC key cannot check an RS256 signature.
         let key = Jwk::generate_ec_key(EcCurve::P256).unwrap();
-        let h = Header { alg: "RS256", kid: None };
+        let h = Header {
+            alg: "RS256",
+            kid: None,
+        };
         let jwt = sign(&key, None, &claims());
         assert!(matches!(
             verify(&jwt, &h, CLIENT, &aud(), &[public(&key, "k")], NOW),

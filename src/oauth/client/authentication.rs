@@ -55,7 +55,10 @@ pub enum Presented {
     Post { client_id: String, secret: String },
     /// `private_key_jwt`: the client id (from the body, or else the
     /// assertion's unverified `sub`) and the assertion.
-    Jwt { client_id: String, assertion: String },
+    Jwt {
+        client_id: String,
+        assertion: String,
+    },
 }
 
 impl Presented {
@@ -163,8 +166,8 @@ pub fn parse(authorization: Option<&str>, body: Body) -> Result<Presented, OAuth
         }),
         (None, None) => Err(OAuthError::invalid_client(
             "client authentication is required: HTTP Basic (client_secret_basic), client_id and \
-             client_secret in the body (client_secret_post), or client_id alone for a public \
-             client",
+             client_secret in the body (client_secret_post), client_assertion_type and \
+             client_assertion (private_key_jwt), or client_id alone for a public client",
             false,
         )),
     }
@@ -180,8 +183,7 @@ fn parse_assertion(authorization: Option<&str>, body: Body) -> Result<Presented,
              registered with (RFC 6749 §2.3)",
         ));
     }
-    let (Some(kind), Some(assertion)) = (body.client_assertion_type, body.client_assertion)
-    else {
+    let (Some(kind), Some(assertion)) = (body.client_assertion_type, body.client_assertion) else {
         return Err(OAuthError::invalid_request(
             "client_assertion_type and client_assertion go together (RFC 7521 §4.2)",
         ));
@@ -392,7 +394,12 @@ pub async fn authenticate(
 /// token endpoint's; the same assertion rule serves every endpoint).
 fn audiences(settings: &crate::settings::Settings) -> Vec<String> {
     let mut out = vec![settings.issuer.clone()];
-    for path in ["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/par"] {
+    for path in [
+        "/oauth/token",
+        "/oauth/revoke",
+        "/oauth/introspect",
+        "/oauth/par",
+    ] {
         out.push(settings.endpoint(path));
     }
     out
@@ -504,15 +511,43 @@ mod tests {
                 assertion: "a.b.c".into()
             }
         );
-        let e = parse(None, Body { client_assertion_type: Some("urn:x"), ..jwt }).unwrap_err();
+        let e = parse(
+            None,
+            Body {
+                client_assertion_type: Some("urn:x"),
+                ..jwt
+            },
+        )
+        .unwrap_err();
         assert_eq!((e.code, e.status.as_u16()), (ErrorCode::InvalidClient, 401));
-        let e = parse(None, Body { client_assertion: None, ..jwt }).unwrap_err();
+        let e = parse(
+            None,
+            Body {
+                client_assertion: None,
+                ..jwt
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
-        let e = parse(None, Body { client_secret: Some("s"), ..jwt }).unwrap_err();
+        let e = parse(
+            None,
+            Body {
+                client_secret: Some("s"),
+                ..jwt
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
         assert!(parse(Some("Basic x"), jwt).is_err());
         // No client_id and no readable sub: nobody to authenticate.
-        let e = parse(None, Body { client_id: None, ..jwt }).unwrap_err();
+        let e = parse(
+            None,
+            Body {
+                client_id: None,
+                ..jwt
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidClient);
 
         // Only a client registered with private_key_jwt may use it.
@@ -525,7 +560,10 @@ mod tests {
         assert!(verify(&presented, Some(pk.clone()), Rule::AnySecretMethod).is_ok());
         assert!(verify(&presented, None, Rule::Registered).is_err());
         // And it has no secret to present instead.
-        let post = Presented::Post { client_id: "c1".into(), secret: "s".into() };
+        let post = Presented::Post {
+            client_id: "c1".into(),
+            secret: "s".into(),
+        };
         assert!(verify(&post, Some(pk.clone()), Rule::Registered).is_err());
         assert!(verify(&post, Some(pk), Rule::AnySecretMethod).is_err());
     }

@@ -160,7 +160,10 @@ impl JwksCache {
 
 /// Why keys could not be had: completes "the client's keys ...".
 fn unusable(why: impl std::fmt::Display) -> OAuthError {
-    OAuthError::invalid_client(format!("the client's jwks_uri cannot be used: {why}"), false)
+    OAuthError::invalid_client(
+        format!("the client's jwks_uri cannot be used: {why}"),
+        false,
+    )
 }
 
 /// The keys published at `uri`: remembered while fresh, otherwise fetched
@@ -241,7 +244,10 @@ mod tests {
             (json!({ "keys": [1] }), "not a JSON object"),
             (json!({ "keys": [{ "kty": "oct" }] }), "kty"),
             (json!({ "keys": [{ "kty": "EC", "alg": "HS256" }] }), "alg"),
-            (json!({ "keys": [{ "kty": "EC", "crv": "P-256" }] }), "not usable"),
+            (
+                json!({ "keys": [{ "kty": "EC", "crv": "P-256" }] }),
+                "not usable",
+            ),
         ] {
             let e = parse(&set).unwrap_err();
             assert!(e.contains(why), "{set}: {e}");

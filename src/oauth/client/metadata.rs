@@ -579,8 +579,16 @@ mod tests {
         let mut both = with("jwks", json!({ "keys": [public] }));
         both["jwks_uri"] = json!("https://app.example/jwks.json");
         assert_err(both, code, "must not both be given");
-        assert_err(with("jwks", json!({ "keys": [private] })), code, "private member");
-        assert_err(with("jwks_uri", json!("http://app.example/j")), code, "https");
+        assert_err(
+            with("jwks", json!({ "keys": [private] })),
+            code,
+            "private member",
+        );
+        assert_err(
+            with("jwks_uri", json!("http://app.example/j")),
+            code,
+            "https",
+        );
         // Plain http on loopback only with the test switch.
         let Value::Object(loopback) = with("jwks_uri", json!("http://127.0.0.1:9/j")) else {
             unreachable!()
@@ -588,9 +596,7 @@ mod tests {
         assert!(validate(&loopback).is_err());
         assert!(validate_with(&loopback, true).is_ok());
         // Other methods ignore the keys, but never accept both or a private key.
-        let public_client = |k: &str, v: Value| {
-            json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "none", k: v})
-        };
+        let public_client = |k: &str, v: Value| json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "none", k: v});
         let m = check(public_client("jwks_uri", json!("http://x.example/j"))).unwrap();
         assert_eq!((m.jwks, m.jwks_uri), (None, None));
         let private = Value::Object(
@@ -598,7 +604,11 @@ mod tests {
                 .unwrap()
                 .into(),
         );
-        assert_err(public_client("jwks", json!({ "keys": [private] })), code, "private member");
+        assert_err(
+            public_client("jwks", json!({ "keys": [private] })),
+            code,
+            "private member",
+        );
     }
 
     #[test]

@@ -233,13 +233,19 @@ async fn document_client_with_jwks_uri_code_pkce_and_refresh() {
         .unwrap()
         .unwrap();
     assert_eq!(row.token_endpoint_auth_method.as_str(), "private_key_jwt");
-    assert_eq!(row.jwks_uri.as_deref(), Some(docs.url("/jwks.json").as_str()));
+    assert_eq!(
+        row.jwks_uri.as_deref(),
+        Some(docs.url("/jwks.json").as_str())
+    );
     assert!(row.client_secret_hash.is_none());
 
     // The token endpoint URL is an accepted audience too.
     let mut c = claims(&app, &url);
     c["aud"] = json!(app.url("/oauth/token"));
-    let refresh = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
     let resp = token_with(&app, &url, &rsa.sign(&c), &refresh).await;
     let body = ok(resp).await;
     let rt = body["refresh_token"].as_str().unwrap().to_string();
@@ -248,13 +254,19 @@ async fn document_client_with_jwks_uri_code_pkce_and_refresh() {
     // The client rotates to a new key: an unknown kid fetches again, once.
     let ec = Key::ec("ec-2");
     docs.serve("/jwks.json", Answer::json(&jwks(&[&rsa, &ec])));
-    let refresh = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
     let resp = token_with(&app, &url, &assertion(&app, &ec, &url), &refresh).await;
     let body = ok(resp).await;
     assert_eq!(docs.hits("/jwks.json"), 2);
     let rt = body["refresh_token"].as_str().unwrap().to_string();
     let stranger = Key::ec("unknown");
-    let refresh = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
     let d = assert_invalid_client(
         token_with(&app, &url, &assertion(&app, &stranger, &url), &refresh).await,
         "unknown kid",
@@ -324,14 +336,34 @@ async fn registered_client_with_inline_jwks_and_bad_assertions() {
     )
     .unwrap();
     let cases: Vec<(&str, String, &str)> = vec![
-        ("expired", ec.sign(&with("exp", json!(now() - 120))), "expired"),
-        ("far-future exp", ec.sign(&with("exp", json!(now() + 3600))), "too far"),
+        (
+            "expired",
+            ec.sign(&with("exp", json!(now() - 120))),
+            "expired",
+        ),
+        (
+            "far-future exp",
+            ec.sign(&with("exp", json!(now() + 3600))),
+            "too far",
+        ),
         ("no exp", ec.sign(&no_exp), "no exp"),
-        ("wrong aud", ec.sign(&with("aud", json!("https://other.example"))), "aud"),
-        ("wrong iss", ec.sign(&with("iss", json!("someone-else"))), "iss"),
+        (
+            "wrong aud",
+            ec.sign(&with("aud", json!("https://other.example"))),
+            "aud",
+        ),
+        (
+            "wrong iss",
+            ec.sign(&with("iss", json!("someone-else"))),
+            "iss",
+        ),
         ("no jti", ec.sign(&no_jti), "jti"),
         ("wrong key", impostor.sign(&good()), "signature"),
-        ("nbf ahead", ec.sign(&with("nbf", json!(now() + 600))), "nbf"),
+        (
+            "nbf ahead",
+            ec.sign(&with("nbf", json!(now() + 600))),
+            "nbf",
+        ),
         ("alg none", unsigned, "none"),
         ("HS256", hs256, "HS256"),
         ("not a JWT", "abc".into(), "JWT"),
@@ -367,7 +399,10 @@ async fn registered_client_with_inline_jwks_and_bad_assertions() {
     let resp = token_with(&app, &id, &good_jwt, &form).await;
     let body = ok(resp).await;
     let rt = body["refresh_token"].as_str().unwrap().to_string();
-    let refresh = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
 
     // The same assertion again: refused, and the refresh token is intact.
     let d = assert_invalid_client(token_with(&app, &id, &good_jwt, &refresh).await, "replay").await;
@@ -464,9 +499,17 @@ async fn registration_refuses_unusable_keys() {
             json!({ "jwks": jwks(&[&ec]), "jwks_uri": "https://app.example/jwks.json" }),
             "must not both be given",
         ),
-        ("private key", json!({ "jwks": { "keys": [private] } }), "private member"),
+        (
+            "private key",
+            json!({ "jwks": { "keys": [private] } }),
+            "private member",
+        ),
         ("no keys", json!({}), "requires jwks or jwks_uri"),
-        ("http", json!({ "jwks_uri": "http://app.example/jwks.json" }), "https"),
+        (
+            "http",
+            json!({ "jwks_uri": "http://app.example/jwks.json" }),
+            "https",
+        ),
     ] {
         let mut body = json!({
             "redirect_uris": [REDIRECT],
@@ -534,7 +577,10 @@ async fn client_create_makes_a_private_key_jwt_machine_client() {
     std::fs::write(&private, set.to_string()).unwrap();
     for (extra, needle) in [
         (vec![], "exactly one"),
-        (vec!["--jwks-file", private.to_str().unwrap()], "private member"),
+        (
+            vec!["--jwks-file", private.to_str().unwrap()],
+            "private member",
+        ),
         (vec!["--jwks-uri", "http://job.example/jwks.json"], "https"),
     ] {
         let mut argv = vec![

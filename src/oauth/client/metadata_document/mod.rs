@@ -316,9 +316,12 @@ async fn fetch_once(
     if let Err(e) = admit(state, ip, url, now).await {
         return (Err(e), None);
     }
-    let fetched = fetch::fetch(url, cfg)
-        .await
-        .and_then(|f| Ok((validate_document(client_id, &f.body, cfg.allow_loopback)?, f)));
+    let fetched = fetch::fetch(url, cfg).await.and_then(|f| {
+        Ok((
+            validate_document(client_id, &f.body, cfg.allow_loopback)?,
+            f,
+        ))
+    });
     match fetched {
         Ok((meta, fetched)) => {
             let ttl = fetch::cache_secs(
