@@ -52,6 +52,8 @@ pub struct AppState {
     /// Metadata documents fetched by this instance and fetches running now
     /// (clients no member authorized are only here).
     pub documents: oauth::client::metadata_document::memory::Documents,
+    /// `private_key_jwt` clients' key sets fetched from their `jwks_uri`.
+    pub jwks: oauth::client::jwks::JwksCache,
 }
 
 pub struct App {
@@ -92,6 +94,7 @@ impl App {
                 metadata,
                 client_cache,
                 documents: Default::default(),
+                jwks: Default::default(),
             }),
         })
     }

@@ -72,7 +72,8 @@ enum Command {
 #[derive(Subcommand)]
 enum ClientAction {
     /// Create a machine client with the scopes given here. Prints its
-    /// client_id and client_secret (shown once), one per line.
+    /// client_id and, for the secret methods, client_secret (shown once),
+    /// one per line.
     Create {
         /// Display name.
         #[arg(long)]
@@ -83,14 +84,14 @@ enum ClientAction {
         /// Space-separated scopes: exactly what its tokens may carry.
         #[arg(long)]
         scopes: String,
-        /// client_secret_basic (default) or client_secret_post;
-        /// private_key_jwt is not supported yet.
+        /// client_secret_basic (default), client_secret_post or
+        /// private_key_jwt (with --jwks-uri or --jwks-file).
         #[arg(long, value_name = "METHOD")]
         auth_method: Option<String>,
-        /// For private_key_jwt (not supported yet).
+        /// private_key_jwt: where the client publishes its JWK Set (https).
         #[arg(long, value_name = "URL", conflicts_with = "jwks_file")]
         jwks_uri: Option<String>,
-        /// For private_key_jwt (not supported yet).
+        /// private_key_jwt: a file holding the client's JWK Set (public keys).
         #[arg(long, value_name = "F")]
         jwks_file: Option<PathBuf>,
     },
@@ -405,22 +406,41 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 },
         } => {
             // Refuse bad input before touching the database.
+            let jwks = match &jwks_file {
+                None => None,
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                    machine::Refused::Invalid(format!(
+                        "--jwks-file {}: cannot be read ({e})",
+                        path.display()
+                    ))
+                })?),
+            };
             let meta = machine::metadata(&machine::Request {
                 name: &name,
                 grant: &grant,
                 scopes: &scopes,
                 auth_method: auth_method.as_deref(),
-                jwks_uri: jwks_uri.is_some(),
-                jwks_file: jwks_file.is_some(),
+                jwks_uri: jwks_uri.as_deref(),
+                jwks: jwks.as_deref(),
+                allow_loopback: settings.cimd.allow_loopback,
             })?;
             let db = open_db(&settings).await?;
             let created = machine::create(&db, &meta, skedcast_auth::clock::now()).await?;
             println!("{}", created.client_id);
-            println!("{}", created.client_secret);
-            eprintln!(
-                "created machine client {name:?} with scopes {:?}; the secret is shown only now",
-                meta.scope.as_deref().unwrap_or_default()
-            );
+            let scopes = meta.scope.as_deref().unwrap_or_default();
+            match &created.client_secret {
+                Some(secret) => {
+                    println!("{secret}");
+                    eprintln!(
+                        "created machine client {name:?} with scopes {scopes:?}; the secret is \
+                         shown only now"
+                    );
+                }
+                None => eprintln!(
+                    "created machine client {name:?} with scopes {scopes:?}; it authenticates \
+                     with private_key_jwt"
+                ),
+            }
             Ok(())
         }
         Command::Openapi => {

@@ -43,6 +43,11 @@ pub async fn run_once(state: &AppState, now: i64) {
         Ok(n) => tracing::info!(deleted = n, "pruned expired revoked access tokens"),
         Err(e) => tracing::warn!(error = %e, "pruning revoked access tokens failed"),
     }
+    match crate::oauth::client::assertion_jti::prune(&state.db, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "pruned used client assertion ids"),
+        Err(e) => tracing::warn!(error = %e, "pruning client assertion ids failed"),
+    }
     let grace = state.settings.tokens.access_token_ttl_secs;
     match metadata_document::store::prune(&state.db, now, grace).await {
         Ok((0, 0)) => {}

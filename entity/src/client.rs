@@ -59,6 +59,10 @@ pub enum AuthMethod {
     /// `client_id` and `client_secret` in the form body.
     #[sea_orm(string_value = "client_secret_post")]
     ClientSecretPost,
+    /// A JWT signed with one of the client's keys (`jwks` or `jwks_uri`),
+    /// RFC 7523 §2.2.
+    #[sea_orm(string_value = "private_key_jwt")]
+    PrivateKeyJwt,
     /// A public client: `client_id` alone.
     #[sea_orm(string_value = "none")]
     None,
@@ -67,9 +71,10 @@ pub enum AuthMethod {
 impl AuthMethod {
     /// Every method this server supports, in the order the metadata
     /// (`token_endpoint_auth_methods_supported`) lists them.
-    pub const ALL: [AuthMethod; 3] = [
+    pub const ALL: [AuthMethod; 4] = [
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
+        AuthMethod::PrivateKeyJwt,
         AuthMethod::None,
     ];
 
@@ -79,6 +84,7 @@ impl AuthMethod {
             AuthMethod::None => "none",
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
@@ -86,9 +92,18 @@ impl AuthMethod {
         Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
-    /// Confidential clients authenticate at the token endpoint with a secret.
+    /// Confidential clients authenticate at the token endpoint, with a
+    /// secret or a signed assertion.
     pub fn is_confidential(self) -> bool {
         self != AuthMethod::None
+    }
+
+    /// Whether the server issues the client a secret.
+    pub fn uses_secret(self) -> bool {
+        matches!(
+            self,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        )
     }
 }
 
@@ -164,6 +179,12 @@ pub struct Model {
     pub resource: Option<String>,
     /// Set when the client sent `application_type`; NULL otherwise.
     pub application_type: Option<ApplicationType>,
+    /// `private_key_jwt`: the client's JWK Set (JSON text), public keys only.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub jwks: Option<String>,
+    /// `private_key_jwt`: where the client publishes its JWK Set (https).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub jwks_uri: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -194,6 +215,12 @@ mod tests {
             assert_eq!(t.as_str(), t.to_value());
             assert_eq!(ApplicationType::parse(t.as_str()), Some(t));
         }
-        assert_eq!(AuthMethod::parse("private_key_jwt"), None);
+        assert_eq!(
+            AuthMethod::parse("private_key_jwt"),
+            Some(AuthMethod::PrivateKeyJwt)
+        );
+        assert!(
+            AuthMethod::PrivateKeyJwt.is_confidential() && !AuthMethod::PrivateKeyJwt.uses_secret()
+        );
     }
 }

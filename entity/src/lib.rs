@@ -5,6 +5,7 @@ pub mod agency;
 pub mod api_key;
 pub mod authorization_code;
 pub mod client;
+pub mod client_assertion_jti;
 pub mod client_metadata_document;
 pub mod consent;
 pub mod consent_decision;

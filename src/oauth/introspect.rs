@@ -79,6 +79,11 @@ pub struct IntrospectionRequest {
     pub client_id: Option<String>,
     /// With client_secret_post.
     pub client_secret: Option<String>,
+    /// private_key_jwt: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    pub client_assertion_type: Option<String>,
+    /// private_key_jwt: a JWT signed with one of the client's keys (RFC 7523
+    /// §2.2), used once.
+    pub client_assertion: Option<String>,
 }
 
 /// Introspection response (RFC 7662 §2.2). Inactive: only `active: false`.

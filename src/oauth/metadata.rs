@@ -20,14 +20,18 @@ pub struct ServerMetadata {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// `private_key_jwt` assertion algorithms (RFC 8414 §2).
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// The grants the token endpoint serves.
     pub grant_types_supported: Vec<String>,
     /// RFC 7009 token revocation.
     pub revocation_endpoint: String,
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// RFC 7662 token introspection (resource servers only).
     pub introspection_endpoint: String,
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<String>,
     pub response_types_supported: Vec<String>,
     pub response_modes_supported: Vec<String>,
     pub code_challenge_methods_supported: Vec<String>,
@@ -40,12 +44,20 @@ pub struct ServerMetadata {
 }
 
 /// Client authentication at the token and revocation endpoints: every
-/// method; at introspection only the secret ones (resource servers).
-fn auth_methods(secret_only: bool) -> Vec<String> {
+/// method; at introspection only the confidential ones.
+fn auth_methods(confidential_only: bool) -> Vec<String> {
     AuthMethod::ALL
         .into_iter()
-        .filter(|m| !secret_only || m.is_confidential())
+        .filter(|m| !confidential_only || m.is_confidential())
         .map(|m| m.as_str().to_string())
+        .collect()
+}
+
+/// `private_key_jwt` assertion algorithms.
+fn signing_algs() -> Vec<String> {
+    crate::oauth::client::assertion::ALGS
+        .into_iter()
+        .map(str::to_string)
         .collect()
 }
 
@@ -57,14 +69,17 @@ pub fn build(settings: &Settings) -> ServerMetadata {
         authorization_endpoint: settings.endpoint("/oauth/authorize"),
         token_endpoint: settings.endpoint("/oauth/token"),
         token_endpoint_auth_methods_supported: auth_methods(false),
+        token_endpoint_auth_signing_alg_values_supported: signing_algs(),
         grant_types_supported: GrantType::ALL
             .into_iter()
             .map(|g| g.as_str().to_string())
             .collect(),
         revocation_endpoint: settings.endpoint("/oauth/revoke"),
         revocation_endpoint_auth_methods_supported: auth_methods(false),
+        revocation_endpoint_auth_signing_alg_values_supported: signing_algs(),
         introspection_endpoint: settings.endpoint("/oauth/introspect"),
         introspection_endpoint_auth_methods_supported: auth_methods(true),
+        introspection_endpoint_auth_signing_alg_values_supported: signing_algs(),
         response_types_supported: vec!["code".into()],
         response_modes_supported: vec!["query".into()],
         code_challenge_methods_supported: vec!["S256".into()],

@@ -67,7 +67,8 @@ pub struct ClientMetadataRequest {
     /// host (any port matches at authorize time), or a private-use scheme in
     /// reverse-domain form. At most 10.
     pub redirect_uris: Option<Vec<String>>,
-    /// `none`, `client_secret_basic` (default) or `client_secret_post`.
+    /// `none`, `client_secret_basic` (default), `client_secret_post` or
+    /// `private_key_jwt` (with `jwks` or `jwks_uri`).
     pub token_endpoint_auth_method: Option<String>,
     /// Subset of authorization_code (default), refresh_token,
     /// client_credentials (only with an initial access token).
@@ -87,6 +88,12 @@ pub struct ClientMetadataRequest {
     /// `web` (redirect URIs https only) or `native` (https, loopback http,
     /// private-use schemes). Absent: every form is accepted.
     pub application_type: Option<String>,
+    /// The client's public keys (RFC 7517 JWK Set; RSA or EC P-256, no
+    /// private members), for `private_key_jwt`. Not with `jwks_uri`.
+    pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its JWK Set (https), for `private_key_jwt`.
+    /// Not with `jwks`.
+    pub jwks_uri: Option<String>,
     /// Update (RFC 7592) only: must equal the client's client_id.
     pub client_id: Option<String>,
     /// Update (RFC 7592) only: if present, must equal the issued secret.
@@ -98,8 +105,8 @@ pub struct ClientMetadataRequest {
 #[oai(skip_serializing_if_is_none)]
 pub struct ClientInformation {
     pub client_id: String,
-    /// Confidential clients only, shown once (at registration, or when an
-    /// update makes a public client confidential).
+    /// Clients of a secret method only, shown once (at registration, or when
+    /// an update moves a client to a secret method).
     pub client_secret: Option<String>,
     pub client_id_issued_at: i64,
     /// 0: the secret does not expire. Present for confidential clients.
@@ -122,6 +129,10 @@ pub struct ClientInformation {
     pub software_version: Option<String>,
     /// Present when the client registered one.
     pub application_type: Option<String>,
+    /// The registered JWK Set (`private_key_jwt`).
+    pub jwks: Option<serde_json::Value>,
+    /// The registered JWK Set URL (`private_key_jwt`).
+    pub jwks_uri: Option<String>,
 }
 
 /// RFC 7591 §3.2.2 / RFC 6750 §3 error.
@@ -287,13 +298,14 @@ impl RegistrationApi {
         let now = crate::clock::now();
         self.rate_limit(remote, now).await?;
         let with_initial_access_token = self.check_policy(&token)?;
-        let meta = metadata::validate(&object(body)?)?;
+        let meta =
+            metadata::validate_with(&object(body)?, self.state.settings.cimd.allow_loopback)?;
         metadata::check_machine_grant(&meta, with_initial_access_token)?;
 
         let client_id = crypto::b64url(&crypto::random_bytes::<16>());
         let secret = meta
             .token_endpoint_auth_method
-            .is_confidential()
+            .uses_secret()
             .then(crypto::random_token);
         let registration_token = crypto::random_token();
         let row = store::insert(
@@ -372,7 +384,7 @@ impl RegistrationApi {
                 .as_deref()
                 .is_some_and(|h| crypto::matches_hash(presented, h))
         })?;
-        let meta = metadata::validate(&obj)?;
+        let meta = metadata::validate_with(&obj, self.state.settings.cimd.allow_loopback)?;
         let machine =
             model::grant_types(&current.grant_types).contains(&GrantType::ClientCredentials);
         metadata::check_machine_grant(&meta, machine)?;
@@ -520,11 +532,11 @@ fn object(body: Body) -> Result<Map<String, Value>, OAuthError> {
 }
 
 /// The secret hash after an update, and a new secret to show when the
-/// client becomes confidential. A confidential client keeps its secret;
-/// a public one has none.
+/// client starts using a secret method. A client of a secret method keeps
+/// its secret; a public or `private_key_jwt` one has none.
 fn secret_after_update(meta: &ClientMetadata, current: &Model) -> (Option<String>, Option<String>) {
     match (
-        meta.token_endpoint_auth_method.is_confidential(),
+        meta.token_endpoint_auth_method.uses_secret(),
         &current.client_secret_hash,
     ) {
         (false, _) => (None, None),
@@ -565,6 +577,11 @@ fn information(
         software_id: row.software_id.clone(),
         software_version: row.software_version.clone(),
         application_type: row.application_type.map(|t| t.as_str().to_string()),
+        jwks: row
+            .jwks
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok()),
+        jwks_uri: row.jwks_uri.clone(),
     }
 }
 

@@ -43,6 +43,11 @@ pub struct RevocationRequest {
     pub client_id: Option<String>,
     /// client_secret_post.
     pub client_secret: Option<String>,
+    /// private_key_jwt: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    pub client_assertion_type: Option<String>,
+    /// private_key_jwt: a JWT signed with one of the client's keys (RFC 7523
+    /// §2.2), used once.
+    pub client_assertion: Option<String>,
 }
 
 #[derive(ApiResponse)]

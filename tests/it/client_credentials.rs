@@ -379,12 +379,21 @@ async fn metadata_advertises_what_the_token_endpoints_support() {
         meta["grant_types_supported"],
         json!(["authorization_code", "refresh_token", "client_credentials"])
     );
-    let all = json!(["client_secret_basic", "client_secret_post", "none"]);
+    let all = json!([
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none"
+    ]);
     assert_eq!(meta["token_endpoint_auth_methods_supported"], all);
     assert_eq!(meta["revocation_endpoint_auth_methods_supported"], all);
     assert_eq!(
         meta["introspection_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
     // The advertised token endpoint answers (an error, but ours).
     let resp = app
@@ -614,8 +623,8 @@ async fn client_create_cli_makes_a_machine_client_with_the_operators_scopes() {
 }
 
 /// Issue 13 item 5: `client create` refuses bad input with one clear line
-/// on stderr, nothing on stdout, a non-zero exit (2 for what issue 14 will
-/// bring: private_key_jwt and its keys), and writes nothing.
+/// on stderr, nothing on stdout, a non-zero exit (1), and writes nothing;
+/// private_key_jwt (issue 14 item 2) needs exactly one source of keys.
 #[tokio::test]
 async fn client_create_cli_refuses_bad_input_and_writes_nothing() {
     let app = spawn_app().await;
@@ -640,18 +649,24 @@ async fn client_create_cli_refuses_bad_input_and_writes_nothing() {
     let cases: Vec<(Vec<&str>, Option<i32>, &str)> = vec![
         (
             base(&["--auth-method", "private_key_jwt"]),
-            Some(2),
-            "client create: --auth-method private_key_jwt is not supported yet",
+            Some(1),
+            "client create: --auth-method private_key_jwt needs exactly one of --jwks-uri URL or \
+             --jwks-file F",
         ),
         (
             base(&["--jwks-uri", "https://job.example/jwks.json"]),
-            Some(2),
-            "--jwks-uri",
+            Some(1),
+            "--jwks-uri and --jwks-file go with --auth-method private_key_jwt",
         ),
         (
-            base(&["--jwks-file", "/nonexistent/jwks.json"]),
-            Some(2),
-            "--jwks-file",
+            base(&[
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-file",
+                "/nonexistent/jwks.json",
+            ]),
+            Some(1),
+            "--jwks-file /nonexistent/jwks.json: cannot be read",
         ),
         (base(&["--auth-method", "none"]), None, "--auth-method"),
         (

@@ -428,9 +428,9 @@ async fn each_metadata_rule_rejects_and_stores_nothing() {
             "refresh_token requires authorization_code",
         ),
         (
-            with("token_endpoint_auth_method", json!("private_key_jwt")),
+            with("token_endpoint_auth_method", json!("client_secret_jwt")),
             "invalid_client_metadata",
-            "token_endpoint_auth_method: \"private_key_jwt\"",
+            "token_endpoint_auth_method: \"client_secret_jwt\"",
         ),
         (
             json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),

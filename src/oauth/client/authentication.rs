@@ -4,11 +4,16 @@
 //! - `none`: a public client names itself with `client_id` in the body;
 //! - `client_secret_basic`: HTTP Basic, with the client id and secret each
 //!   form-urlencoded before the base64 (RFC 6749 §2.3.1);
-//! - `client_secret_post`: `client_id` and `client_secret` in the body.
+//! - `client_secret_post`: `client_id` and `client_secret` in the body;
+//! - `private_key_jwt` (RFC 7523 §2.2, RFC 7521 §4.2): a JWT signed with one
+//!   of the client's keys, in `client_assertion` (checked by
+//!   [`super::assertion`], keys from [`super::jwks`], used once:
+//!   [`super::assertion_jti`]).
 //!
 //! [`parse`] reads what the request presents (pure); [`verify`] decides
 //! whether it authenticates a stored client (pure); [`authenticate`] does
-//! both around the (cached) database lookup.
+//! both around the (cached) database lookup, and checks an assertion
+//! (which needs the client's keys, perhaps fetched, and the database).
 //!
 //! Secrets are high-entropy and server-generated, so they are compared as
 //! SHA-256 digests in constant time; an unknown client and a wrong secret
@@ -48,6 +53,12 @@ pub enum Presented {
     Basic { client_id: String, secret: String },
     /// `client_secret_post`.
     Post { client_id: String, secret: String },
+    /// `private_key_jwt`: the client id (from the body, or else the
+    /// assertion's unverified `sub`) and the assertion.
+    Jwt {
+        client_id: String,
+        assertion: String,
+    },
 }
 
 impl Presented {
@@ -55,13 +66,14 @@ impl Presented {
         match self {
             Presented::None { client_id }
             | Presented::Basic { client_id, .. }
-            | Presented::Post { client_id, .. } => client_id,
+            | Presented::Post { client_id, .. }
+            | Presented::Jwt { client_id, .. } => client_id,
         }
     }
 
     pub fn secret(&self) -> Option<&str> {
         match self {
-            Presented::None { .. } => None,
+            Presented::None { .. } | Presented::Jwt { .. } => None,
             Presented::Basic { secret, .. } | Presented::Post { secret, .. } => Some(secret),
         }
     }
@@ -71,6 +83,7 @@ impl Presented {
             Presented::None { .. } => AuthMethod::None,
             Presented::Basic { .. } => AuthMethod::ClientSecretBasic,
             Presented::Post { .. } => AuthMethod::ClientSecretPost,
+            Presented::Jwt { .. } => AuthMethod::PrivateKeyJwt,
         }
     }
 
@@ -85,7 +98,8 @@ impl Presented {
 pub enum Rule {
     /// Token and revocation endpoints: exactly the registered method.
     Registered,
-    /// Introspection: a confidential client may use either secret method.
+    /// Introspection: a client with a secret may use either secret method
+    /// (a `private_key_jwt` client uses its method).
     AnySecretMethod,
 }
 
@@ -95,13 +109,34 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+/// The body's client authentication parameters (empty values count as
+/// absent).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Body<'a> {
+    pub client_id: Option<&'a str>,
+    pub client_secret: Option<&'a str>,
+    pub client_assertion_type: Option<&'a str>,
+    pub client_assertion: Option<&'a str>,
+}
+
+impl<'a> Body<'a> {
+    pub fn of(params: &'a Params) -> Body<'a> {
+        Body {
+            client_id: params.get("client_id"),
+            client_secret: params.get("client_secret"),
+            client_assertion_type: params.get("client_assertion_type"),
+            client_assertion: params.get("client_assertion"),
+        }
+    }
+}
+
 /// What the request presents: from the `Authorization` header and the
-/// body's `client_id` and `client_secret` (empty values count as absent).
-pub fn parse(
-    authorization: Option<&str>,
-    body_client_id: Option<&str>,
-    body_secret: Option<&str>,
-) -> Result<Presented, OAuthError> {
+/// body's parameters.
+pub fn parse(authorization: Option<&str>, body: Body) -> Result<Presented, OAuthError> {
+    let (body_client_id, body_secret) = (body.client_id, body.client_secret);
+    if body.client_assertion_type.is_some() || body.client_assertion.is_some() {
+        return parse_assertion(authorization, body);
+    }
     if let Some(header) = authorization {
         let (client_id, secret) = parse_basic(header)?;
         if body_secret.is_some() {
@@ -131,11 +166,52 @@ pub fn parse(
         }),
         (None, None) => Err(OAuthError::invalid_client(
             "client authentication is required: HTTP Basic (client_secret_basic), client_id and \
-             client_secret in the body (client_secret_post), or client_id alone for a public \
-             client",
+             client_secret in the body (client_secret_post), client_assertion_type and \
+             client_assertion (private_key_jwt), or client_id alone for a public client",
             false,
         )),
     }
+}
+
+/// RFC 7521 §4.2: `client_assertion_type` (the JWT bearer type) and
+/// `client_assertion`, and no other method beside them.
+fn parse_assertion(authorization: Option<&str>, body: Body) -> Result<Presented, OAuthError> {
+    if authorization.is_some() || body.client_secret.is_some() {
+        return Err(OAuthError::invalid_request(
+            "two client authentication methods in one request: client_assertion and a \
+             client_secret (HTTP Basic or in the body); use only the method the client is \
+             registered with (RFC 6749 §2.3)",
+        ));
+    }
+    let (Some(kind), Some(assertion)) = (body.client_assertion_type, body.client_assertion) else {
+        return Err(OAuthError::invalid_request(
+            "client_assertion_type and client_assertion go together (RFC 7521 §4.2)",
+        ));
+    };
+    if kind != super::assertion::ASSERTION_TYPE {
+        return Err(OAuthError::invalid_client(
+            format!(
+                "client_assertion_type {} is not supported (supported: {})",
+                crate::oauth::params::quote(kind),
+                super::assertion::ASSERTION_TYPE
+            ),
+            false,
+        ));
+    }
+    let client_id = match body.client_id {
+        Some(id) => id.to_string(),
+        None => super::assertion::claimed_client(assertion).ok_or_else(|| {
+            OAuthError::invalid_client(
+                "the client assertion names no client (no client_id in the body, no sub in the \
+                 assertion)",
+                false,
+            )
+        })?,
+    };
+    Ok(Presented::Jwt {
+        client_id,
+        assertion: assertion.to_string(),
+    })
 }
 
 /// `Basic base64(urlencode(id) ":" urlencode(secret))`.
@@ -202,13 +278,31 @@ fn form_decode(s: &str) -> Option<String> {
 
 /// Whether `presented` authenticates `client` (`None`: no such client)
 /// under `rule`. The secret is hashed and compared even for an unknown
-/// client.
+/// client. For `private_key_jwt` this only checks that the client is
+/// registered with it: the assertion is [`authenticate`]'s to check.
 pub fn verify(
     presented: &Presented,
     client: Option<Arc<ClientRecord>>,
     rule: Rule,
 ) -> Result<Arc<ClientRecord>, OAuthError> {
     let basic = presented.basic_tried();
+    if let Presented::Jwt { .. } = presented {
+        return match client {
+            Some(c) if c.auth_method == AuthMethod::PrivateKeyJwt => Ok(c),
+            Some(c) => Err(OAuthError::invalid_client(
+                format!(
+                    "the client is registered with token_endpoint_auth_method {} but this \
+                     request used private_key_jwt; authenticate with the registered method",
+                    c.auth_method.as_str()
+                ),
+                false,
+            )),
+            None => Err(OAuthError::invalid_client(
+                "client authentication failed: unknown client_id",
+                false,
+            )),
+        };
+    }
     let Some(secret) = presented.secret() else {
         // `none`: only a registered public client, only where the registered
         // method is what counts.
@@ -230,7 +324,7 @@ pub fn verify(
     let used = presented.method();
     let allowed = match rule {
         Rule::Registered => client.auth_method == used,
-        Rule::AnySecretMethod => client.auth_method.is_confidential(),
+        Rule::AnySecretMethod => client.auth_method.uses_secret(),
     };
     if !allowed {
         let registered = client.auth_method.as_str();
@@ -255,11 +349,7 @@ pub async fn authenticate(
     params: &Params,
     rule: Rule,
 ) -> Result<Arc<ClientRecord>, OAuthError> {
-    let presented = parse(
-        authorization,
-        params.get("client_id"),
-        params.get("client_secret"),
-    )?;
+    let presented = parse(authorization, Body::of(params))?;
     let id = presented.client_id();
     let client = if metadata_document::is_document_id(id) && state.settings.cimd.enabled {
         // A metadata document client: fresh from the shared cache, or fetched.
@@ -292,7 +382,99 @@ pub async fn authenticate(
             .map_err(|e| OAuthError::db(e, "load client"))?
             .filter(|c| state.settings.cimd.enabled || c.kind != ClientKind::MetadataDocument)
     };
-    verify(&presented, client, rule)
+    let client = verify(&presented, client, rule)?;
+    if let Presented::Jwt { assertion, .. } = &presented {
+        check_assertion(state, ip, &client, assertion).await?;
+    }
+    Ok(client)
+}
+
+/// The audiences an assertion may name: the issuer identifier, and the URLs
+/// of the endpoints where clients authenticate (RFC 7523 §3 allows the
+/// token endpoint's; the same assertion rule serves every endpoint).
+fn audiences(settings: &crate::settings::Settings) -> Vec<String> {
+    let mut out = vec![settings.issuer.clone()];
+    for path in [
+        "/oauth/token",
+        "/oauth/revoke",
+        "/oauth/introspect",
+        "/oauth/par",
+    ] {
+        out.push(settings.endpoint(path));
+    }
+    out
+}
+
+fn bad_assertion(why: impl std::fmt::Display) -> OAuthError {
+    OAuthError::invalid_client(format!("the client assertion {why}"), false)
+}
+
+/// Check a `private_key_jwt` assertion of `client` (registered with it):
+/// valid with the client's keys (a `jwks_uri` fetched again, at most once,
+/// for an unknown `kid`), then its `jti` used once, for every instance.
+async fn check_assertion(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    client: &ClientRecord,
+    assertion: &str,
+) -> Result<(), OAuthError> {
+    use super::assertion::{self, Failure};
+    let header = assertion::header(assertion).map_err(|f| match f {
+        Failure::Invalid(why) | Failure::UnknownKid(why) => bad_assertion(why),
+    })?;
+    let audiences = audiences(&state.settings);
+    let check = |keys: &[josekit::jwk::Jwk]| {
+        assertion::verify(
+            assertion,
+            &header,
+            &client.client_id,
+            &audiences,
+            keys,
+            crate::clock::now(),
+        )
+    };
+    let result = match (&client.jwks, &client.jwks_uri) {
+        (Some(set), _) => {
+            let set: serde_json::Value = serde_json::from_str(set).unwrap_or_default();
+            let keys = super::jwks::parse(&set).map_err(|why| {
+                OAuthError::invalid_client(format!("the client's jwks {why}"), false)
+            })?;
+            check(&keys)
+        }
+        (None, Some(uri)) => {
+            let keys = super::jwks::keys_at(state, ip, uri, false).await?;
+            match check(keys.as_deref().map_or(&[], |k| k.as_slice())) {
+                Err(Failure::UnknownKid(kid)) => {
+                    // Perhaps the client rotated its keys since the fetch.
+                    match super::jwks::keys_at(state, ip, uri, true).await? {
+                        Some(keys) => check(&keys),
+                        None => Err(Failure::UnknownKid(kid)),
+                    }
+                }
+                other => other,
+            }
+        }
+        (None, None) => Err(Failure::Invalid(
+            "cannot be checked: the client has no keys (jwks or jwks_uri)".into(),
+        )),
+    };
+    let valid = result.map_err(|f| match f {
+        Failure::Invalid(why) => bad_assertion(why),
+        Failure::UnknownKid(kid) => bad_assertion(format!(
+            "names kid {}, which is not among the client's keys",
+            crate::oauth::params::quote(&kid)
+        )),
+    })?;
+    let fresh = super::assertion_jti::use_once(&state.db, &client.client_id, &valid.jti, valid.exp)
+        .await
+        .map_err(|e| OAuthError::db(e, "record client assertion"))?;
+    if !fresh {
+        tracing::warn!(client_id = %client.client_id, "client assertion replayed");
+        return Err(bad_assertion(
+            "was used before (its jti is used once; sign a new assertion for each request)",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -307,6 +489,85 @@ mod tests {
         )
     }
 
+    fn body<'a>(id: Option<&'a str>, secret: Option<&'a str>) -> Body<'a> {
+        Body {
+            client_id: id,
+            client_secret: secret,
+            ..Body::default()
+        }
+    }
+
+    #[test]
+    fn assertions() {
+        let jwt = Body {
+            client_assertion_type: Some(super::super::assertion::ASSERTION_TYPE),
+            client_assertion: Some("a.b.c"),
+            ..body(Some("c1"), None)
+        };
+        assert_eq!(
+            parse(None, jwt).unwrap(),
+            Presented::Jwt {
+                client_id: "c1".into(),
+                assertion: "a.b.c".into()
+            }
+        );
+        let e = parse(
+            None,
+            Body {
+                client_assertion_type: Some("urn:x"),
+                ..jwt
+            },
+        )
+        .unwrap_err();
+        assert_eq!((e.code, e.status.as_u16()), (ErrorCode::InvalidClient, 401));
+        let e = parse(
+            None,
+            Body {
+                client_assertion: None,
+                ..jwt
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        let e = parse(
+            None,
+            Body {
+                client_secret: Some("s"),
+                ..jwt
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(parse(Some("Basic x"), jwt).is_err());
+        // No client_id and no readable sub: nobody to authenticate.
+        let e = parse(
+            None,
+            Body {
+                client_id: None,
+                ..jwt
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClient);
+
+        // Only a client registered with private_key_jwt may use it.
+        let presented = parse(None, jwt).unwrap();
+        let secret_client = client(AuthMethod::ClientSecretBasic, Some("s"));
+        let e = verify(&presented, Some(secret_client), Rule::Registered).unwrap_err();
+        assert!(e.description.contains("client_secret_basic"), "{e}");
+        let pk = client(AuthMethod::PrivateKeyJwt, None);
+        assert!(verify(&presented, Some(pk.clone()), Rule::Registered).is_ok());
+        assert!(verify(&presented, Some(pk.clone()), Rule::AnySecretMethod).is_ok());
+        assert!(verify(&presented, None, Rule::Registered).is_err());
+        // And it has no secret to present instead.
+        let post = Presented::Post {
+            client_id: "c1".into(),
+            secret: "s".into(),
+        };
+        assert!(verify(&post, Some(pk.clone()), Rule::Registered).is_err());
+        assert!(verify(&post, Some(pk), Rule::AnySecretMethod).is_err());
+    }
+
     fn client(method: AuthMethod, secret: Option<&str>) -> Arc<ClientRecord> {
         Arc::new(ClientRecord {
             client_id: "c1".into(),
@@ -316,6 +577,8 @@ mod tests {
             grant_types: vec![GrantType::ClientCredentials],
             scope: vec![],
             resource: None,
+            jwks: None,
+            jwks_uri: None,
         })
     }
 
@@ -323,7 +586,7 @@ mod tests {
     fn basic_is_form_decoded() {
         let h = basic("my%20client", "s%3Ae+cr%25et");
         assert_eq!(
-            parse(Some(&h), None, None).unwrap(),
+            parse(Some(&h), Body::default()).unwrap(),
             Presented::Basic {
                 client_id: "my client".into(),
                 secret: "s:e cr%et".into()
@@ -332,7 +595,7 @@ mod tests {
         // Padding optional, scheme case-insensitive, the secret may hold ':'.
         let raw = base64::engine::general_purpose::STANDARD_NO_PAD.encode("a:b:c");
         assert_eq!(
-            parse(Some(&format!("bAsIc {raw}")), None, None).unwrap(),
+            parse(Some(&format!("bAsIc {raw}")), Body::default()).unwrap(),
             Presented::Basic {
                 client_id: "a".into(),
                 secret: "b:c".into()
@@ -354,7 +617,7 @@ mod tests {
             "Bearer abc".to_string(),
             "Basic".to_string(),
         ] {
-            let e = parse(Some(&h), None, None).unwrap_err();
+            let e = parse(Some(&h), Body::default()).unwrap_err();
             assert_eq!(
                 (e.code, e.challenge.is_some()),
                 (ErrorCode::InvalidClient, true),
@@ -367,34 +630,34 @@ mod tests {
     #[test]
     fn body_methods() {
         assert_eq!(
-            parse(None, Some("c"), Some("s")).unwrap(),
+            parse(None, body(Some("c"), Some("s"))).unwrap(),
             Presented::Post {
                 client_id: "c".into(),
                 secret: "s".into()
             }
         );
         assert_eq!(
-            parse(None, Some("c"), None).unwrap(),
+            parse(None, body(Some("c"), None)).unwrap(),
             Presented::None {
                 client_id: "c".into()
             }
         );
-        let e = parse(None, None, Some("s")).unwrap_err();
+        let e = parse(None, body(None, Some("s"))).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
-        let e = parse(None, None, None).unwrap_err();
+        let e = parse(None, Body::default()).unwrap_err();
         assert_eq!((e.code, e.challenge), (ErrorCode::InvalidClient, None));
     }
 
     #[test]
     fn two_methods_are_invalid_request() {
         let h = basic("c", "s");
-        let e = parse(Some(&h), Some("c"), Some("s")).unwrap_err();
+        let e = parse(Some(&h), body(Some("c"), Some("s"))).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
         assert!(e.description.contains("two client authentication methods"));
         // The same client_id in the body is harmless; another one is not.
-        assert!(parse(Some(&h), Some("c"), None).is_ok());
+        assert!(parse(Some(&h), body(Some("c"), None)).is_ok());
         assert_eq!(
-            parse(Some(&h), Some("d"), None).unwrap_err().code,
+            parse(Some(&h), body(Some("d"), None)).unwrap_err().code,
             ErrorCode::InvalidRequest
         );
     }

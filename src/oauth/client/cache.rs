@@ -212,6 +212,8 @@ mod tests {
             grant_types: vec![],
             scope: vec![],
             resource: None,
+            jwks: None,
+            jwks_uri: None,
         })
     }
 

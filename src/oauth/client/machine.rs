@@ -7,6 +7,9 @@
 //! RFC 7591 metadata a registration would send, validated by the same
 //! [`super::metadata::validate`]), then [`create`] stores it with the
 //! registration's storage and shows the secret once; only its hash is kept.
+//! A `private_key_jwt` machine client (issue 14 item 2) has no secret: it
+//! signs assertions with a key whose public half is in `--jwks-file` or
+//! published at `--jwks-uri`.
 
 use sea_orm::{ConnectionTrait, DbErr};
 
@@ -25,28 +28,25 @@ pub struct Request<'a> {
     pub scopes: &'a str,
     /// `None`: client_secret_basic.
     pub auth_method: Option<&'a str>,
-    pub jwks_uri: bool,
-    pub jwks_file: bool,
+    /// `--jwks-uri`.
+    pub jwks_uri: Option<&'a str>,
+    /// The contents of `--jwks-file`.
+    pub jwks: Option<&'a str>,
+    /// The test-only `cimd.allow_loopback`: a plain-http loopback `--jwks-uri`.
+    pub allow_loopback: bool,
 }
 
 /// Why a request is refused; the message is one line, for the CLI's stderr.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Refused {
-    /// Part of the contract the server does not serve yet (private_key_jwt,
-    /// issue 14).
-    #[error("client create: {0} is not supported yet")]
-    NotYet(&'static str),
     #[error("client create: {0}")]
     Invalid(String),
 }
 
 impl Refused {
-    /// The process exit code: 2 for what is not supported yet, 1 otherwise.
+    /// The process exit code.
     pub fn exit_code(&self) -> u8 {
-        match self {
-            Refused::NotYet(_) => 2,
-            Refused::Invalid(_) => 1,
-        }
+        1
     }
 }
 
@@ -59,36 +59,42 @@ fn invalid(msg: impl Into<String>) -> Refused {
 pub fn metadata(req: &Request) -> Result<ClientMetadata, Refused> {
     let auth_method = match req.auth_method.map(str::trim) {
         None => AuthMethod::ClientSecretBasic,
-        Some("private_key_jwt") => {
-            return Err(Refused::NotYet("--auth-method private_key_jwt"));
-        }
         Some(m) => match AuthMethod::parse(m) {
             Some(AuthMethod::None) => {
                 return Err(invalid(
-                    "--auth-method none: a machine client authenticates with a secret \
-                     (client_secret_basic or client_secret_post)",
+                    "--auth-method none: a machine client authenticates (client_secret_basic, \
+                     client_secret_post or private_key_jwt)",
                 ));
             }
             Some(m) => m,
             None => {
                 return Err(invalid(format!(
                     "--auth-method {} is unknown (supported: client_secret_basic, \
-                     client_secret_post)",
+                     client_secret_post, private_key_jwt)",
                     quote(m)
                 )));
             }
         },
     };
-    if req.jwks_uri {
-        return Err(Refused::NotYet(
-            "--jwks-uri (it goes with --auth-method private_key_jwt)",
+    let keys_given = req.jwks_uri.is_some() as u8 + req.jwks.is_some() as u8;
+    if auth_method == AuthMethod::PrivateKeyJwt && keys_given != 1 {
+        return Err(invalid(
+            "--auth-method private_key_jwt needs exactly one of --jwks-uri URL or --jwks-file F \
+             (the client's public keys)",
         ));
     }
-    if req.jwks_file {
-        return Err(Refused::NotYet(
-            "--jwks-file (it goes with --auth-method private_key_jwt)",
+    if auth_method != AuthMethod::PrivateKeyJwt && keys_given != 0 {
+        return Err(invalid(
+            "--jwks-uri and --jwks-file go with --auth-method private_key_jwt",
         ));
     }
+    let jwks = match req.jwks {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_str::<serde_json::Value>(text)
+                .map_err(|e| invalid(format!("--jwks-file is not JSON ({e})")))?,
+        ),
+    };
     if req.name.trim().is_empty() {
         return Err(invalid("--name must not be empty"));
     }
@@ -124,16 +130,23 @@ pub fn metadata(req: &Request) -> Result<ClientMetadata, Refused> {
         "token_endpoint_auth_method": auth_method.as_str(),
         "scope": scopes.join(" "),
     });
-    let serde_json::Value::Object(obj) = obj else {
+    let serde_json::Value::Object(mut obj) = obj else {
         unreachable!("a JSON object literal")
     };
-    metadata::validate(&obj).map_err(|e| invalid(e.description))
+    if let Some(jwks) = jwks {
+        obj.insert("jwks".into(), jwks);
+    }
+    if let Some(uri) = req.jwks_uri {
+        obj.insert("jwks_uri".into(), uri.into());
+    }
+    metadata::validate_with(&obj, req.allow_loopback).map_err(|e| invalid(e.description))
 }
 
 /// The credentials of a new machine client, shown once.
 pub struct Created {
     pub client_id: String,
-    pub client_secret: String,
+    /// `None` for `private_key_jwt`.
+    pub client_secret: Option<String>,
 }
 
 /// Store a machine client with `meta` (from [`metadata`]).
@@ -143,12 +156,15 @@ pub async fn create(
     now: i64,
 ) -> Result<Created, DbErr> {
     let client_id = crypto::b64url(&crypto::random_bytes::<16>());
-    let client_secret = crypto::random_token();
+    let client_secret = meta
+        .token_endpoint_auth_method
+        .uses_secret()
+        .then(crypto::random_token);
     store::insert_machine(
         db,
         &client_id,
         meta,
-        crypto::sha256_hex(&client_secret),
+        client_secret.as_deref().map(crypto::sha256_hex),
         now,
     )
     .await?;
@@ -185,18 +201,63 @@ mod tests {
     }
 
     #[test]
-    fn refusals() {
-        let not_yet = metadata(&req("agency:read", Some("private_key_jwt"))).unwrap_err();
-        assert_eq!(
-            not_yet.to_string(),
-            "client create: --auth-method private_key_jwt is not supported yet"
-        );
-        assert_eq!(not_yet.exit_code(), 2);
-        let jwks = Request {
-            jwks_uri: true,
-            ..req("agency:read", None)
+    fn private_key_jwt_takes_exactly_one_key_source() {
+        let uri = Request {
+            jwks_uri: Some("https://job.example/jwks.json"),
+            ..req("agency:read", Some("private_key_jwt"))
         };
-        assert_eq!(metadata(&jwks).unwrap_err().exit_code(), 2);
+        let m = metadata(&uri).unwrap();
+        assert_eq!(m.token_endpoint_auth_method, AuthMethod::PrivateKeyJwt);
+        assert_eq!(m.jwks_uri.as_deref(), Some("https://job.example/jwks.json"));
+        let key = josekit::jwk::Jwk::generate_ec_key(josekit::jwk::alg::ec::EcCurve::P256)
+            .unwrap()
+            .to_public_key()
+            .unwrap();
+        let set = serde_json::json!({ "keys": [serde_json::Value::Object(key.into())] });
+        let text = set.to_string();
+        let file = Request {
+            jwks: Some(&text),
+            ..req("agency:read", Some("private_key_jwt"))
+        };
+        assert!(metadata(&file).unwrap().jwks.is_some());
+        for (r, needle) in [
+            (req("agency:read", Some("private_key_jwt")), "exactly one"),
+            (
+                Request {
+                    jwks: Some(&text),
+                    ..uri
+                },
+                "exactly one",
+            ),
+            (
+                Request {
+                    jwks_uri: Some("https://job.example/jwks.json"),
+                    ..req("agency:read", None)
+                },
+                "go with --auth-method private_key_jwt",
+            ),
+            (
+                Request {
+                    jwks: Some("nope"),
+                    ..req("agency:read", Some("private_key_jwt"))
+                },
+                "not JSON",
+            ),
+            (
+                Request {
+                    jwks_uri: Some("http://job.example/jwks.json"),
+                    ..req("agency:read", Some("private_key_jwt"))
+                },
+                "https",
+            ),
+        ] {
+            let e = metadata(&r).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn refusals() {
         for (r, needle) in [
             (req("agency:read", Some("none")), "--auth-method none"),
             (req("agency:read", Some("x")), "--auth-method \"x\""),

@@ -63,8 +63,18 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, OAuthError> {
 }
 
 /// RFC 7591 §2 metadata, with the defaults of the RFC, checked field by
-/// field. Fields this server does not know are ignored.
+/// field. Fields this server does not know are ignored. A `jwks_uri` must
+/// be https.
 pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, OAuthError> {
+    validate_with(obj, false)
+}
+
+/// [`validate`], where `allow_loopback` (the test-only `cimd.allow_loopback`)
+/// also admits a `jwks_uri` of plain http on a loopback host.
+pub fn validate_with(
+    obj: &Map<String, Value>,
+    allow_loopback: bool,
+) -> Result<ClientMetadata, OAuthError> {
     let token_endpoint_auth_method = match opt_string(obj, "token_endpoint_auth_method", 64)? {
         None => AuthMethod::ClientSecretBasic,
         Some(s) => AuthMethod::parse(&s).ok_or_else(|| {
@@ -141,9 +151,11 @@ pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, OAuthError> 
     {
         return Err(metadata_err(
             "grant_types: client_credentials requires a confidential client \
-             (token_endpoint_auth_method client_secret_basic or client_secret_post, not none)",
+             (token_endpoint_auth_method client_secret_basic, client_secret_post or \
+             private_key_jwt, not none)",
         ));
     }
+    let (jwks, jwks_uri) = client_keys(obj, token_endpoint_auth_method, allow_loopback)?;
 
     let application_type = match opt_string(obj, "application_type", 64)? {
         None => None,
@@ -180,7 +192,61 @@ pub fn validate(obj: &Map<String, Value>) -> Result<ClientMetadata, OAuthError> 
         software_id: opt_text(obj, "software_id", MAX_TEXT_LEN)?,
         software_version: opt_text(obj, "software_version", MAX_TEXT_LEN)?,
         application_type,
+        jwks,
+        jwks_uri,
     })
+}
+
+/// `jwks` and `jwks_uri` (RFC 7591 §2): never both. Only a
+/// `private_key_jwt` client uses (and so stores) them: exactly one, public
+/// keys only ([`super::jwks::parse`]), `jwks_uri` a URL this server may
+/// fetch ([`super::metadata_document::url::fetchable_url`]); for other
+/// methods they are ignored like unknown fields. Returned as stored: the
+/// set as JSON text, the URL.
+fn client_keys(
+    obj: &Map<String, Value>,
+    method: AuthMethod,
+    allow_loopback: bool,
+) -> Result<(Option<String>, Option<String>), OAuthError> {
+    let given = |f: &str| !matches!(obj.get(f), None | Some(Value::Null));
+    if given("jwks") && given("jwks_uri") {
+        return Err(metadata_err(
+            "jwks and jwks_uri must not both be given (RFC 7591 §2): send the keys inline or \
+             where they are published, not both",
+        ));
+    }
+    if let Some(m) = obj.get("jwks").and_then(super::jwks::private_member) {
+        return Err(metadata_err(format!(
+            "jwks contains the private member \"{m}\": a JWK Set here holds public keys only \
+             (treat that key as compromised)"
+        )));
+    }
+    if method != AuthMethod::PrivateKeyJwt {
+        return Ok((None, None));
+    }
+    let jwks = match obj.get("jwks") {
+        None | Some(Value::Null) => None,
+        Some(set) => {
+            super::jwks::parse(set).map_err(|why| metadata_err(format!("jwks {why}")))?;
+            Some(set.to_string())
+        }
+    };
+    let jwks_uri = match opt_string(obj, "jwks_uri", MAX_URL_LEN)? {
+        None => None,
+        Some(uri) => {
+            super::metadata_document::url::fetchable_url(&uri, allow_loopback, false)
+                .map_err(|why| metadata_err(format!("jwks_uri: {} {why}", show(&uri))))?;
+            Some(uri)
+        }
+    };
+
+    if jwks.is_none() && jwks_uri.is_none() {
+        return Err(metadata_err(
+            "token_endpoint_auth_method private_key_jwt requires jwks or jwks_uri (the public \
+             keys that check the client's assertions)",
+        ));
+    }
+    Ok((jwks, jwks_uri))
 }
 
 /// Issue 13 item 5: the client_credentials grant mints tokens with every
@@ -488,6 +554,64 @@ mod tests {
     }
 
     #[test]
+    fn private_key_jwt_keys() {
+        let jwk = josekit::jwk::Jwk::generate_ec_key(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+        let public = Value::Object(jwk.to_public_key().unwrap().into());
+        let private = Value::Object(jwk.into());
+        let base = || {
+            json!({
+                "grant_types": ["client_credentials"],
+                "token_endpoint_auth_method": "private_key_jwt",
+            })
+        };
+        let with = |k: &str, v: Value| {
+            let mut o = base();
+            o[k] = v;
+            o
+        };
+        let m = check(with("jwks", json!({ "keys": [public.clone()] }))).unwrap();
+        assert_eq!(m.token_endpoint_auth_method, AuthMethod::PrivateKeyJwt);
+        assert!(m.jwks.as_deref().unwrap().contains("\"keys\""));
+        let m = check(with("jwks_uri", json!("https://app.example/jwks.json"))).unwrap();
+        assert_eq!(m.jwks_uri.as_deref(), Some("https://app.example/jwks.json"));
+        let code = ErrorCode::InvalidClientMetadata;
+        assert_err(base(), code, "requires jwks or jwks_uri");
+        let mut both = with("jwks", json!({ "keys": [public] }));
+        both["jwks_uri"] = json!("https://app.example/jwks.json");
+        assert_err(both, code, "must not both be given");
+        assert_err(
+            with("jwks", json!({ "keys": [private] })),
+            code,
+            "private member",
+        );
+        assert_err(
+            with("jwks_uri", json!("http://app.example/j")),
+            code,
+            "https",
+        );
+        // Plain http on loopback only with the test switch.
+        let Value::Object(loopback) = with("jwks_uri", json!("http://127.0.0.1:9/j")) else {
+            unreachable!()
+        };
+        assert!(validate(&loopback).is_err());
+        assert!(validate_with(&loopback, true).is_ok());
+        // Other methods ignore the keys, but never accept both or a private key.
+        let public_client = |k: &str, v: Value| json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "none", k: v});
+        let m = check(public_client("jwks_uri", json!("http://x.example/j"))).unwrap();
+        assert_eq!((m.jwks, m.jwks_uri), (None, None));
+        let private = Value::Object(
+            josekit::jwk::Jwk::generate_ec_key(josekit::jwk::alg::ec::EcCurve::P256)
+                .unwrap()
+                .into(),
+        );
+        assert_err(
+            public_client("jwks", json!({ "keys": [private] })),
+            code,
+            "private member",
+        );
+    }
+
+    #[test]
     fn defaults_follow_rfc_7591() {
         let m = check(json!({"redirect_uris": ["https://app.example/cb"]})).unwrap();
         assert_eq!(m.grant_types, vec![GrantType::AuthorizationCode]);
@@ -593,9 +717,9 @@ mod tests {
             "refresh_token requires authorization_code",
         );
         assert_err(
-            json!({"token_endpoint_auth_method": "private_key_jwt"}),
+            json!({"token_endpoint_auth_method": "client_secret_jwt"}),
             M,
-            "token_endpoint_auth_method: 'private_key_jwt' is not supported",
+            "token_endpoint_auth_method: 'client_secret_jwt' is not supported",
         );
         // Duplicates collapse.
         let m = check(json!({
@@ -853,7 +977,7 @@ mod tests {
 
     #[test]
     fn refusals_name_every_supported_value() {
-        let e = err(json!({"token_endpoint_auth_method": "private_key_jwt"}));
+        let e = err(json!({"token_endpoint_auth_method": "client_secret_jwt"}));
         for m in AuthMethod::ALL {
             assert!(
                 e.description.contains(m.as_str()),

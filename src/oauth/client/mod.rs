@@ -10,8 +10,11 @@
 //! [`crate::oauth::register`]: they validate with [`metadata`] and store
 //! with [`store`]; nothing here imports them.
 
+pub mod assertion;
+pub mod assertion_jti;
 pub mod authentication;
 pub mod cache;
+pub mod jwks;
 pub mod machine;
 pub mod metadata;
 pub mod metadata_document;

@@ -67,6 +67,10 @@ pub struct ClientMetadata {
     /// [`crate::oauth::redirect_uri::validate`] is accepted (MCP clients
     /// register loopback URIs without saying `native`).
     pub application_type: Option<ApplicationType>,
+    /// `private_key_jwt`: the client's JWK Set as JSON text (public keys).
+    pub jwks: Option<String>,
+    /// `private_key_jwt`: where the client publishes its JWK Set.
+    pub jwks_uri: Option<String>,
 }
 
 impl ClientMetadata {
@@ -104,6 +108,10 @@ pub struct ClientRecord {
     pub scope: Vec<String>,
     /// The resource identifier of a resource server.
     pub resource: Option<String>,
+    /// `private_key_jwt`: the inline JWK Set (JSON text).
+    pub jwks: Option<String>,
+    /// `private_key_jwt`: where the JWK Set is published.
+    pub jwks_uri: Option<String>,
 }
 
 impl ClientRecord {
@@ -122,6 +130,8 @@ impl ClientRecord {
                 .map(str::to_string)
                 .collect(),
             resource: m.resource.clone(),
+            jwks: m.jwks.clone(),
+            jwks_uri: m.jwks_uri.clone(),
         }
     }
 
@@ -162,6 +172,8 @@ pub fn test_record(scope: &str, grants: &[GrantType], secret: bool) -> ClientRec
             .map(str::to_string)
             .collect(),
         resource: None,
+        jwks: None,
+        jwks_uri: None,
     }
 }
 
@@ -193,6 +205,8 @@ pub fn test_row() -> Model {
         first_authorized_at: None,
         resource: None,
         application_type: None,
+        jwks: None,
+        jwks_uri: None,
     }
 }
 

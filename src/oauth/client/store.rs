@@ -51,6 +51,8 @@ fn model(
         first_authorized_at: None,
         resource: None,
         application_type: meta.application_type,
+        jwks: meta.jwks.clone(),
+        jwks_uri: meta.jwks_uri.clone(),
     }
 }
 
@@ -81,10 +83,10 @@ pub async fn insert_machine(
     db: &impl ConnectionTrait,
     client_id: &str,
     meta: &ClientMetadata,
-    secret_hash: String,
+    secret_hash: Option<String>,
     now: i64,
 ) -> Result<Model, DbErr> {
-    let mut row = model(client_id, meta, Some(secret_hash), None, now, now);
+    let mut row = model(client_id, meta, secret_hash, None, now, now);
     row.kind = ClientKind::Machine;
     insert_row(db, row).await
 }
@@ -247,6 +249,8 @@ pub async fn upsert_document_client(
                 Column::SoftwareId,
                 Column::SoftwareVersion,
                 Column::ApplicationType,
+                Column::Jwks,
+                Column::JwksUri,
                 Column::UpdatedAt,
             ])
             .to_owned(),
@@ -317,6 +321,8 @@ pub async fn insert_resource_server(
         first_authorized_at: None,
         resource: Some(resource.to_string()),
         application_type: None,
+        jwks: None,
+        jwks_uri: None,
     };
     Entity::insert(row.clone().into_active_model().reset_all())
         .exec_without_returning(db)

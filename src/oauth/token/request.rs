@@ -43,6 +43,11 @@ pub struct TokenRequestDoc {
     pub client_id: Option<String>,
     /// client_secret_post.
     pub client_secret: Option<String>,
+    /// private_key_jwt: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    pub client_assertion_type: Option<String>,
+    /// private_key_jwt: a JWT signed with one of the client's keys (RFC 7523
+    /// §2.2), used once.
+    pub client_assertion: Option<String>,
 }
 
 /// A token request, by grant. Client credentials (`client_id`,
@@ -107,7 +112,7 @@ fn supported() -> String {
 
 /// What a grant asks of the client using it.
 struct ClientRule {
-    /// Why a public client (no secret) may not use the grant; `None`: it may.
+    /// Why a public client (`none`) may not use the grant; `None`: it may.
     public_refused: Option<&'static str>,
     /// Why a client not registered for the grant may not use it.
     unregistered: &'static str,
@@ -140,7 +145,7 @@ const fn rule(grant: GrantType) -> ClientRule {
 /// `unauthorized_client` that says why not.
 pub fn admit(grant: GrantType, client: &ClientRecord) -> Result<(), OAuthError> {
     let rule = rule(grant);
-    if client.secret_hash.is_none()
+    if !client.auth_method.is_confidential()
         && let Some(why) = rule.public_refused
     {
         return Err(OAuthError::unauthorized_client(why));

@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What the document server answers on one path.
 #[derive(Clone)]
-struct Answer {
+pub(super) struct Answer {
     status: u16,
     content_type: String,
     cache_control: Option<String>,
@@ -33,7 +33,7 @@ struct Answer {
 }
 
 impl Answer {
-    fn json(v: &Value) -> Answer {
+    pub(super) fn json(v: &Value) -> Answer {
         Answer {
             status: 200,
             content_type: "application/json".into(),
@@ -48,7 +48,7 @@ impl Answer {
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that counts connections and
 /// requests per path.
-struct DocServer {
+pub(super) struct DocServer {
     addr: SocketAddr,
     connections: Arc<AtomicUsize>,
     hits: Arc<Mutex<HashMap<String, usize>>>,
@@ -63,7 +63,7 @@ impl Drop for DocServer {
 }
 
 impl DocServer {
-    async fn start() -> DocServer {
+    pub(super) async fn start() -> DocServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -123,7 +123,7 @@ impl DocServer {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
@@ -131,11 +131,11 @@ impl DocServer {
         self.addr.to_string()
     }
 
-    fn serve(&self, path: &str, answer: Answer) {
+    pub(super) fn serve(&self, path: &str, answer: Answer) {
         self.answers.lock().unwrap().insert(path.into(), answer);
     }
 
-    fn hits(&self, path: &str) -> usize {
+    pub(super) fn hits(&self, path: &str) -> usize {
         self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
@@ -161,7 +161,7 @@ fn document(url: &str) -> Value {
 /// What a client is told for every refused address.
 const REFUSED: &str = skedcast_auth::oauth::client::metadata_document::address::REFUSED_ADDRESS;
 
-const LOOPBACK_ON: &[(&str, &str)] = &[
+pub(super) const LOOPBACK_ON: &[(&str, &str)] = &[
     ("SKEDCAST__CIMD__ALLOW_LOOPBACK", "true"),
     ("SKEDCAST__CIMD__FETCH_TIMEOUT_SECS", "1"),
 ];
@@ -452,7 +452,7 @@ async fn bad_documents_are_error_pages_and_invalid_client() {
         ("/streamed.json", &[], "larger than 64 KiB"),
         ("/html.json", &[], "is not JSON (Content-Type 'text/html'"),
         ("/broken.json", &[], "the document is not valid JSON"),
-        ("/secret.json", &[], "is a public client (none)"),
+        ("/secret.json", &[], "has no secret"),
         ("/web.json", &[], "application_type web"),
         ("/backslash.json", &[], "must not contain a backslash"),
         (

@@ -2,7 +2,8 @@
 //! MCP 2025-11-25): a `client_id` that is an https URL with a path names a
 //! JSON document of client metadata. The server fetches it, validates it like
 //! a registration ([`crate::oauth::client::metadata::validate`]), and treats the
-//! client as public (`token_endpoint_auth_method` `none`).
+//! client as public (`token_endpoint_auth_method` `none`), unless the
+//! document says `private_key_jwt` with its keys (issue 14 item 1).
 //!
 //! A document no member has authorized lives only in this instance's
 //! memory ([`memory`]): the token, revocation and introspection endpoints
@@ -82,9 +83,15 @@ fn unusable(why: impl Into<String>) -> OAuthError {
 
 /// The client metadata of a fetched document (draft §4): a JSON object whose
 /// `client_id` is exactly `url`, without a client secret, with
-/// `token_endpoint_auth_method` `none` (the default here), and otherwise
-/// valid as a registration.
-pub fn validate_document(url: &str, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
+/// `token_endpoint_auth_method` `none` (the default here) or
+/// `private_key_jwt` (a document cannot hold a secret, but can name public
+/// keys), and otherwise valid as a registration (`allow_loopback`: see
+/// [`metadata::validate_with`]).
+pub fn validate_document(
+    url: &str,
+    body: &[u8],
+    allow_loopback: bool,
+) -> Result<ClientMetadata, OAuthError> {
     let invalid = |why: String| Err(unusable(why));
     let mut obj = match metadata::parse_object(body) {
         Ok(obj) => obj,
@@ -126,11 +133,13 @@ pub fn validate_document(url: &str, body: &[u8]) -> Result<ClientMetadata, OAuth
                 Value::String(AuthMethod::None.as_str().into()),
             );
         }
-        Some(Value::String(m)) if m == AuthMethod::None.as_str() => {}
+        Some(Value::String(m))
+            if m == AuthMethod::None.as_str() || m == AuthMethod::PrivateKeyJwt.as_str() => {}
         Some(Value::String(m)) => {
             return invalid(format!(
                 "token_endpoint_auth_method {} is not accepted: a client identified by a \
-                 metadata document is a public client (none)",
+                 metadata document has no secret (it is a public client, none, or signs \
+                 assertions with its keys, private_key_jwt)",
                 quote(m)
             ));
         }
@@ -138,7 +147,8 @@ pub fn validate_document(url: &str, body: &[u8]) -> Result<ClientMetadata, OAuth
             return invalid("token_endpoint_auth_method must be a string".into());
         }
     }
-    metadata::validate(&obj).map_err(|e| unusable(format!("{}: {}", e.code, e.description)))
+    metadata::validate_with(&obj, allow_loopback)
+        .map_err(|e| unusable(format!("{}: {}", e.code, e.description)))
 }
 
 /// A document client id, resolved: stored (a member authorized it), or
@@ -316,9 +326,12 @@ async fn fetch_once(
     if let Err(e) = admit(state, ip, url, now).await {
         return (Err(e), None);
     }
-    let fetched = fetch::fetch(url, cfg)
-        .await
-        .and_then(|f| Ok((validate_document(client_id, &f.body)?, f)));
+    let fetched = fetch::fetch(url, cfg).await.and_then(|f| {
+        Ok((
+            validate_document(client_id, &f.body, cfg.allow_loopback)?,
+            f,
+        ))
+    });
     match fetched {
         Ok((meta, fetched)) => {
             let ttl = fetch::cache_secs(
@@ -349,8 +362,9 @@ async fn fetch_once(
 }
 
 /// Count a fetch against the requesting address and the document's host;
-/// over either limit, `429 too_many_requests` with `Retry-After`.
-async fn admit(
+/// over either limit, `429 too_many_requests` with `Retry-After`. (A
+/// client's `jwks_uri` fetches count too, [`super::jwks`].)
+pub(crate) async fn admit(
     state: &AppState,
     ip: Option<IpAddr>,
     url: &Url,
@@ -402,7 +416,7 @@ mod tests {
     const URL: &str = "https://app.example/oauth/client.json";
 
     fn doc(v: Value) -> Result<ClientMetadata, OAuthError> {
-        validate_document(URL, v.to_string().as_bytes())
+        validate_document(URL, v.to_string().as_bytes(), false)
     }
 
     fn err(v: Value) -> String {
@@ -439,16 +453,21 @@ mod tests {
         let mut none = good();
         none.as_object_mut().unwrap().remove("client_id");
         assert!(err(none).contains("has no client_id"));
-        for m in [
-            "client_secret_basic",
-            "client_secret_post",
-            "private_key_jwt",
-        ] {
+        for m in ["client_secret_basic", "client_secret_post"] {
             assert!(
-                err(with("token_endpoint_auth_method", json!(m))).contains("public client"),
+                err(with("token_endpoint_auth_method", json!(m))).contains("no secret"),
                 "{m}"
             );
         }
+        // private_key_jwt, with its keys.
+        let pk = with("token_endpoint_auth_method", json!("private_key_jwt"));
+        assert!(err(pk.clone()).contains("requires jwks or jwks_uri"));
+        let mut pk = pk;
+        pk["jwks_uri"] = json!("https://app.example/jwks.json");
+        assert_eq!(
+            doc(pk).unwrap().token_endpoint_auth_method,
+            AuthMethod::PrivateKeyJwt
+        );
         assert!(err(with("client_secret", json!("s"))).contains("no secret"));
         assert!(
             err(with("redirect_uris", json!(["http://evil.example/cb"])))
@@ -458,7 +477,7 @@ mod tests {
         assert!(err(with("grant_types", json!(["client_credentials"]))).contains("confidential"));
         assert!(err(with("application_type", json!("web"))).contains("application_type web"));
         for bad in [&b"[]"[..], b"nope", b""] {
-            let e = validate_document(URL, bad).unwrap_err().description;
+            let e = validate_document(URL, bad, false).unwrap_err().description;
             assert!(e.starts_with("the document "), "{e}");
         }
     }

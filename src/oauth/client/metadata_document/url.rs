@@ -17,40 +17,44 @@ pub fn is_document_id(client_id: &str) -> bool {
     client_id.starts_with("https://") || client_id.starts_with("http://")
 }
 
-/// The document URL of a client id (draft §3): https (plain http only on a
-/// loopback host when `allow_loopback`), a host, a path other than `/`, no
-/// dot segments, no fragment, no user information, and written in canonical
-/// form (what is fetched is exactly what the client sent, and the
-/// document's `client_id` is compared with it as a string).
+/// The document URL of a client id (draft §3): a fetchable URL
+/// ([`fetchable_url`]) with a path other than `/`.
 pub fn parse_url(client_id: &str, allow_loopback: bool) -> Result<Url, OAuthError> {
-    let bad = |why: &str| Err(unusable(format!("the client_id URL {why}")));
-    if client_id.len() > MAX_URL_LEN {
-        return bad(&format!("is longer than {MAX_URL_LEN} bytes"));
+    fetchable_url(client_id, allow_loopback, true)
+        .map_err(|why| unusable(format!("the client_id URL {why}")))
+}
+
+/// A URL this server may fetch (a metadata document, or a client's
+/// `jwks_uri`): https (plain http only on a loopback host when
+/// `allow_loopback`), a host, no dot segments, no fragment, no user
+/// information, and written in canonical form (what is fetched is exactly
+/// what the client sent); with `need_path`, a path other than `/`. The
+/// error completes "the URL ...".
+pub fn fetchable_url(raw: &str, allow_loopback: bool, need_path: bool) -> Result<Url, String> {
+    if raw.len() > MAX_URL_LEN {
+        return Err(format!("is longer than {MAX_URL_LEN} bytes"));
     }
-    if client_id
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return bad("contains whitespace or control characters");
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("contains whitespace or control characters".into());
     }
-    if client_id.contains('#') {
-        return bad("must not contain a fragment");
+    if raw.contains('#') {
+        return Err("must not contain a fragment".into());
     }
-    let Ok(url) = Url::parse(client_id) else {
-        return bad("is not an absolute URL");
+    let Ok(url) = Url::parse(raw) else {
+        return Err("is not an absolute URL".into());
     };
     let Some(host) = url.host_str() else {
-        return bad("has no host");
+        return Err("has no host".into());
     };
     match url.scheme() {
         "https" => {}
         "http" if allow_loopback && is_loopback(host) => {}
-        _ => return bad("must use https"),
+        _ => return Err("must use https".into()),
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return bad("must not contain user information");
+        return Err("must not contain user information".into());
     }
-    let raw_path = client_id
+    let raw_path = raw
         .split_once("://")
         .map(|(_, rest)| rest)
         .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
@@ -60,13 +64,13 @@ pub fn parse_url(client_id: &str, allow_loopback: bool) -> Result<Url, OAuthErro
         let seg = seg.to_ascii_lowercase().replace("%2e", ".");
         seg == "." || seg == ".."
     }) {
-        return bad("must not contain . or .. path segments");
+        return Err("must not contain . or .. path segments".into());
     }
-    if matches!(url.path(), "" | "/") {
-        return bad("must have a path (e.g. https://app.example/oauth/client.json)");
+    if need_path && matches!(url.path(), "" | "/") {
+        return Err("must have a path (e.g. https://app.example/oauth/client.json)".into());
     }
-    if url.as_str() != client_id {
-        return bad(&format!(
+    if url.as_str() != raw {
+        return Err(format!(
             "is not in canonical form (lower-case scheme and host, no default port, \
              percent-encoding where needed): expected {}",
             url.as_str()
