@@ -12,7 +12,7 @@ const PERIOD: Duration = Duration::from_secs(3600);
 
 /// One pass at time `now` (Unix seconds): delete never-used public clients
 /// older than `registration.unused_public_client_days`, stale rate-limit
-/// counters, expired sessions and codes, ended refresh-token families and
+/// counters, expired sessions, codes and pending authorization requests, ended refresh-token families and
 /// expired refresh tokens, revoked access tokens past their expiry, expired
 /// metadata documents and the document clients no grant holds any more.
 /// Failures are logged; the next pass retries.
@@ -31,6 +31,9 @@ pub async fn run_once(state: &AppState, now: i64) {
     }
     if let Err(e) = crate::oauth::authorize::codes::prune(&state.db, now).await {
         tracing::warn!(error = %e, "pruning expired authorization codes failed");
+    }
+    if let Err(e) = crate::oauth::authorize::pending::prune(&state.db, now).await {
+        tracing::warn!(error = %e, "pruning expired pending authorization requests failed");
     }
     let access_ttl = state.settings.tokens.access_token_ttl_secs;
     match crate::oauth::token::families::prune(&state.db, now, access_ttl).await {

@@ -10,6 +10,7 @@ pub mod client_metadata_document;
 pub mod consent;
 pub mod consent_decision;
 pub mod membership;
+pub mod pending_authorization;
 pub mod rate_limit;
 pub mod refresh_family;
 pub mod refresh_token;

@@ -11,6 +11,7 @@ mod m20261127_000006_refresh_tokens;
 mod m20261127_000007_client_metadata_documents;
 mod m20261202_consent_001_consent_resource;
 mod m20261202_keys_001_key_changes;
+mod m20261202_par_001_pending_authorizations;
 mod m20261202_pkjwt_001_client_keys;
 
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_consent_001_consent_resource::Migration),
             Box::new(m20261202_keys_001_key_changes::Migration),
             Box::new(m20261202_pkjwt_001_client_keys::Migration),
+            Box::new(m20261202_par_001_pending_authorizations::Migration),
         ]
     }
 }

@@ -182,6 +182,15 @@ pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// A form body as pairs; `None` when it is not a form or too large.
 pub async fn read_form(req: &Request, body: poem::Body) -> Option<Vec<(String, String)>> {
+    read_form_limit(req, body, MAX_FORM_BYTES).await
+}
+
+/// [`read_form`] with a body of at most `limit` bytes.
+pub async fn read_form_limit(
+    req: &Request,
+    body: poem::Body,
+    limit: usize,
+) -> Option<Vec<(String, String)>> {
     let ct = req.header("content-type").unwrap_or_default();
     if !ct.split(';').next().is_some_and(|m| {
         m.trim()
@@ -189,7 +198,7 @@ pub async fn read_form(req: &Request, body: poem::Body) -> Option<Vec<(String, S
     }) {
         return None;
     }
-    let bytes = body.into_bytes_limit(MAX_FORM_BYTES).await.ok()?;
+    let bytes = body.into_bytes_limit(limit).await.ok()?;
     Some(
         url::form_urlencoded::parse(&bytes)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))

@@ -20,6 +20,7 @@ mod introspect;
 mod metrics;
 mod operations;
 mod path_issuer;
+mod pending_request;
 mod properties;
 mod refresh;
 mod registration;

@@ -1,10 +1,12 @@
 //! `GET` and `POST /oauth/authorize`: the authorization endpoint.
 //!
-//! GET validates the request, makes sure the member is signed in (sending
-//! them to `/login` with the request kept in `next`), then either answers
-//! at once (remembered consent) or shows the consent page. The consent form
-//! POSTs the same request back with its CSRF token, the decision and the
-//! agency; everything is validated again.
+//! GET (or a POST of the request's parameters, RFC 6749 §3.1) validates the
+//! request, makes sure the member is signed in, then either answers at once
+//! (remembered consent) or shows the consent page. While the member signs in
+//! and decides, the request is kept by the server ([`pending`]): `/login`'s
+//! `next` and the consent form carry only its reference. The consent form
+//! POSTs the reference back with its CSRF token, the decision and the
+//! agency; the kept request is validated again.
 //!
 //! Handlers answer `Result<Response, PageError>`: an authorization error
 //! ([`error::AuthorizeError`]) becomes a page or a redirect to the client,
@@ -13,6 +15,7 @@
 pub mod codes;
 pub mod consent;
 pub mod error;
+pub mod pending;
 pub mod request;
 
 use std::net::IpAddr;
@@ -89,19 +92,70 @@ async fn validate(
     request::validate(params, client.as_ref(), &defaults, |_| resource.clone())
 }
 
-/// To the sign-in page, which comes back here after; both paths under the
-/// issuer's path.
-fn to_login(issuer_path: &str, params: &Params, force: bool) -> Response {
-    let next = format!("{issuer_path}/oauth/authorize?{}", params.to_query());
+/// An authorization request as it arrived: its parameters and, when it
+/// came back from the sign-in page or the consent form, the reference it is
+/// kept under.
+struct Incoming {
+    params: Params,
+    reference: Option<String>,
+}
+
+/// The request named by decoded `pairs` (a query string or a form): the
+/// kept one when they carry a reference (any other parameter is ignored),
+/// else the pairs themselves.
+async fn incoming(state: &AppState, pairs: &[(String, String)]) -> Result<Incoming, Stop> {
+    if !pairs.iter().any(|(k, _)| k == pending::PARAM) {
+        return Ok(Incoming {
+            params: Params::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.clone()))),
+            reference: None,
+        });
+    }
+    let reference = field(pairs, pending::PARAM).ok_or_else(pending::gone)?;
+    match pending::load(&state.db, reference, crate::clock::now()).await? {
+        Some(params) => Ok(Incoming {
+            params,
+            reference: Some(reference.to_string()),
+        }),
+        None => Err(pending::gone().into()),
+    }
+}
+
+/// The longest a pending request is kept (a year), whatever the session.
+const MAX_PENDING_SECS: i64 = 365 * 24 * 3600;
+
+/// The reference `params` are kept under: `reference` when they already
+/// are, else a new one.
+async fn kept(
+    state: &AppState,
+    params: &Params,
+    reference: Option<&str>,
+) -> Result<String, sea_orm::DbErr> {
+    match reference {
+        Some(r) => Ok(r.to_string()),
+        None => {
+            // The time an idle session lasts: enough to sign in and decide.
+            // Bounded so that `now + ttl` cannot overflow.
+            let ttl = i64::try_from(state.settings.session.idle_timeout_secs)
+                .unwrap_or(i64::MAX)
+                .min(MAX_PENDING_SECS);
+            pending::keep(&state.db, params, crate::clock::now(), ttl).await
+        }
+    }
+}
+
+/// To the sign-in page, which comes back here after with the request's
+/// reference; both paths under the issuer's path.
+fn to_login(issuer_path: &str, reference: &str, force: bool, status: StatusCode) -> Response {
+    let next = format!(
+        "{issuer_path}/oauth/authorize?{}={reference}",
+        pending::PARAM
+    );
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("next", &next);
     if force {
         q.append_pair("force", "1");
     }
-    redirect(
-        StatusCode::FOUND,
-        &format!("{issuer_path}/login?{}", q.finish()),
-    )
+    redirect(status, &format!("{issuer_path}/login?{}", q.finish()))
 }
 
 /// Why a handler stops: an authorization error (sent by
@@ -146,22 +200,34 @@ async fn finish(
 
 #[handler]
 pub async fn get(state: Data<&Arc<AppState>>, req: &Request) -> Result<Response, PageError> {
-    finish(&state, StatusCode::FOUND, authorize(&state, req).await).await
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let outcome = match incoming(&state, &pairs).await {
+        Ok(inc) => authorize(&state, req, inc, StatusCode::FOUND).await,
+        Err(e) => Err(e),
+    };
+    finish(&state, StatusCode::FOUND, outcome).await
 }
 
-async fn authorize(state: &AppState, req: &Request) -> Result<Response, Stop> {
-    let params = Params::from_pairs(url::form_urlencoded::parse(
-        req.uri().query().unwrap_or_default().as_bytes(),
-    ));
+/// An authorization request (`status` is that of the redirects it answers
+/// with: 302 after a GET, 303 after a POST).
+async fn authorize(
+    state: &AppState,
+    req: &Request,
+    inc: Incoming,
+    status: StatusCode,
+) -> Result<Response, Stop> {
+    let Incoming { params, reference } = inc;
     let ip = rate_limit::client_ip(req.remote_addr());
     let v = validate(state, &params, ip).await?;
-    // prompt=login: a fresh sign-in, then this request again without it.
+    let base = state.settings.issuer_path();
+    // prompt=login: a fresh sign-in, then this request again without it
+    // (kept under a new reference).
     if v.prompt.login {
-        return Ok(to_login(
-            state.settings.issuer_path(),
-            &params.without_prompt_login(),
-            true,
-        ));
+        let r = kept(state, &params.without_prompt_login(), None).await?;
+        return Ok(to_login(base, &r, true, status));
     }
     let Some(session) = current_session(state, req).await? else {
         if v.prompt.none {
@@ -169,7 +235,8 @@ async fn authorize(state: &AppState, req: &Request) -> Result<Response, Stop> {
                 .refuse(ErrorCode::LoginRequired, "the user is not signed in")
                 .into());
         }
-        return Ok(to_login(state.settings.issuer_path(), &params, false));
+        let r = kept(state, &params, reference.as_deref()).await?;
+        return Ok(to_login(base, &r, false, status));
     };
     let memberships = accounts::memberships(&state.db, &session.user_id).await?;
     if memberships.is_empty() {
@@ -193,15 +260,10 @@ async fn authorize(state: &AppState, req: &Request) -> Result<Response, Stop> {
             if !granted.is_empty()
                 && consent::covers(&r.scope, &consent::grant_set(&granted, v.offline))
             {
-                return Ok(issue_code(
-                    state,
-                    &v,
-                    &session,
-                    &r.agency_id,
-                    &granted,
-                    StatusCode::FOUND,
-                )
-                .await?);
+                if let Some(r) = reference.as_deref() {
+                    pending::forget(&state.db, r).await?;
+                }
+                return Ok(issue_code(state, &v, &session, &r.agency_id, &granted, status).await?);
             }
         }
     }
@@ -213,12 +275,14 @@ async fn authorize(state: &AppState, req: &Request) -> Result<Response, Stop> {
             )
             .into());
     }
-    Ok(consent_page(state, &params, &v, &session, &memberships).await?)
+    let r = kept(state, &params, reference.as_deref()).await?;
+    Ok(consent_page(state, &r, &v, &session, &memberships).await?)
 }
 
+/// The consent page; its form carries `reference`, the kept request.
 async fn consent_page(
     state: &AppState,
-    params: &Params,
+    reference: &str,
     v: &ValidRequest,
     session: &Session,
     memberships: &[(entity::agency::Model, Role)],
@@ -293,7 +357,7 @@ async fn consent_page(
             stays_connected_for: stays_connected_for.as_deref(),
             scopes,
             offline: v.offline,
-            hidden: params.pairs(),
+            hidden: vec![(pending::PARAM.to_string(), reference.to_string())],
             csrf_token: &csrf,
             agencies: memberships
                 .iter()
@@ -309,21 +373,42 @@ async fn consent_page(
     ))
 }
 
+/// The largest POSTed authorization request: a `state` of
+/// [`request::MAX_STATE_BYTES`], every byte percent-encoded, and the rest.
+const MAX_REQUEST_FORM_BYTES: usize = 3 * request::MAX_STATE_BYTES + 16 * 1024;
+
+/// The consent form (it carries a reference to the kept request), or an
+/// authorization request sent as a form (RFC 6749 §3.1), which is treated
+/// as the GET: a form without a reference decides nothing.
 #[handler]
 pub async fn post(
     state: Data<&Arc<AppState>>,
     req: &Request,
     body: Body,
 ) -> Result<Response, PageError> {
-    let outcome = decide(&state, req, body).await;
+    let outcome = match web::read_form_limit(req, body, MAX_REQUEST_FORM_BYTES).await {
+        None => Err(PageError::unreadable_form().into()),
+        Some(form) => match incoming(&state, &form).await {
+            Ok(
+                inc @ Incoming {
+                    reference: Some(_), ..
+                },
+            ) => decide(&state, req, &form, inc).await,
+            Ok(inc) => authorize(&state, req, inc, StatusCode::SEE_OTHER).await,
+            Err(e) => Err(e),
+        },
+    };
     finish(&state, StatusCode::SEE_OTHER, outcome).await
 }
 
-async fn decide(state: &AppState, req: &Request, body: Body) -> Result<Response, Stop> {
-    let form = web::read_form(req, body)
-        .await
-        .ok_or_else(PageError::unreadable_form)?;
-    let params = Params::from_pairs(form.iter().map(|(k, v)| (k.as_str(), v.clone())));
+/// The member's answer on the consent page about the kept request `inc`.
+async fn decide(
+    state: &AppState,
+    req: &Request,
+    form: &[(String, String)],
+    inc: Incoming,
+) -> Result<Response, Stop> {
+    let Incoming { params, reference } = inc;
     let ip = rate_limit::client_ip(req.remote_addr());
     let v = validate(state, &params, ip).await?;
     let Some(session) = current_session(state, req).await? else {
@@ -334,11 +419,11 @@ async fn decide(state: &AppState, req: &Request, body: Body) -> Result<Response,
         }
         .into());
     };
-    if !session.csrf_ok(field(&form, "csrf_token")) {
+    if !session.csrf_ok(field(form, "csrf_token")) {
         return Err(PageError::FormExpired.into());
     }
     let now = crate::clock::now();
-    let allow = match field(&form, "decision") {
+    let allow = match field(form, "decision") {
         Some("allow") => true,
         Some("deny") => false,
         _ => return Err(PageError::bad_request("Choose Allow or Deny.").into()),
@@ -352,13 +437,17 @@ async fn decide(state: &AppState, req: &Request, body: Body) -> Result<Response,
     // A member acted on this client's page: from now on its errors are
     // redirected automatically (RFC 9700 §4.17), this answer included.
     consent::record_decision(&state.db, &v.client_id, now).await?;
+    // Answered: the form cannot be sent again.
+    if let Some(r) = reference.as_deref() {
+        pending::forget(&state.db, r).await?;
+    }
     if !allow {
         return Err(v
             .refuse(ErrorCode::AccessDenied, "the user denied the request")
             .into());
     }
     let memberships = accounts::memberships(&state.db, &session.user_id).await?;
-    let chosen = match (field(&form, "agency"), memberships.as_slice()) {
+    let chosen = match (field(form, "agency"), memberships.as_slice()) {
         (Some(id), _) => memberships.iter().find(|(a, _)| a.id == id),
         (None, [only]) => Some(only),
         (None, _) => None,

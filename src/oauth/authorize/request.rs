@@ -30,6 +30,11 @@ pub const REQUEST_PARAMS: &[&str] = &[
     "prompt",
 ];
 
+/// The longest `state` accepted (64 kB): the request is kept by the server
+/// while the member signs in, so only the final redirect to the client
+/// carries it.
+pub const MAX_STATE_BYTES: usize = 64 * 1024;
+
 /// Raw parameters, with the names that appeared more than once.
 #[derive(Debug, Default, Clone)]
 pub struct Params {
@@ -73,7 +78,7 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
-    /// The request as pairs, to carry it through the sign-in and consent forms.
+    /// The request as pairs.
     pub fn pairs(&self) -> Vec<(String, String)> {
         self.values
             .iter()
@@ -212,6 +217,16 @@ pub fn validate(
 
     // 2. Everything else goes back to the client.
     let state = params.get("state").map(str::to_string);
+    // Issue 15 item 4: a longer state is refused, and not echoed back.
+    if state.as_ref().is_some_and(|s| s.len() > MAX_STATE_BYTES) {
+        return Err(AuthorizeError::redirect(
+            ErrorCode::InvalidRequest,
+            format!("state is longer than {MAX_STATE_BYTES} bytes"),
+            &client.client_id,
+            &redirect_uri,
+            None,
+        ));
+    }
     let fail = |code: ErrorCode, description: String| {
         AuthorizeError::redirect(
             code,
