@@ -198,7 +198,10 @@ async fn the_code_flow_runs_under_the_path() {
     let to_login = location(&resp);
     assert!(to_login.starts_with("/tenant1/login?next="), "{to_login}");
     let next = url_params(&format!("{}{to_login}", app.origin()))["next"].clone();
-    assert!(next.starts_with("/tenant1/oauth/authorize?"), "{next}");
+    assert!(
+        next.starts_with("/tenant1/oauth/authorize?pending="),
+        "only the reference travels: {next}"
+    );
 
     let page = b.get(&to_login).await;
     assert_eq!(page.status(), 200);
