@@ -146,6 +146,7 @@ type Apis = (
     oauth::token::TokenApi,
     oauth::revoke::RevocationApi,
     oauth::introspect::IntrospectionApi,
+    oauth::par::ParApi,
 );
 
 fn openapi_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
@@ -162,7 +163,10 @@ fn openapi_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
         oauth::revoke::RevocationApi {
             state: state.clone(),
         },
-        oauth::introspect::IntrospectionApi { state },
+        oauth::introspect::IntrospectionApi {
+            state: state.clone(),
+        },
+        oauth::par::ParApi { state },
     );
     OpenApiService::new(apis, "SkedCast auth", env!("CARGO_PKG_VERSION"))
         .description("OAuth 2.1 authorization server for SkedCast agencies, apps and AI agents.")

@@ -185,6 +185,8 @@ pub struct Model {
     /// `private_key_jwt`: where the client publishes its JWK Set (https).
     #[sea_orm(column_type = "Text", nullable)]
     pub jwks_uri: Option<String>,
+    /// RFC 9126 §6: this client's authorization requests must be pushed.
+    pub require_pushed_authorization_requests: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

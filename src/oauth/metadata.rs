@@ -41,6 +41,11 @@ pub struct ServerMetadata {
     /// A `client_id` may be the https URL of a Client ID Metadata Document
     /// (draft-ietf-oauth-client-id-metadata-document).
     pub client_id_metadata_document_supported: bool,
+    /// RFC 9126 pushed authorization requests (client authentication as at
+    /// the token endpoint).
+    pub pushed_authorization_request_endpoint: String,
+    /// RFC 9126 §5: every client must push its authorization requests.
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// Client authentication at the token and revocation endpoints: every
@@ -86,6 +91,10 @@ pub fn build(settings: &Settings) -> ServerMetadata {
         scopes_supported: crate::scopes::supported(),
         authorization_response_iss_parameter_supported: true,
         client_id_metadata_document_supported: settings.cimd.enabled,
+        pushed_authorization_request_endpoint: settings.endpoint("/oauth/par"),
+        require_pushed_authorization_requests: settings
+            .clients
+            .require_pushed_authorization_requests,
     }
 }
 

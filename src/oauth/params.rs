@@ -33,6 +33,11 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every pair, in request order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// Every non-empty value of a repeatable parameter.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.pairs

@@ -94,6 +94,9 @@ pub struct ClientMetadataRequest {
     /// Where the client publishes its JWK Set (https), for `private_key_jwt`.
     /// Not with `jwks`.
     pub jwks_uri: Option<String>,
+    /// RFC 9126 §6: the client's authorization requests must be pushed to
+    /// `/oauth/par` (default false).
+    pub require_pushed_authorization_requests: Option<bool>,
     /// Update (RFC 7592) only: must equal the client's client_id.
     pub client_id: Option<String>,
     /// Update (RFC 7592) only: if present, must equal the issued secret.
@@ -133,6 +136,8 @@ pub struct ClientInformation {
     pub jwks: Option<serde_json::Value>,
     /// The registered JWK Set URL (`private_key_jwt`).
     pub jwks_uri: Option<String>,
+    /// RFC 9126 §6.
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// RFC 7591 §3.2.2 / RFC 6750 §3 error.
@@ -582,6 +587,7 @@ fn information(
             .as_deref()
             .and_then(|j| serde_json::from_str(j).ok()),
         jwks_uri: row.jwks_uri.clone(),
+        require_pushed_authorization_requests: row.require_pushed_authorization_requests,
     }
 }
 

@@ -8,12 +8,23 @@ use super::SettingsError;
 pub struct ClientSettings {
     /// Seconds a client record stays in each instance's cache; 0 disables it.
     pub cache_ttl_secs: u64,
+    /// Seconds a pushed authorization request's `request_uri` is valid
+    /// (RFC 9126 `expires_in`), 1 to 600.
+    pub request_uri_ttl_secs: u64,
+    /// Every client must push its authorization requests (RFC 9126 §5).
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl ClientSettings {
     /// Every `u64` is acceptable (0 disables the cache); a value that is not
     /// one is refused while loading, naming `clients.cache_ttl_secs`.
     pub(crate) fn validate(self) -> Result<Self, SettingsError> {
+        if !(1..=600).contains(&self.request_uri_ttl_secs) {
+            return Err(super::key_error(
+                "clients.request_uri_ttl_secs",
+                "must be between 1 and 600",
+            ));
+        }
         Ok(self)
     }
 }
@@ -25,11 +36,28 @@ mod tests {
 
     #[test]
     fn good_and_bad_cache_ttl() {
-        let s = ClientSettings { cache_ttl_secs: 0 }.validate().unwrap();
+        let s = ClientSettings {
+            cache_ttl_secs: 0,
+            request_uri_ttl_secs: 60,
+            require_pushed_authorization_requests: false,
+        }
+        .validate()
+        .unwrap();
         assert_eq!(s.cache_ttl_secs, 0);
         let err = load(&[("SKEDCAST__CLIENTS__CACHE_TTL_SECS", "-1")])
             .unwrap_err()
             .to_string();
         assert!(err.contains("`clients.cache_ttl_secs`"), "{err}");
+    }
+
+    #[test]
+    fn request_uri_lifetime_is_one_to_600_seconds() {
+        for bad in ["0", "601"] {
+            let err = load(&[("SKEDCAST__CLIENTS__REQUEST_URI_TTL_SECS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`clients.request_uri_ttl_secs`"), "{err}");
+        }
+        assert!(load(&[("SKEDCAST__CLIENTS__REQUEST_URI_TTL_SECS", "600")]).is_ok());
     }
 }

@@ -79,6 +79,7 @@ async fn metadata_urls_derive_from_the_issuer() {
         ("token_endpoint", "invalid_request"),
         ("revocation_endpoint", "invalid_client"),
         ("introspection_endpoint", "invalid_client"),
+        ("pushed_authorization_request_endpoint", "invalid_client"),
         ("registration_endpoint", "invalid_redirect_uri"),
     ] {
         let url = meta[key].as_str().unwrap();
@@ -94,5 +95,5 @@ async fn metadata_urls_derive_from_the_issuer() {
         assert!(matches!(status, 400 | 401), "{key}: {status} {body}");
         assert_eq!(body["error"], want, "{key}: {body}");
     }
-    assert_eq!(urls, 6, "jwks_uri and five endpoints");
+    assert_eq!(urls, 7, "jwks_uri and six endpoints");
 }

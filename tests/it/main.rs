@@ -19,6 +19,7 @@ mod fuzz_regressions;
 mod introspect;
 mod metrics;
 mod operations;
+mod par;
 mod path_issuer;
 mod pending_request;
 mod properties;

@@ -44,10 +44,11 @@ use crate::web::{
 /// The request checked against its client (read from storage or its
 /// metadata document; `ip` counts against the document fetch limits) and
 /// the served resources.
-async fn validate(
+pub(crate) async fn validate(
     state: &AppState,
     params: &Params,
     ip: Option<IpAddr>,
+    raw: bool,
 ) -> Result<ValidRequest, AuthorizeError> {
     let client = match params.get("client_id") {
         // A metadata document: fetched or from the shared cache. A document
@@ -89,7 +90,15 @@ async fn validate(
         resource: &state.settings.default_resource,
         scope: &state.settings.scopes.default,
     };
-    request::validate(params, client.as_ref(), &defaults, |_| resource.clone())
+    let v = request::validate(params, client.as_ref(), &defaults, |_| resource.clone())?;
+    if raw && client.as_ref().is_some_and(|c| must_push(state, c)) {
+        return Err(v.refuse(
+            ErrorCode::InvalidRequest,
+            "this client's authorization requests must be pushed to the pushed authorization \
+             request endpoint (RFC 9126)",
+        ));
+    }
+    Ok(v)
 }
 
 /// An authorization request as it arrived: its parameters and, when it
@@ -98,16 +107,24 @@ async fn validate(
 struct Incoming {
     params: Params,
     reference: Option<String>,
+    /// Sent as is, neither pushed (RFC 9126) nor kept: the requests a
+    /// client required to push are refused.
+    raw: bool,
 }
 
 /// The request named by decoded `pairs` (a query string or a form): the
 /// kept one when they carry a reference (any other parameter is ignored),
 /// else the pairs themselves.
 async fn incoming(state: &AppState, pairs: &[(String, String)]) -> Result<Incoming, Stop> {
-    if !pairs.iter().any(|(k, _)| k == pending::PARAM) {
+    let has = |name: &str| pairs.iter().any(|(k, _)| k == name);
+    if !has(pending::PARAM) && has("request_uri") {
+        return pushed(state, pairs).await;
+    }
+    if !has(pending::PARAM) {
         return Ok(Incoming {
             params: Params::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.clone()))),
             reference: None,
+            raw: true,
         });
     }
     let reference = field(pairs, pending::PARAM).ok_or_else(pending::gone)?;
@@ -115,9 +132,48 @@ async fn incoming(state: &AppState, pairs: &[(String, String)]) -> Result<Incomi
         Some(params) => Ok(Incoming {
             params,
             reference: Some(reference.to_string()),
+            raw: false,
         }),
         None => Err(pending::gone().into()),
     }
+}
+
+/// `client_id` and `request_uri` (RFC 9126 §4): the pushed request, used
+/// once; every other parameter is ignored. Errors are pages: the request
+/// and so its redirect URI are unknown.
+async fn pushed(state: &AppState, pairs: &[(String, String)]) -> Result<Incoming, Stop> {
+    let refused = |why: &str| {
+        Stop::Authorize(AuthorizeError::page(
+            ErrorCode::InvalidRequest,
+            why.to_string(),
+        ))
+    };
+    let (Some(uri), Some(client_id)) = (field(pairs, "request_uri"), field(pairs, "client_id"))
+    else {
+        return Err(refused(
+            "The request needs one client_id and one request_uri.",
+        ));
+    };
+    let Some(params) = pending::take_pushed(&state.db, uri, crate::clock::now()).await? else {
+        return Err(refused(
+            "The request_uri is unknown, expired or was already used. Start again from the app.",
+        ));
+    };
+    if params.get("client_id") != Some(client_id) {
+        return Err(refused("The request_uri was not pushed by this client."));
+    }
+    Ok(Incoming {
+        params,
+        reference: None,
+        raw: false,
+    })
+}
+
+/// Whether `client`'s authorization requests must be pushed (RFC 9126 §5,
+/// §6): by its registration or for every client by configuration.
+fn must_push(state: &AppState, client: &entity::client::Model) -> bool {
+    state.settings.clients.require_pushed_authorization_requests
+        || client.require_pushed_authorization_requests
 }
 
 /// The longest a pending request is kept (a year), whatever the session.
@@ -219,9 +275,13 @@ async fn authorize(
     inc: Incoming,
     status: StatusCode,
 ) -> Result<Response, Stop> {
-    let Incoming { params, reference } = inc;
+    let Incoming {
+        params,
+        reference,
+        raw,
+    } = inc;
     let ip = rate_limit::client_ip(req.remote_addr());
-    let v = validate(state, &params, ip).await?;
+    let v = validate(state, &params, ip, raw).await?;
     let base = state.settings.issuer_path();
     // prompt=login: a fresh sign-in, then this request again without it
     // (kept under a new reference).
@@ -408,9 +468,11 @@ async fn decide(
     form: &[(String, String)],
     inc: Incoming,
 ) -> Result<Response, Stop> {
-    let Incoming { params, reference } = inc;
+    let Incoming {
+        params, reference, ..
+    } = inc;
     let ip = rate_limit::client_ip(req.remote_addr());
-    let v = validate(state, &params, ip).await?;
+    let v = validate(state, &params, ip, false).await?;
     let Some(session) = current_session(state, req).await? else {
         return Err(PageError::Message {
             status: StatusCode::FORBIDDEN,

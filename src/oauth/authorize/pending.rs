@@ -47,6 +47,10 @@ pub async fn load(
     reference: &str,
     now: i64,
 ) -> Result<Option<Params>, DbErr> {
+    // A pushed request is used once, by its `request_uri` only.
+    if reference.contains(':') {
+        return Ok(None);
+    }
     Ok(Entity::find_by_id(sha256_hex(reference))
         .one(db)
         .await?
@@ -82,4 +86,47 @@ pub fn gone() -> PageError {
                   Start again from the app."
             .into(),
     }
+}
+
+/// The prefix of a pushed request's `request_uri` (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// Keep a pushed authorization request (RFC 9126) for `ttl_secs`; returns
+/// its `request_uri`. Stored by the SHA-256 of the whole URI, so that it
+/// cannot be used as a `pending` reference (those have no `:`).
+pub async fn push(
+    db: &impl ConnectionTrait,
+    params: &Params,
+    now: i64,
+    ttl_secs: i64,
+) -> Result<String, DbErr> {
+    let uri = format!("{REQUEST_URI_PREFIX}{}", random_token());
+    Entity::insert(ActiveModel {
+        ref_hash: Set(sha256_hex(&uri)),
+        params: Set(params.to_query()),
+        created_at: Set(now),
+        expires_at: Set(now + ttl_secs),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(uri)
+}
+
+/// The pushed request of `request_uri`, at most once: the row is deleted,
+/// and only the caller whose delete removed it gets the request.
+pub async fn take_pushed(
+    db: &impl ConnectionTrait,
+    request_uri: &str,
+    now: i64,
+) -> Result<Option<Params>, DbErr> {
+    if !request_uri.starts_with(REQUEST_URI_PREFIX) {
+        return Ok(None);
+    }
+    let key = sha256_hex(request_uri);
+    let Some(row) = Entity::find_by_id(key.clone()).one(db).await? else {
+        return Ok(None);
+    };
+    let deleted = Entity::delete_by_id(key).exec(db).await?.rows_affected;
+    Ok((deleted == 1 && row.expires_at > now)
+        .then(|| Params::from_pairs(url::form_urlencoded::parse(row.params.as_bytes()))))
 }

@@ -194,6 +194,11 @@ pub fn validate_with(
         application_type,
         jwks,
         jwks_uri,
+        require_pushed_authorization_requests: opt_bool(
+            obj,
+            "require_pushed_authorization_requests",
+        )?
+        .unwrap_or(false),
     })
 }
 
@@ -372,6 +377,15 @@ fn contacts(obj: &Map<String, Value>) -> Result<Vec<String>, OAuthError> {
         }
     }
     Ok(out)
+}
+
+/// A boolean field; absent or `null` is `None`.
+fn opt_bool(obj: &Map<String, Value>, field: &str) -> Result<Option<bool>, OAuthError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(metadata_err(format!("{field} must be true or false"))),
+    }
 }
 
 /// A string field; absent or `null` is `None`; over `max_chars` is an error.

@@ -71,6 +71,8 @@ pub struct ClientMetadata {
     pub jwks: Option<String>,
     /// `private_key_jwt`: where the client publishes its JWK Set.
     pub jwks_uri: Option<String>,
+    /// RFC 9126 §6: its authorization requests must be pushed.
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl ClientMetadata {
@@ -207,6 +209,7 @@ pub fn test_row() -> Model {
         application_type: None,
         jwks: None,
         jwks_uri: None,
+        require_pushed_authorization_requests: false,
     }
 }
 

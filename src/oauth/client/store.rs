@@ -53,6 +53,7 @@ fn model(
         application_type: meta.application_type,
         jwks: meta.jwks.clone(),
         jwks_uri: meta.jwks_uri.clone(),
+        require_pushed_authorization_requests: meta.require_pushed_authorization_requests,
     }
 }
 
@@ -323,6 +324,7 @@ pub async fn insert_resource_server(
         application_type: None,
         jwks: None,
         jwks_uri: None,
+        require_pushed_authorization_requests: false,
     };
     Entity::insert(row.clone().into_active_model().reset_all())
         .exec_without_returning(db)
