@@ -157,3 +157,28 @@ async fn an_unknown_or_expired_reference_is_a_clear_page() {
         .unwrap();
     assert!(left.is_empty());
 }
+
+/// Storing pending requests is limited per address: anyone may start an
+/// authorization without signing in, and each kept request holds its
+/// parameters for an hour, so one address cannot fill the table.
+#[tokio::test]
+async fn pending_requests_are_limited_per_address() {
+    use sea_orm::PaginatorTrait;
+    let app = spawn_app().await;
+    let client = public_client(&app, json!({})).await;
+    let id = client["client_id"].as_str().unwrap();
+    away_from_window_edge(15).await;
+    let url = authorize_url(id, &[("scope", "agency:read")]);
+    for i in 0..60 {
+        let resp = app.get(&url).await;
+        assert_eq!(resp.status(), 302, "request {i} goes to sign in");
+    }
+    let resp = app.get(&url).await;
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    let kept = entity::pending_authorization::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(kept, 60, "the refused request stored nothing");
+}

@@ -179,24 +179,42 @@ fn must_push(state: &AppState, client: &entity::client::Model) -> bool {
 /// The longest a pending request is kept (a year), whatever the session.
 const MAX_PENDING_SECS: i64 = 365 * 24 * 3600;
 
+/// New pending requests one address may store per minute: each may hold
+/// up to 200 kB for an hour without anyone signing in, so the table must
+/// not be fillable at will. A person signs in far below this.
+const PENDING_PER_MINUTE_PER_IP: u32 = 60;
+
 /// The reference `params` are kept under: `reference` when they already
-/// are, else a new one.
+/// are, else a new one (counted against the address's limit).
 async fn kept(
     state: &AppState,
     params: &Params,
     reference: Option<&str>,
-) -> Result<String, sea_orm::DbErr> {
-    match reference {
-        Some(r) => Ok(r.to_string()),
-        None => {
-            // The time an idle session lasts: enough to sign in and decide.
-            // Bounded so that `now + ttl` cannot overflow.
-            let ttl = i64::try_from(state.settings.session.idle_timeout_secs)
-                .unwrap_or(i64::MAX)
-                .min(MAX_PENDING_SECS);
-            pending::keep(&state.db, params, crate::clock::now(), ttl).await
+    ip: Option<std::net::IpAddr>,
+) -> Result<String, PageError> {
+    if let Some(r) = reference {
+        return Ok(r.to_string());
+    }
+    let now = crate::clock::now();
+    if let Some(ip) = ip {
+        let bucket = rate_limit::ip_bucket("pending", ip);
+        if let rate_limit::Decision::Limited { retry_after_secs } =
+            rate_limit::hit(&state.db, &bucket, PENDING_PER_MINUTE_PER_IP, now).await?
+        {
+            return Err(PageError::TooManyRequests {
+                retry_after_secs,
+                message: "Too many sign-in requests from your network. Please wait a \
+                          minute and try again."
+                    .into(),
+            });
         }
     }
+    // The time an idle session lasts: enough to sign in and decide.
+    // Bounded so that `now + ttl` cannot overflow.
+    let ttl = i64::try_from(state.settings.session.idle_timeout_secs)
+        .unwrap_or(i64::MAX)
+        .min(MAX_PENDING_SECS);
+    Ok(pending::keep(&state.db, params, now, ttl).await?)
 }
 
 /// To the sign-in page, which comes back here after with the request's
@@ -286,7 +304,7 @@ async fn authorize(
     // prompt=login: a fresh sign-in, then this request again without it
     // (kept under a new reference).
     if v.prompt.login {
-        let r = kept(state, &params.without_prompt_login(), None).await?;
+        let r = kept(state, &params.without_prompt_login(), None, ip).await?;
         return Ok(to_login(base, &r, true, status));
     }
     let Some(session) = current_session(state, req).await? else {
@@ -295,7 +313,7 @@ async fn authorize(
                 .refuse(ErrorCode::LoginRequired, "the user is not signed in")
                 .into());
         }
-        let r = kept(state, &params, reference.as_deref()).await?;
+        let r = kept(state, &params, reference.as_deref(), ip).await?;
         return Ok(to_login(base, &r, false, status));
     };
     let memberships = accounts::memberships(&state.db, &session.user_id).await?;
@@ -335,7 +353,7 @@ async fn authorize(
             )
             .into());
     }
-    let r = kept(state, &params, reference.as_deref()).await?;
+    let r = kept(state, &params, reference.as_deref(), ip).await?;
     Ok(consent_page(state, &r, &v, &session, &memberships).await?)
 }
 
