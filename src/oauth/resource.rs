@@ -138,8 +138,11 @@ pub async fn resolve(
     if canonical(presented).is_none() {
         return Ok(None);
     }
-    let registered = clients::registered_resources(db).await?;
-    Ok(registered.into_iter().find(|r| same(presented, r)))
+    let registered = clients::resource_servers(db).await?;
+    Ok(registered
+        .into_iter()
+        .map(|(r, _)| r)
+        .find(|r| same(presented, r)))
 }
 
 /// The name of the resource server that owns `resource` (given with
@@ -148,7 +151,7 @@ pub async fn name(
     db: &impl ConnectionTrait,
     resource: &str,
 ) -> Result<Option<String>, sea_orm::DbErr> {
-    let servers = clients::resource_server_names(db).await?;
+    let servers = clients::resource_servers(db).await?;
     Ok(servers
         .into_iter()
         .find(|(r, _)| same(r, resource))

@@ -43,7 +43,12 @@ pub fn private_member(set: &Value) -> Option<&'static str> {
     let keys = set.get("keys")?.as_array()?;
     keys.iter()
         .filter_map(Value::as_object)
-        .find_map(|k| PRIVATE_MEMBERS.into_iter().find(|m| k.contains_key(*m)))
+        .find_map(private_member_of)
+}
+
+/// The first private member of one key, if it has one.
+fn private_member_of(key: &serde_json::Map<String, Value>) -> Option<&'static str> {
+    PRIVATE_MEMBERS.into_iter().find(|m| key.contains_key(*m))
 }
 
 /// The keys of a JWK Set, or why it is not acceptable (completes "jwks ...").
@@ -73,7 +78,7 @@ fn key(value: &Value) -> Result<Jwk, String> {
     let Value::Object(map) = value else {
         return Err("is not a JSON object".into());
     };
-    if let Some(m) = PRIVATE_MEMBERS.iter().find(|m| map.contains_key(**m)) {
+    if let Some(m) = private_member_of(map) {
         return Err(format!(
             "contains the private member \"{m}\": a JWK Set here holds public keys only \
              (treat that key as compromised)"

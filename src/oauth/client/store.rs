@@ -332,23 +332,9 @@ pub async fn insert_resource_server(
     Ok(row)
 }
 
-/// The resource identifiers of every registered resource server (a handful:
-/// they are created by operators with the CLI).
-pub async fn registered_resources(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
-    let found = Entity::find()
-        .select_only()
-        .column(Column::Resource)
-        .filter(Column::Kind.eq(ClientKind::ResourceServer))
-        .filter(Column::Resource.is_not_null())
-        .into_tuple::<Option<String>>()
-        .all(db)
-        .await?;
-    Ok(found.into_iter().flatten().collect())
-}
-
-/// Every resource server's (resource identifier, name), for the consent
-/// page to name the resource a request is for.
-pub async fn resource_server_names(
+/// Every registered resource server's (resource identifier, name): a
+/// handful, created by operators with the CLI.
+pub async fn resource_servers(
     db: &impl ConnectionTrait,
 ) -> Result<Vec<(String, Option<String>)>, DbErr> {
     let found = Entity::find()

@@ -196,19 +196,9 @@ pub async fn keep(state: &AppState, ip: Option<IpAddr>, client_id: &str) -> Resu
     let Resolved::Unstored(doc) = resolve(state, ip, client_id).await? else {
         return Ok(());
     };
-    store::save(
-        &state.db,
-        client_id,
-        &doc.meta,
-        doc.body.clone(),
-        doc.fetched_at,
-        doc.expires_at,
-    )
-    .await
-    .map_err(|e| OAuthError::db(e, "store document client"))?;
+    save(state, client_id, &doc).await?;
     // From now on the database entry rules, for every instance.
     state.documents.forget(client_id);
-    state.client_cache.invalidate(client_id);
     tracing::info!(client_id, "document client stored on authorization");
     Ok(())
 }
@@ -270,8 +260,16 @@ async fn resolve(
         }
         Err(e) => return Err(e),
     };
+    Ok(Resolved::Stored(Box::new(
+        save(state, client_id, &doc).await?,
+    )))
+}
+
+/// Store `doc` as the client row and cache entry of `client_id`, and drop
+/// this instance's cached record of it.
+async fn save(state: &AppState, client_id: &str, doc: &Document) -> Result<Model, OAuthError> {
     let row = store::save(
-        db,
+        &state.db,
         client_id,
         &doc.meta,
         doc.body.clone(),
@@ -281,7 +279,7 @@ async fn resolve(
     .await
     .map_err(|e| OAuthError::db(e, "store document client"))?;
     state.client_cache.invalidate(client_id);
-    Ok(Resolved::Stored(Box::new(row)))
+    Ok(row)
 }
 
 /// The document at `url`: remembered, or fetched once however many
