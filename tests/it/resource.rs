@@ -1005,26 +1005,32 @@ async fn api_keys_work_and_demotion_and_revocation_show_after_the_cache_ttl() {
     const TTL: Duration = Duration::from_secs(2);
     let (auth, api, served) = spawn_pair_with_introspection("2").await;
     crate::support::browser::member(&auth, "ann@example.com", "Acme", "owner").await;
-    let out = auth.cli(&[
-        "api-key",
-        "create",
-        "--email",
-        "ann@example.com",
-        "--agency",
-        "Acme",
-        "--name",
-        "ci",
-        "--scopes",
-        "agency:read members:write",
-        "--expires-in-days",
-        "30",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let create = |name: &str, scopes: &str| {
+        let out = auth.cli(&[
+            "api-key",
+            "create",
+            "--email",
+            "ann@example.com",
+            "--agency",
+            "Acme",
+            "--name",
+            name,
+            "--scopes",
+            scopes,
+            "--expires-in-days",
+            "30",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let key = create("ci", "agency:read members:write");
+    // A second key for the revocation, first presented when that part
+    // starts, so its cache entry is no older than the clock started there.
+    let other = create("ci-2", "agency:read");
     let scopes = |key: String| {
         let api = &api;
         async move {
@@ -1062,10 +1068,11 @@ async fn api_keys_work_and_demotion_and_revocation_show_after_the_cache_ttl() {
 
     // Revoked: still accepted from the cache, then refused.
     let cached = Instant::now();
-    assert_eq!(api.agency(Some(&key)).await.status(), 200);
+    assert_eq!(api.agency(Some(&other)).await.status(), 200);
     let id = {
-        use sea_orm::EntityTrait;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         entity::api_key::Entity::find()
+            .filter(entity::api_key::Column::Name.eq("ci-2"))
             .one(&auth.state.db)
             .await
             .unwrap()
@@ -1077,17 +1084,17 @@ async fn api_keys_work_and_demotion_and_revocation_show_after_the_cache_ttl() {
             .status
             .success()
     );
-    assert_eq!(api.agency(Some(&key)).await.status(), 200, "stale window");
+    assert_eq!(api.agency(Some(&other)).await.status(), 200, "stale window");
     assert!(
         cached.elapsed() < TTL,
         "the stale check ran inside the window"
     );
     let took = wait_until("the revocation shows", cached, TTL * 10, || async {
-        api.agency(Some(&key)).await.status() == 401
+        api.agency(Some(&other)).await.status() == 401
     })
     .await;
     assert!(took >= TTL, "not before the cache lifetime: {took:?}");
-    let resp = api.agency(Some(&key)).await;
+    let resp = api.agency(Some(&other)).await;
     assert!(www_authenticate(&resp).contains("invalid_token"));
 
     // A well-formed unknown key is asked about (one request reaches the
