@@ -198,7 +198,8 @@ enum SigningKeyAction {
     /// introspection on every instance within 2 s; if it was signing, a new
     /// key signs at once.
     Revoke {
-        #[arg(long)]
+        /// A kid is base64url and may start with `-`.
+        #[arg(long, allow_hyphen_values = true)]
         kid: String,
     },
 }

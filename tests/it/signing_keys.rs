@@ -392,6 +392,17 @@ async fn revoke_reaches_every_instance(db: TestDb) {
         err.contains("no signing key") && err.contains("no-such-kid"),
         "{err}"
     );
+    // Kids are base64url and may start with `-`: still read as the kid.
+    let out = cli(
+        &db.url,
+        &["signing-key", "revoke", "--kid", "-dash-kid"],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no signing key") && err.contains("-dash-kid"),
+        "{err}"
+    );
     let rows = entity::signing_key::Entity::find()
         .all(&b.state.db)
         .await
