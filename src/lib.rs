@@ -122,6 +122,7 @@ impl App {
                 "/settings/developer",
                 get(web::developer::show).post(web::developer::submit),
             )
+            .at("/device", get(web::device::show).post(web::device::submit))
             .at(
                 "/oauth/authorize",
                 get(oauth::authorize::get).post(oauth::authorize::post),
@@ -147,6 +148,7 @@ type Apis = (
     oauth::revoke::RevocationApi,
     oauth::introspect::IntrospectionApi,
     oauth::par::ParApi,
+    oauth::device::DeviceApi,
 );
 
 fn openapi_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
@@ -166,7 +168,10 @@ fn openapi_service(state: Arc<AppState>) -> OpenApiService<Apis, ()> {
         oauth::introspect::IntrospectionApi {
             state: state.clone(),
         },
-        oauth::par::ParApi { state },
+        oauth::par::ParApi {
+            state: state.clone(),
+        },
+        oauth::device::DeviceApi { state },
     );
     OpenApiService::new(apis, "SkedCast auth", env!("CARGO_PKG_VERSION"))
         .description("OAuth 2.1 authorization server for SkedCast agencies, apps and AI agents.")

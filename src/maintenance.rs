@@ -35,6 +35,9 @@ pub async fn run_once(state: &AppState, now: i64) {
     if let Err(e) = crate::oauth::authorize::pending::prune(&state.db, now).await {
         tracing::warn!(error = %e, "pruning expired pending authorization requests failed");
     }
+    if let Err(e) = crate::oauth::device::store::prune(&state.db, now).await {
+        tracing::warn!(error = %e, "pruning expired device authorizations failed");
+    }
     let access_ttl = state.settings.tokens.access_token_ttl_secs;
     match crate::oauth::token::families::prune(&state.db, now, access_ttl).await {
         Ok(0) => {}

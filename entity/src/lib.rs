@@ -9,6 +9,7 @@ pub mod client_assertion_jti;
 pub mod client_metadata_document;
 pub mod consent;
 pub mod consent_decision;
+pub mod device_authorization;
 pub mod membership;
 pub mod pending_authorization;
 pub mod rate_limit;

@@ -10,6 +10,7 @@ mod m20261127_000005_api_keys;
 mod m20261127_000006_refresh_tokens;
 mod m20261127_000007_client_metadata_documents;
 mod m20261202_consent_001_consent_resource;
+mod m20261202_device_001_device_authorizations;
 mod m20261202_keys_001_key_changes;
 mod m20261202_par_001_pending_authorizations;
 mod m20261202_par_002_require_pushed_requests;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_pkjwt_001_client_keys::Migration),
             Box::new(m20261202_par_001_pending_authorizations::Migration),
             Box::new(m20261202_par_002_require_pushed_requests::Migration),
+            Box::new(m20261202_device_001_device_authorizations::Migration),
         ]
     }
 }

@@ -1,7 +1,7 @@
 //! CORS for browser-based clients (MCP clients running in a web page), on
 //! exactly the endpoints such a client calls: the metadata documents, the
-//! JWKS, registration (RFC 7591/7592), token, revocation and pushed
-//! authorization requests (RFC 9126).
+//! JWKS, registration (RFC 7591/7592), token, revocation, pushed
+//! authorization requests (RFC 9126) and device authorization (RFC 8628).
 //!
 //! - A preflight (`OPTIONS`) on one of them is answered here, `204`, with
 //!   `Access-Control-Allow-Origin: *`, the endpoint's methods, the request
@@ -37,9 +37,11 @@ pub fn methods_for(path: &str) -> Option<&'static str> {
         "/.well-known/oauth-authorization-server"
         | "/.well-known/openid-configuration"
         | "/.well-known/jwks.json" => Some("GET, OPTIONS"),
-        "/oauth/register" | "/oauth/token" | "/oauth/revoke" | "/oauth/par" => {
-            Some("POST, OPTIONS")
-        }
+        "/oauth/register"
+        | "/oauth/token"
+        | "/oauth/revoke"
+        | "/oauth/par"
+        | "/oauth/device_authorization" => Some("POST, OPTIONS"),
         _ => {
             let id = path.strip_prefix("/oauth/register/")?;
             (!id.is_empty() && !id.contains('/')).then_some("GET, PUT, DELETE, OPTIONS")

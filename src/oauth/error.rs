@@ -41,6 +41,10 @@ pub enum ErrorCode {
     LoginRequired,
     ConsentRequired,
     InteractionRequired,
+    /// RFC 8628 §3.5 (device access token polling).
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
     /// Not an RFC code: the registration rate limit (sent with `429` and
     /// `Retry-After`).
     TooManyRequests,
@@ -68,6 +72,9 @@ impl ErrorCode {
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
             ErrorCode::TooManyRequests => "too_many_requests",
         }
     }

@@ -46,6 +46,9 @@ pub struct ServerMetadata {
     pub pushed_authorization_request_endpoint: String,
     /// RFC 9126 §5: every client must push its authorization requests.
     pub require_pushed_authorization_requests: bool,
+    /// RFC 8628 device authorization (client authentication as at the
+    /// token endpoint).
+    pub device_authorization_endpoint: String,
 }
 
 /// Client authentication at the token and revocation endpoints: every
@@ -95,6 +98,7 @@ pub fn build(settings: &Settings) -> ServerMetadata {
         require_pushed_authorization_requests: settings
             .clients
             .require_pushed_authorization_requests,
+        device_authorization_endpoint: settings.endpoint("/oauth/device_authorization"),
     }
 }
 

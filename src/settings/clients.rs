@@ -13,6 +13,9 @@ pub struct ClientSettings {
     pub request_uri_ttl_secs: u64,
     /// Every client must push its authorization requests (RFC 9126 §5).
     pub require_pushed_authorization_requests: bool,
+    /// Seconds a device authorization (RFC 8628 `expires_in`) waits for the
+    /// member, 60 to 3600.
+    pub device_code_ttl_secs: u64,
 }
 
 impl ClientSettings {
@@ -23,6 +26,12 @@ impl ClientSettings {
             return Err(super::key_error(
                 "clients.request_uri_ttl_secs",
                 "must be between 1 and 600",
+            ));
+        }
+        if !(60..=3600).contains(&self.device_code_ttl_secs) {
+            return Err(super::key_error(
+                "clients.device_code_ttl_secs",
+                "must be between 60 and 3600",
             ));
         }
         Ok(self)
@@ -40,6 +49,7 @@ mod tests {
             cache_ttl_secs: 0,
             request_uri_ttl_secs: 60,
             require_pushed_authorization_requests: false,
+            device_code_ttl_secs: 600,
         }
         .validate()
         .unwrap();
@@ -59,5 +69,16 @@ mod tests {
             assert!(err.contains("`clients.request_uri_ttl_secs`"), "{err}");
         }
         assert!(load(&[("SKEDCAST__CLIENTS__REQUEST_URI_TTL_SECS", "600")]).is_ok());
+    }
+
+    #[test]
+    fn device_code_lifetime_is_60_to_3600_seconds() {
+        assert_eq!(load(&[]).unwrap().clients.device_code_ttl_secs, 600);
+        for bad in ["59", "3601"] {
+            let err = load(&[("SKEDCAST__CLIENTS__DEVICE_CODE_TTL_SECS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`clients.device_code_ttl_secs`"), "{err}");
+        }
     }
 }

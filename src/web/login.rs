@@ -39,6 +39,8 @@ pub fn safe_next(base: &str, next: Option<&str>) -> String {
         Some(n)
             if (n.starts_with("/oauth/authorize?")
                 || n == "/login"
+                || n == "/device"
+                || n.starts_with("/device?")
                 || n.starts_with("/settings/"))
                 && !n.contains('\\')
                 && !n.contains("//") =>
@@ -265,6 +267,11 @@ mod tests {
             assert_eq!(safe_next("", Some(bad)), "/login", "{bad}");
         }
         assert_eq!(safe_next("", None), "/login");
+        assert_eq!(
+            safe_next("", Some("/device?user_code=BCDF-GHJK")),
+            "/device?user_code=BCDF-GHJK"
+        );
+        assert_eq!(safe_next("", Some("/devices")), "/login");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! no JavaScript, every page with anti-framing and no-store headers.
 
 pub mod developer;
+pub mod device;
 pub mod error;
 pub mod login;
 pub mod login_limits;
@@ -59,6 +60,11 @@ pub struct ConsentPage<'a> {
     pub stays_connected_for: Option<&'a str>,
     pub scopes: Vec<ScopeLine>,
     pub offline: bool,
+    /// Where the form is sent, under `base`: `/oauth/authorize` or `/device`.
+    pub action: &'a str,
+    /// A device's user code (RFC 8628), shown as `XXXX-XXXX`: the request
+    /// comes from a device, not a redirect.
+    pub user_code: Option<String>,
     pub hidden: Vec<(String, String)>,
     pub csrf_token: &'a str,
     pub agencies: Vec<AgencyChoice>,

@@ -354,13 +354,23 @@ async fn authorize(
             .into());
     }
     let r = kept(state, &params, reference.as_deref(), ip).await?;
-    Ok(consent_page(state, &r, &v, &session, &memberships).await?)
+    let answer = Answer::Authorize { reference: &r };
+    Ok(consent_page(state, answer, &v, &session, &memberships).await?)
 }
 
-/// The consent page; its form carries `reference`, the kept request.
-async fn consent_page(
+/// Where the consent form is answered, and what it carries there.
+pub(crate) enum Answer<'a> {
+    /// The authorization endpoint: the kept request's reference.
+    Authorize { reference: &'a str },
+    /// The device page (RFC 8628): the device's normalised user code,
+    /// which the page also shows.
+    Device { user_code: &'a str },
+}
+
+/// The consent page for the request `v`, answered as `answer` says.
+pub(crate) async fn consent_page(
     state: &AppState,
-    reference: &str,
+    answer: Answer<'_>,
     v: &ValidRequest,
     session: &Session,
     memberships: &[(entity::agency::Model, Role)],
@@ -435,7 +445,20 @@ async fn consent_page(
             stays_connected_for: stays_connected_for.as_deref(),
             scopes,
             offline: v.offline,
-            hidden: vec![(pending::PARAM.to_string(), reference.to_string())],
+            action: match answer {
+                Answer::Authorize { .. } => "/oauth/authorize",
+                Answer::Device { .. } => crate::oauth::device::PAGE,
+            },
+            user_code: match answer {
+                Answer::Authorize { .. } => None,
+                Answer::Device { user_code } => {
+                    Some(crate::oauth::device::user_code::display(user_code))
+                }
+            },
+            hidden: vec![match answer {
+                Answer::Authorize { reference } => (pending::PARAM.into(), reference.into()),
+                Answer::Device { user_code } => ("user_code".into(), user_code.into()),
+            }],
             csrf_token: &csrf,
             agencies: memberships
                 .iter()
@@ -527,12 +550,7 @@ async fn decide(
             .into());
     }
     let memberships = accounts::memberships(&state.db, &session.user_id).await?;
-    let chosen = match (field(form, "agency"), memberships.as_slice()) {
-        (Some(id), _) => memberships.iter().find(|(a, _)| a.id == id),
-        (None, [only]) => Some(only),
-        (None, _) => None,
-    };
-    let Some((agency, role)) = chosen else {
+    let Some((agency, role)) = chosen_agency(form, &memberships) else {
         return Err(PageError::bad_request("Choose one of your agencies.").into());
     };
     let (granted, _) = consent::narrow(&v.scopes, *role);
@@ -561,6 +579,18 @@ async fn decide(
         StatusCode::SEE_OTHER,
     )
     .await?)
+}
+
+/// The agency a consent form chose (`agency`), or the member's only one.
+pub(crate) fn chosen_agency<'a>(
+    form: &[(String, String)],
+    memberships: &'a [(entity::agency::Model, Role)],
+) -> Option<&'a (entity::agency::Model, Role)> {
+    match (field(form, "agency"), memberships) {
+        (Some(id), _) => memberships.iter().find(|(a, _)| a.id == id),
+        (None, [only]) => Some(only),
+        (None, _) => None,
+    }
 }
 
 /// Store a code for this grant and send the member back to the client.

@@ -399,6 +399,7 @@ fn audiences(settings: &crate::settings::Settings) -> Vec<String> {
         "/oauth/revoke",
         "/oauth/introspect",
         "/oauth/par",
+        "/oauth/device_authorization",
     ] {
         out.push(settings.endpoint(path));
     }

@@ -140,10 +140,14 @@ pub fn validate_with(
              (RFC 7591 §2.1)"
         }));
     }
-    if grant_types.contains(&GrantType::RefreshToken) && !code_grant {
+    if grant_types.contains(&GrantType::RefreshToken)
+        && !code_grant
+        && !grant_types.contains(&GrantType::DeviceCode)
+    {
         return Err(metadata_err(
-            "grant_types: refresh_token requires authorization_code (refresh tokens are issued \
-             only with the authorization code grant)",
+            "grant_types: refresh_token requires authorization_code or \
+             urn:ietf:params:oauth:grant-type:device_code (refresh tokens are issued only with \
+             a member's grant)",
         ));
     }
     if grant_types.contains(&GrantType::ClientCredentials)

@@ -7,15 +7,17 @@
 //! everything about that grant:
 //! - `code.rs`: authorization_code (OAuth 2.1 §4.1.3, PKCE S256);
 //! - `refresh.rs`: refresh_token (rotating, RFC 9700 §4.14.2);
-//! - `client_credentials.rs` (RFC 6749 §4.4).
+//! - `client_credentials.rs` (RFC 6749 §4.4);
+//! - `device_code.rs`: urn:ietf:params:oauth:grant-type:device_code (RFC 8628).
 //!
-//! The two member grants end in [`member`] (the refresh-token family of
+//! The member grants end in [`member`] (the refresh-token family of
 //! [`families`], then the access token); every access token is minted by
 //! [`access_token::issue`].
 
 pub mod access_token;
 pub mod client_credentials;
 pub mod code;
+pub mod device_code;
 pub mod families;
 pub mod member;
 pub mod refresh;
@@ -65,7 +67,8 @@ pub struct TokenApi {
 #[OpenApi]
 impl TokenApi {
     /// Token endpoint (RFC 6749 §3.2): `authorization_code` (PKCE S256),
-    /// `refresh_token` (rotating), `client_credentials`.
+    /// `refresh_token` (rotating), `client_credentials`, and the device
+    /// grant (RFC 8628).
     #[oai(
         path = "/oauth/token",
         method = "post",
@@ -106,6 +109,7 @@ pub async fn exchange(
         TokenRequest::AuthorizationCode(r) => code::exchange(state, &client, r).await,
         TokenRequest::RefreshToken(r) => refresh::exchange(state, &client, r).await,
         TokenRequest::ClientCredentials(r) => client_credentials::exchange(state, &client, r).await,
+        TokenRequest::DeviceCode(r) => device_code::exchange(state, &client, r).await,
     }?;
     metrics::counter!("tokens_issued_total", "grant" => label).increment(1);
     Ok(response)

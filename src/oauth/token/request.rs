@@ -23,7 +23,8 @@ use crate::oauth::pkce;
 #[derive(Object)]
 #[oai(rename = "TokenRequest")]
 pub struct TokenRequestDoc {
-    /// `authorization_code`, `refresh_token` or `client_credentials`.
+    /// `authorization_code`, `refresh_token`, `client_credentials` or
+    /// `urn:ietf:params:oauth:grant-type:device_code`.
     pub grant_type: String,
     /// authorization_code: the code from the authorization response.
     pub code: Option<String>,
@@ -33,6 +34,9 @@ pub struct TokenRequestDoc {
     pub redirect_uri: Option<String>,
     /// refresh_token: the refresh token (rotated on every use).
     pub refresh_token: Option<String>,
+    /// device_code (RFC 8628 §3.4): the `device_code` of the device
+    /// authorization response.
+    pub device_code: Option<String>,
     /// Space-separated scopes, within the client's registered scope; omitted:
     /// the registered scope.
     pub scope: Option<String>,
@@ -57,6 +61,7 @@ pub enum TokenRequest {
     AuthorizationCode(CodeRequest),
     RefreshToken(RefreshRequest),
     ClientCredentials(ClientCredentialsRequest),
+    DeviceCode(DeviceCodeRequest),
 }
 
 /// `grant_type=authorization_code` (OAuth 2.1 §4.1.3).
@@ -83,6 +88,12 @@ pub struct RefreshRequest {
 pub struct ClientCredentialsRequest {
     pub scope: Option<String>,
     pub resource: Vec<String>,
+}
+
+/// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCodeRequest {
+    pub device_code: String,
 }
 
 /// The grant a request asks for, or why there is none this server serves.
@@ -137,6 +148,11 @@ const fn rule(grant: GrantType) -> ClientRule {
             unregistered: "the client is not registered for the client_credentials grant \
                            (machine clients come from `skedcast-auth client create` or a \
                            registration with an initial access token)",
+        },
+        GrantType::DeviceCode => ClientRule {
+            public_refused: None,
+            unregistered: "the client is not registered for the \
+                           urn:ietf:params:oauth:grant-type:device_code grant",
         },
     }
 }
@@ -194,6 +210,10 @@ impl TokenRequest {
                     resource: resource(),
                 })
             }
+            GrantType::DeviceCode => TokenRequest::DeviceCode(DeviceCodeRequest {
+                device_code: owned("device_code")
+                    .ok_or_else(|| OAuthError::invalid_request("device_code is required"))?,
+            }),
         })
     }
 
@@ -202,6 +222,7 @@ impl TokenRequest {
             TokenRequest::AuthorizationCode(_) => GrantType::AuthorizationCode,
             TokenRequest::RefreshToken(_) => GrantType::RefreshToken,
             TokenRequest::ClientCredentials(_) => GrantType::ClientCredentials,
+            TokenRequest::DeviceCode(_) => GrantType::DeviceCode,
         }
     }
 
@@ -336,7 +357,7 @@ mod tests {
             assert_eq!(
                 d,
                 "grant_type is required (supported: authorization_code, refresh_token, \
-                 client_credentials)"
+                 client_credentials, urn:ietf:params:oauth:grant-type:device_code)"
             );
         }
         let (c, d) = error("grant_type=password&username=u");
@@ -362,7 +383,8 @@ mod tests {
     fn every_grant_type_is_served() {
         assert_eq!(
             supported(),
-            "authorization_code, refresh_token, client_credentials"
+            "authorization_code, refresh_token, client_credentials, \
+             urn:ietf:params:oauth:grant-type:device_code"
         );
     }
 
@@ -384,6 +406,7 @@ mod tests {
         // that is said before the missing registration).
         assert!(admit(AuthorizationCode, &client(all, false)).is_ok());
         assert!(admit(RefreshToken, &client(all, false)).is_ok());
+        assert!(admit(DeviceCode, &client(all, false)).is_ok());
         for grants in [&all[..], &[]] {
             let e = admit(ClientCredentials, &client(grants, false)).unwrap_err();
             assert_eq!(e.code, ErrorCode::UnauthorizedClient);
