@@ -14,6 +14,7 @@ mod browser;
 mod client_credentials;
 mod code;
 mod cors;
+mod device;
 mod discovery;
 mod fuzz_regressions;
 mod introspect;
