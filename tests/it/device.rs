@@ -551,3 +551,63 @@ async fn wrong_codes_are_throttled_per_session() {
     let resp = enter_code(&mut other, &page, right).await;
     assert_eq!(resp.status(), 200, "the consent page");
 }
+
+/// A CLI written with another ecosystem's OAuth library (Python oauthlib's
+/// `DeviceClient`, pinned in `support::provision::OAUTHLIB`) signs in:
+/// it shows the code, the member answers in a browser, the CLI's polling
+/// gets tokens and refreshes them.
+#[tokio::test]
+async fn a_cli_built_on_oauthlib_signs_in_with_the_device_grant() {
+    use tokio::io::AsyncBufReadExt;
+    let python = crate::support::provision::oauthlib_python();
+    let app = spawn_app().await;
+    let user_id = member(&app, "ann@example.com", "Acme", "viewer").await;
+    let client_id = device_client(&app, json!({"client_name": "skedcast-cli"})).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/device_cli/device_login.py");
+    let mut cli = tokio::process::Command::new(&python)
+        .arg(script)
+        .env("ISSUER", &app.base)
+        .env("CLIENT_ID", &client_id)
+        .env("SCOPE", "agency:read offline_access")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(cli.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().expect("the CLI's first line");
+    let start: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(start["event"], "start", "{start}");
+    assert_eq!(
+        start["oauthlib"],
+        crate::support::provision::OAUTHLIB.trim_start_matches("oauthlib=="),
+        "the venv has the pinned oauthlib"
+    );
+    assert_eq!(start["verification_uri"], app.url("/device"));
+
+    // The member types the code the CLI printed.
+    let mut b = Browser::new(&app);
+    let page = open_signed_in(&mut b, &app.url("/device"), "ann@example.com").await;
+    let resp = enter_code(&mut b, &page, start["user_code"].as_str().unwrap()).await;
+    assert_eq!(resp.status(), 200);
+    let consent = resp.text().await.unwrap();
+    assert!(consent.contains("skedcast-cli"), "{consent}");
+    let (status, _) = answer(&mut b, &consent, "allow").await;
+    assert_eq!(status, 200);
+
+    let mut last = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        last = line;
+    }
+    let exit = cli.wait().await.unwrap();
+    let result: Value = serde_json::from_str(&last).unwrap_or_else(|_| json!({"raw": last}));
+    assert!(exit.success(), "the CLI failed: {result}");
+    assert_eq!(result["event"], "tokens", "{result}");
+    assert_eq!(result["token_type"], "Bearer");
+    // As the code grant: the access token's permissions (oauthlib splits them).
+    assert_eq!(result["scope"], json!(["agency:read"]), "{result}");
+    assert_eq!(result["refreshed"], true, "{result}");
+    let (_, claims) = jwt_parts(result["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], user_id.as_str());
+    assert_eq!(claims["client_id"], client_id.as_str());
+}

@@ -1,7 +1,8 @@
 //! What some tests need beyond Rust, provisioned by the test command itself
 //! so that `cargo test --workspace` passes on a fresh Debian machine:
 //! Chromium and chromedriver (the browser test), the official MCP Python
-//! SDK in `target/venv-mcp` (the MCP SDK tests), and the local Postgres
+//! SDK in `target/venv-mcp` (the MCP SDK tests), oauthlib in
+//! `target/venv-oauthlib` (the device CLI test), and the local Postgres
 //! started when it is installed but stopped.
 //!
 //! Each tool is made at most once, under a lock held both within this
@@ -18,8 +19,12 @@ use std::time::{Duration, Instant};
 /// The MCP SDK release the tests drive (tests/mcp_sdk/oauth_client.py).
 pub const MCP_SDK: &str = "mcp==2.3.0";
 
+/// The oauthlib release the device CLI test drives
+/// (tests/device_cli/device_login.py): `DeviceClient` since 3.2.
+pub const OAUTHLIB: &str = "oauthlib==3.2.2";
+
 static CHROMIUM: Mutex<()> = Mutex::new(());
-static MCP_VENV: Mutex<()> = Mutex::new(());
+static VENVS: Mutex<()> = Mutex::new(());
 static POSTGRES: Mutex<()> = Mutex::new(());
 
 /// Run `make` holding the in-process `mutex` and the file lock
@@ -115,24 +120,35 @@ pub fn chromium() -> (String, String) {
     })
 }
 
-/// The Python of `target/venv-mcp` with [`MCP_SDK`] installed, created
-/// once. A marker written last tells a finished venv from one cut short.
+/// The Python of `target/venv-mcp` with [`MCP_SDK`] installed.
 pub fn mcp_python() -> PathBuf {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-mcp");
+    venv_python("venv-mcp", MCP_SDK, "the MCP SDK tests")
+}
+
+/// The Python of `target/venv-oauthlib` with [`OAUTHLIB`] installed.
+pub fn oauthlib_python() -> PathBuf {
+    venv_python("venv-oauthlib", OAUTHLIB, "the device CLI test")
+}
+
+/// The Python of `target/NAME` with the pinned `requirement` installed,
+/// created once for `who`. A marker written last tells a finished venv from
+/// one cut short.
+fn venv_python(name: &str, requirement: &str, who: &str) -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(name);
     let python = venv.join("bin/python");
     let marker = venv.join(".skedcast-ready");
-    let ready = || std::fs::read_to_string(&marker).is_ok_and(|s| s.trim() == MCP_SDK);
+    let ready = || std::fs::read_to_string(&marker).is_ok_and(|s| s.trim() == requirement);
     if ready() {
         return python;
     }
-    locked(&MCP_VENV, "venv-mcp", || {
+    locked(&VENVS, name, || {
         if ready() {
             return;
         }
         let how = format!(
-            "the MCP SDK tests need python3 with venv and pip (Debian: `apt-get install \
-             python3-venv`) and access to PyPI: `python3 -m venv target/venv-mcp && \
-             target/venv-mcp/bin/pip install '{MCP_SDK}'`"
+            "{who} needs python3 with venv and pip (Debian: `apt-get install \
+             python3-venv`) and access to PyPI: `python3 -m venv target/{name} && \
+             target/{name}/bin/pip install '{requirement}'`"
         );
         // A venv without the marker is unfinished or an older version.
         if venv.exists() {
@@ -141,10 +157,10 @@ pub fn mcp_python() -> PathBuf {
         }
         let dir = venv.display();
         sh(&format!(
-            "python3 -m venv '{dir}' && '{dir}/bin/python' -m pip install -q '{MCP_SDK}'"
+            "python3 -m venv '{dir}' && '{dir}/bin/python' -m pip install -q '{requirement}'"
         ))
         .unwrap_or_else(|e| panic!("{how}; creating it failed: {e}"));
-        std::fs::write(&marker, MCP_SDK).expect("write the venv marker");
+        std::fs::write(&marker, requirement).expect("write the venv marker");
     });
     python
 }
