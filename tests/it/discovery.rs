@@ -80,6 +80,7 @@ async fn metadata_urls_derive_from_the_issuer() {
         ("revocation_endpoint", "invalid_client"),
         ("introspection_endpoint", "invalid_client"),
         ("pushed_authorization_request_endpoint", "invalid_client"),
+        ("device_authorization_endpoint", "invalid_client"),
         ("registration_endpoint", "invalid_redirect_uri"),
     ] {
         let url = meta[key].as_str().unwrap();
@@ -95,5 +96,5 @@ async fn metadata_urls_derive_from_the_issuer() {
         assert!(matches!(status, 400 | 401), "{key}: {status} {body}");
         assert_eq!(body["error"], want, "{key}: {body}");
     }
-    assert_eq!(urls, 7, "jwks_uri and six endpoints");
+    assert_eq!(urls, 8, "jwks_uri and seven endpoints");
 }
