@@ -75,7 +75,10 @@ fn to_login(state: &AppState, code: Option<&str>, status: StatusCode) -> Respons
     let q = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("next", &here(state, code))
         .finish();
-    redirect(status, &format!("{}?{q}", state.settings.local_path("/login")))
+    redirect(
+        status,
+        &format!("{}?{q}", state.settings.local_path("/login")),
+    )
 }
 
 async fn code_form(

@@ -36,7 +36,10 @@ pub async fn device_client(app: &TestApp, extra: Value) -> String {
         .unwrap();
     assert_eq!(resp.status(), 201);
     let reg: Value = resp.json().await.unwrap();
-    assert_eq!(reg["grant_types"], body["grant_types"], "DCR accepts the grant");
+    assert_eq!(
+        reg["grant_types"], body["grant_types"],
+        "DCR accepts the grant"
+    );
     reg["client_id"].as_str().unwrap().to_string()
 }
 
@@ -75,12 +78,9 @@ async fn poll_error(app: &TestApp, client_id: &str, device_code: &str) -> String
 
 async fn sql(app: &TestApp, statement: &str) {
     let db = &app.state.db;
-    db.execute_raw(Statement::from_string(
-        db.get_database_backend(),
-        statement,
-    ))
-    .await
-    .unwrap();
+    db.execute_raw(Statement::from_string(db.get_database_backend(), statement))
+        .await
+        .unwrap();
 }
 
 /// The member opens `verification_uri_complete`, signs in (the sign-in page
@@ -184,7 +184,10 @@ async fn a_device_is_connected_through_the_pages() {
     let (a, b_) = user_code.split_once('-').unwrap();
     for half in [a, b_] {
         assert_eq!(half.len(), 4, "{user_code}");
-        assert!(half.bytes().all(|c| b"BCDFGHJKLMNPQRSTVWXZ".contains(&c)), "{user_code}");
+        assert!(
+            half.bytes().all(|c| b"BCDFGHJKLMNPQRSTVWXZ".contains(&c)),
+            "{user_code}"
+        );
     }
     assert_eq!(device["verification_uri"], app.url("/device"));
     assert_eq!(
@@ -204,7 +207,10 @@ async fn a_device_is_connected_through_the_pages() {
     let mut b = Browser::new(&app);
     let complete = device["verification_uri_complete"].as_str().unwrap();
     let page = open_signed_in(&mut b, complete, "ann@example.com").await;
-    assert!(page.contains("<input id=\"user_code\" name=\"user_code\""), "{page}");
+    assert!(
+        page.contains("<input id=\"user_code\" name=\"user_code\""),
+        "{page}"
+    );
     assert_eq!(filled_in(&page), user_code);
     let typed = user_code.replace('-', "").to_lowercase();
     let resp = enter_code(&mut b, &page, &typed).await;
@@ -239,10 +245,7 @@ async fn a_device_is_connected_through_the_pages() {
     assert_eq!(claims["client_id"], client_id.as_str());
     assert_eq!(claims["role"], "editor");
     assert_eq!(claims["iss"], app.base.as_str());
-    assert_eq!(
-        claims["aud"],
-        app.state.settings.default_resource.as_str()
-    );
+    assert_eq!(claims["aud"], app.state.settings.default_resource.as_str());
     let jwks = app.get_json("/.well-known/jwks.json").await;
     verify_with_p256(tokens["access_token"].as_str().unwrap(), &jwks).unwrap();
     assert_eq!(
@@ -271,7 +274,12 @@ async fn a_device_is_connected_through_the_pages() {
     let page = b.get("/device").await.text().await.unwrap();
     let resp = enter_code(&mut b, &page, user_code).await;
     assert_eq!(resp.status(), 400);
-    assert!(resp.text().await.unwrap().contains("That code is not valid"));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("That code is not valid")
+    );
 }
 
 #[tokio::test]
@@ -283,10 +291,16 @@ async fn offline_access_needs_the_refresh_token_grant() {
     let client_id = device_client(&app, json!({"grant_types": [DEVICE_GRANT]})).await;
     let resp = start_raw(
         &app,
-        &[("client_id", &client_id), ("scope", "agency:read offline_access")],
+        &[
+            ("client_id", &client_id),
+            ("scope", "agency:read offline_access"),
+        ],
     )
     .await;
-    assert_eq!(error_code(resp).await, (StatusCode::BAD_REQUEST, "invalid_scope".into()));
+    assert_eq!(
+        error_code(resp).await,
+        (StatusCode::BAD_REQUEST, "invalid_scope".into())
+    );
 }
 
 #[tokio::test]
@@ -298,29 +312,51 @@ async fn the_endpoint_authenticates_and_checks_like_the_endpoints_it_joins() {
         (vec![("scope", "agency:read nope")], "invalid_scope"),
         (vec![("scope", "offline_access")], "invalid_scope"),
         (
-            vec![("scope", "agency:read"), ("resource", "https://elsewhere.example")],
+            vec![
+                ("scope", "agency:read"),
+                ("resource", "https://elsewhere.example"),
+            ],
             "invalid_target",
         ),
-        (vec![("scope", "agency:read"), ("scope", "posts:read")], "invalid_request"),
+        (
+            vec![("scope", "agency:read"), ("scope", "posts:read")],
+            "invalid_request",
+        ),
     ] {
         let mut f = vec![("client_id", device.as_str())];
         f.extend(form.iter().copied());
         let (status, e) = error_code(start_raw(&app, &f).await).await;
-        assert_eq!((status, e.as_str()), (StatusCode::BAD_REQUEST, error), "{form:?}");
+        assert_eq!(
+            (status, e.as_str()),
+            (StatusCode::BAD_REQUEST, error),
+            "{form:?}"
+        );
     }
     // Client authentication as at the token endpoint.
     let (status, e) = error_code(start_raw(&app, &[("client_id", "nobody")]).await).await;
-    assert_eq!((status, e.as_str()), (StatusCode::UNAUTHORIZED, "invalid_client"));
+    assert_eq!(
+        (status, e.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_client")
+    );
     let (status, e) = error_code(start_raw(&app, &[("scope", "agency:read")]).await).await;
-    assert_eq!((status, e.as_str()), (StatusCode::UNAUTHORIZED, "invalid_client"));
+    assert_eq!(
+        (status, e.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_client")
+    );
     // A client that did not register the grant.
     let web = public_client(&app, json!({})).await;
     let web = web["client_id"].as_str().unwrap();
     let (status, e) = error_code(start_raw(&app, &[("client_id", web)]).await).await;
-    assert_eq!((status, e.as_str()), (StatusCode::BAD_REQUEST, "unauthorized_client"));
+    assert_eq!(
+        (status, e.as_str()),
+        (StatusCode::BAD_REQUEST, "unauthorized_client")
+    );
     // ... nor poll with it.
     let (status, e) = error_code(poll(&app, web, "whatever").await).await;
-    assert_eq!((status, e.as_str()), (StatusCode::BAD_REQUEST, "unauthorized_client"));
+    assert_eq!(
+        (status, e.as_str()),
+        (StatusCode::BAD_REQUEST, "unauthorized_client")
+    );
     // A device code is bound to its client; a made-up one is unknown.
     let other = device_client(&app, json!({})).await;
     let d = start(&app, &device, "agency:read").await;
@@ -371,7 +407,9 @@ async fn the_endpoint_authenticates_and_checks_like_the_endpoints_it_joins() {
 #[tokio::test]
 async fn metadata_registration_and_cors_name_the_device_grant() {
     let app = spawn_app().await;
-    let meta = app.get_json("/.well-known/oauth-authorization-server").await;
+    let meta = app
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(
         meta["device_authorization_endpoint"],
         app.url("/oauth/device_authorization")
@@ -385,7 +423,10 @@ async fn metadata_registration_and_cors_name_the_device_grant() {
     );
     let resp = app
         .client
-        .request(reqwest::Method::OPTIONS, app.url("/oauth/device_authorization"))
+        .request(
+            reqwest::Method::OPTIONS,
+            app.url("/oauth/device_authorization"),
+        )
         .header("Origin", "https://agent.example")
         .header("Access-Control-Request-Method", "POST")
         .send()
@@ -409,15 +450,26 @@ async fn polling_too_fast_slows_the_device_down_on_every_instance() {
     let client_id = device_client(&app, json!({})).await;
     let device = start(&app, &client_id, "agency:read").await;
     let code = device["device_code"].as_str().unwrap();
-    assert_eq!(poll_error(&app, &client_id, code).await, "authorization_pending");
+    assert_eq!(
+        poll_error(&app, &client_id, code).await,
+        "authorization_pending"
+    );
     // At once again, on the other instance: too fast.
     assert_eq!(poll_error(&other, &client_id, code).await, "slow_down");
     // 6 s later is enough for the first interval (5 s) but not for the
     // slowed-down one (10 s): the device code remembers it.
-    sql(&app, "UPDATE device_authorizations SET last_poll_at = last_poll_at - 6").await;
+    sql(
+        &app,
+        "UPDATE device_authorizations SET last_poll_at = last_poll_at - 6",
+    )
+    .await;
     assert_eq!(poll_error(&app, &client_id, code).await, "slow_down");
     // Now 15 s, counted from that last poll.
-    sql(&app, "UPDATE device_authorizations SET last_poll_at = last_poll_at - 15").await;
+    sql(
+        &app,
+        "UPDATE device_authorizations SET last_poll_at = last_poll_at - 15",
+    )
+    .await;
     assert_eq!(
         poll_error(&other, &client_id, code).await,
         "authorization_pending"
@@ -431,12 +483,18 @@ async fn a_denied_device_gets_access_denied() {
     assert_eq!(status, 200);
     assert!(page.contains("You denied the request"), "{page}");
     let code = s.device_code().to_string();
-    assert_eq!(poll_error(&s.app, &s.client_id, &code).await, "access_denied");
+    assert_eq!(
+        poll_error(&s.app, &s.client_id, &code).await,
+        "access_denied"
+    );
     // The answer stands: the consent form cannot be sent again.
     let (status, page) = answer(&mut s.b, &s.consent.clone(), "allow").await;
     assert_eq!(status, 400);
     assert!(page.contains("That code is not valid"), "{page}");
-    assert_eq!(poll_error(&s.app, &s.client_id, &code).await, "access_denied");
+    assert_eq!(
+        poll_error(&s.app, &s.client_id, &code).await,
+        "access_denied"
+    );
 }
 
 #[tokio::test]
@@ -445,7 +503,10 @@ async fn a_role_without_the_scopes_refuses_the_device() {
     let (status, page) = answer(&mut s.b, &s.consent.clone(), "allow").await;
     assert_eq!(status, 403, "{page}");
     let code = s.device_code().to_string();
-    assert_eq!(poll_error(&s.app, &s.client_id, &code).await, "access_denied");
+    assert_eq!(
+        poll_error(&s.app, &s.client_id, &code).await,
+        "access_denied"
+    );
 }
 
 #[tokio::test]
@@ -456,7 +517,11 @@ async fn an_expired_device_code_gets_expired_token() {
     let device = start(&app, &client_id, "agency:read").await;
     let code = device["device_code"].as_str().unwrap();
     // The test clock: the row ages by its whole lifetime.
-    sql(&app, "UPDATE device_authorizations SET expires_at = expires_at - 600").await;
+    sql(
+        &app,
+        "UPDATE device_authorizations SET expires_at = expires_at - 600",
+    )
+    .await;
     assert_eq!(poll_error(&app, &client_id, code).await, "expired_token");
     // The member can no longer enter its code.
     let mut b = Browser::new(&app);
@@ -464,13 +529,25 @@ async fn an_expired_device_code_gets_expired_token() {
     let page = open_signed_in(&mut b, complete, "ann@example.com").await;
     let resp = enter_code(&mut b, &page, &filled_in(&page)).await;
     assert_eq!(resp.status(), 400);
-    assert!(resp.text().await.unwrap().contains("That code is not valid"));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("That code is not valid")
+    );
     // An approval that expired before the device came back.
     let mut s = started(spawn_app().await, "viewer", "agency:read").await;
     answer(&mut s.b, &s.consent.clone(), "allow").await;
-    sql(&s.app, "UPDATE device_authorizations SET expires_at = expires_at - 600").await;
+    sql(
+        &s.app,
+        "UPDATE device_authorizations SET expires_at = expires_at - 600",
+    )
+    .await;
     let code = s.device_code().to_string();
-    assert_eq!(poll_error(&s.app, &s.client_id, &code).await, "expired_token");
+    assert_eq!(
+        poll_error(&s.app, &s.client_id, &code).await,
+        "expired_token"
+    );
 }
 
 #[tokio::test]
@@ -526,16 +603,34 @@ async fn wrong_codes_are_throttled_per_session() {
     let mut b = Browser::new(&app);
     let page = open_signed_in(&mut b, &app.url("/device?user_code=x"), "ann@example.com").await;
     // A near miss and unrelated codes get the same answer.
-    let near = format!("{}{}", &right[..8], if right.ends_with('B') { 'C' } else { 'B' });
+    let near = format!(
+        "{}{}",
+        &right[..8],
+        if right.ends_with('B') { 'C' } else { 'B' }
+    );
     let mut answers = Vec::new();
-    for typed in [near.as_str(), "BBBB-BBBB", "CCCC-CCCC", "DDDD-DDDD", "FFFF-FFFF"] {
+    for typed in [
+        near.as_str(),
+        "BBBB-BBBB",
+        "CCCC-CCCC",
+        "DDDD-DDDD",
+        "FFFF-FFFF",
+    ] {
         if typed == right {
             continue;
         }
         let resp = enter_code(&mut b, &page, typed).await;
         assert_eq!(resp.status(), 400, "{typed}");
         let text = resp.text().await.unwrap();
-        answers.push(text.split("role=\"alert\">").nth(1).unwrap().split('<').next().unwrap().to_string());
+        answers.push(
+            text.split("role=\"alert\">")
+                .nth(1)
+                .unwrap()
+                .split('<')
+                .next()
+                .unwrap()
+                .to_string(),
+        );
     }
     assert_eq!(answers.len(), 5);
     assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
@@ -563,7 +658,10 @@ async fn a_cli_built_on_oauthlib_signs_in_with_the_device_grant() {
     let app = spawn_app().await;
     let user_id = member(&app, "ann@example.com", "Acme", "viewer").await;
     let client_id = device_client(&app, json!({"client_name": "skedcast-cli"})).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/device_cli/device_login.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/device_cli/device_login.py"
+    );
     let mut cli = tokio::process::Command::new(&python)
         .arg(script)
         .env("ISSUER", &app.base)
@@ -575,7 +673,11 @@ async fn a_cli_built_on_oauthlib_signs_in_with_the_device_grant() {
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(cli.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().expect("the CLI's first line");
+    let first = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the CLI's first line");
     let start: Value = serde_json::from_str(&first).unwrap();
     assert_eq!(start["event"], "start", "{start}");
     assert_eq!(

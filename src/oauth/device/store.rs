@@ -74,7 +74,10 @@ pub async fn create(
             }
             Err(e)
                 if attempts < 3
-                    && matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) =>
+                    && matches!(
+                        e.sql_err(),
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                    ) =>
             {
                 attempts += 1;
             }
@@ -84,8 +87,13 @@ pub async fn create(
 }
 
 /// The device authorization of `device_code_hash`, whatever its state.
-pub async fn find(db: &impl ConnectionTrait, device_code_hash: &str) -> Result<Option<Model>, DbErr> {
-    Entity::find_by_id(device_code_hash.to_string()).one(db).await
+pub async fn find(
+    db: &impl ConnectionTrait,
+    device_code_hash: &str,
+) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(device_code_hash.to_string())
+        .one(db)
+        .await
 }
 
 /// The pending, unexpired device authorization of a normalised user code.

@@ -62,7 +62,15 @@ mod tests {
         for typed in ["BCDF-GHJK", "bcdfghjk", " bcdf-GHJK ", "BC DF GH JK"] {
             assert_eq!(normalise(typed).as_deref(), Some("BCDFGHJK"), "{typed}");
         }
-        for bad in ["", "BCDF-GHJ", "BCDF-GHJKL", "ABCD-EFGH", "BCDF-GHJ1", "BCDF_GHJK", "ßCDF-GHJK"] {
+        for bad in [
+            "",
+            "BCDF-GHJ",
+            "BCDF-GHJKL",
+            "ABCD-EFGH",
+            "BCDF-GHJ1",
+            "BCDF_GHJK",
+            "ßCDF-GHJK",
+        ] {
             assert_eq!(normalise(bad), None, "{bad}");
         }
         assert_eq!(display("BCDFGHJK"), "BCDF-GHJK");

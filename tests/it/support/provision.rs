@@ -134,7 +134,9 @@ pub fn oauthlib_python() -> PathBuf {
 /// created once for `who`. A marker written last tells a finished venv from
 /// one cut short.
 fn venv_python(name: &str, requirement: &str, who: &str) -> PathBuf {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(name);
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(name);
     let python = venv.join("bin/python");
     let marker = venv.join(".skedcast-ready");
     let ready = || std::fs::read_to_string(&marker).is_ok_and(|s| s.trim() == requirement);
