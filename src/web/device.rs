@@ -27,8 +27,10 @@ use super::{PageError, current_session, field, message, page, read_form, redirec
 use crate::AppState;
 use crate::accounts;
 use crate::crypto::sha256_hex;
+use crate::oauth::authorize::error::AuthorizeError;
 use crate::oauth::authorize::request::{Prompt, ValidRequest};
 use crate::oauth::authorize::{Answer, chosen_agency, consent, consent_page};
+use crate::oauth::client::{metadata_document, store as clients};
 use crate::oauth::device::store::{self, Approval};
 use crate::oauth::device::{PAGE, user_code};
 use crate::rate_limit::{self, Decision};
@@ -198,6 +200,13 @@ pub async fn submit(
     };
     let allow = match field(&form, "decision") {
         None => {
+            // A metadata document client this instance has not fetched yet
+            // (the device started on another one) is fetched for the page.
+            if metadata_document::is_document_id(&device.client_id) && state.settings.cimd.enabled {
+                if let Err(e) = metadata_document::client(&state, ip, &device.client_id).await {
+                    return Err(on_page(&state, e).await);
+                }
+            }
             let answer = Answer::Device { user_code: &code };
             return consent_page(&state, answer, &request, &session, &memberships).await;
         }
@@ -205,6 +214,13 @@ pub async fn submit(
         Some("deny") => false,
         Some(_) => return Err(PageError::bad_request("Choose Allow or Deny.")),
     };
+    if allow {
+        // As on the authorization endpoint: a document client is stored
+        // once a member allows it.
+        if let Err(e) = metadata_document::keep(&state, ip, &device.client_id).await {
+            return Err(on_page(&state, e).await);
+        }
+    }
     let granted = if allow {
         let Some((agency, role)) = chosen_agency(&form, &memberships) else {
             return Err(PageError::bad_request("Choose one of your agencies."));
@@ -233,6 +249,12 @@ pub async fn submit(
             "This code was answered already or has expired. Start again on the device.",
         ));
     }
+    if granted.is_some() {
+        // A completed authorization: the client is no unused registration.
+        if let Err(e) = clients::mark_authorized(&state.db, &device.client_id, now).await {
+            tracing::warn!(error = %e, "could not mark the client as authorized");
+        }
+    }
     tracing::info!(client_id = %device.client_id, user_id = %session.user_id, approved = granted.is_some(), "device authorization answered");
     Ok(match (allow, granted) {
         (_, Some(_)) => message(
@@ -252,6 +274,14 @@ pub async fn submit(
             "You denied the request. The device was refused; you can close this page.",
         ),
     })
+}
+
+/// An error about the device's client, as the authorization endpoint shows
+/// it (a page, never a redirect: a device has none).
+async fn on_page(state: &AppState, e: crate::oauth::error::OAuthError) -> PageError {
+    AuthorizeError::on_page(e)
+        .send(state, StatusCode::SEE_OTHER)
+        .await
 }
 
 /// The guessing counters of one submitted code.

@@ -233,6 +233,13 @@ async fn a_device_is_connected_through_the_pages() {
     let (status, done) = answer(&mut b, &consent, "allow").await;
     assert_eq!(status, 200);
     assert!(done.contains("Device connected"), "{done}");
+    // An authorized client: housekeeping keeps it (unused public
+    // registrations are deleted).
+    let row = skedcast_auth::oauth::client::store::find(&app.state.db, &client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.first_authorized_at.is_some());
 
     // The device gets the code grant's tokens, at once (the member's
     // answer is not held back by the polling interval), once.
