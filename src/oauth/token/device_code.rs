@@ -10,6 +10,7 @@
 //!   polls exactly one gets tokens (the others `invalid_grant`), and the
 //!   tokens are those of the code grant, issued by [`member::finish`].
 
+use entity::device_authorization::Model as Device;
 use sea_orm::TransactionTrait;
 
 use super::TokenResponse;
@@ -27,6 +28,59 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 const INVALID_DEVICE_CODE: &str =
     "the device_code is invalid or already used; start a new device authorization";
 
+/// Where a stored device authorization stands for a poll.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Standing<'a> {
+    /// The member has not answered: pending or slow_down, by the poll time.
+    Pending,
+    /// Approved: the member, the agency and the granted scope.
+    Approved {
+        user_id: &'a str,
+        agency_id: &'a str,
+        granted: &'a str,
+    },
+}
+
+/// Pure: what a poll of `client_id` at `now` finds in `device`, or the
+/// error it gets (another client's code, expired, denied).
+pub fn standing<'a>(
+    device: &'a Device,
+    client_id: &str,
+    now: i64,
+) -> Result<Standing<'a>, OAuthError> {
+    if device.client_id != client_id {
+        return Err(OAuthError::invalid_grant(
+            "the device_code was issued to another client",
+        ));
+    }
+    if device.expires_at <= now {
+        return Err(OAuthError::of(
+            ErrorCode::ExpiredToken,
+            "the device_code has expired; start a new device authorization",
+        ));
+    }
+    match device.status.as_str() {
+        DENIED => Err(OAuthError::of(
+            ErrorCode::AccessDenied,
+            "the member denied the authorization request",
+        )),
+        APPROVED => match (
+            device.user_id.as_deref(),
+            device.agency_id.as_deref(),
+            device.granted_scope.as_deref(),
+        ) {
+            (Some(user_id), Some(agency_id), Some(granted)) => Ok(Standing::Approved {
+                user_id,
+                agency_id,
+                granted,
+            }),
+            // Written together by `store::approve`: never half there.
+            _ => Err(OAuthError::invalid_grant(INVALID_DEVICE_CODE)),
+        },
+        _ => Ok(Standing::Pending),
+    }
+}
+
 /// Serve a device_code request of an authenticated client admitted to the
 /// grant.
 pub async fn exchange(
@@ -41,55 +95,13 @@ pub async fn exchange(
         .await
         .map_err(|e| OAuthError::db(e, "find device authorization"))?
         .ok_or_else(|| OAuthError::invalid_grant(INVALID_DEVICE_CODE))?;
-    if device.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant(
-            "the device_code was issued to another client",
-        ));
-    }
-    if device.expires_at <= now {
-        return Err(OAuthError::of(
-            ErrorCode::ExpiredToken,
-            "the device_code has expired; start a new device authorization",
-        ));
-    }
-    match device.status.as_str() {
-        DENIED => {
-            return Err(OAuthError::of(
-                ErrorCode::AccessDenied,
-                "the member denied the authorization request",
-            ));
-        }
-        APPROVED => {}
-        _ => {
-            let on_time = store::poll_on_time(db, &hash, now)
-                .await
-                .map_err(|e| OAuthError::db(e, "record poll"))?;
-            if on_time {
-                return Err(OAuthError::of(
-                    ErrorCode::AuthorizationPending,
-                    "the member has not answered yet; poll again after the interval",
-                ));
-            }
-            store::slow_down(db, &hash, now)
-                .await
-                .map_err(|e| OAuthError::db(e, "slow down"))?;
-            return Err(OAuthError::of(
-                ErrorCode::SlowDown,
-                format!(
-                    "polled before the interval of {} seconds was over; wait {} seconds \
-                     between requests from now on",
-                    device.interval_secs,
-                    device.interval_secs + store::SLOW_DOWN_SECS
-                ),
-            ));
-        }
-    }
-    let (Some(user_id), Some(agency_id), Some(granted)) = (
-        device.user_id.as_deref(),
-        device.agency_id.as_deref(),
-        device.granted_scope.as_deref(),
-    ) else {
-        return Err(OAuthError::invalid_grant(INVALID_DEVICE_CODE));
+    let (user_id, agency_id, granted) = match standing(&device, &client.client_id, now)? {
+        Standing::Approved {
+            user_id,
+            agency_id,
+            granted,
+        } => (user_id, agency_id, granted),
+        Standing::Pending => return Err(pending(state, &device, now).await),
     };
     let role = accounts::role_in(db, user_id, agency_id)
         .await
@@ -132,4 +144,96 @@ pub async fn exchange(
     let response = member::finish(state, txn, stamp, &grant, family).await?;
     tracing::info!(client_id = %device.client_id, %user_id, %jti, "device code redeemed");
     Ok(response)
+}
+
+/// A poll of a pending authorization: `authorization_pending` when it
+/// comes at least the interval after the previous one (recorded by a
+/// conditional UPDATE), else `slow_down`, and the interval grows.
+async fn pending(state: &AppState, device: &Device, now: i64) -> OAuthError {
+    let hash = &device.device_code_hash;
+    match store::poll_on_time(&state.db, hash, now).await {
+        Err(e) => return OAuthError::db(e, "record poll"),
+        Ok(true) => {
+            return OAuthError::of(
+                ErrorCode::AuthorizationPending,
+                "the member has not answered yet; poll again after the interval",
+            );
+        }
+        Ok(false) => {}
+    }
+    if let Err(e) = store::slow_down(&state.db, hash, now).await {
+        return OAuthError::db(e, "slow down");
+    }
+    OAuthError::of(
+        ErrorCode::SlowDown,
+        format!(
+            "polled before the interval of {} seconds was over; wait {} seconds between \
+             requests from now on",
+            device.interval_secs,
+            device.interval_secs + store::SLOW_DOWN_SECS
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(status: &str) -> Device {
+        Device {
+            device_code_hash: "h".into(),
+            user_code: "BCDFGHJK".into(),
+            client_id: "c".into(),
+            scope: "agency:read".into(),
+            offline: false,
+            resource: "https://api".into(),
+            status: status.into(),
+            user_id: None,
+            agency_id: None,
+            granted_scope: None,
+            interval_secs: 5,
+            last_poll_at: None,
+            created_at: 0,
+            expires_at: 600,
+        }
+    }
+
+    fn code(r: Result<Standing<'_>, OAuthError>) -> ErrorCode {
+        r.unwrap_err().code
+    }
+
+    #[test]
+    fn a_poll_finds_pending_denied_expired_or_approved() {
+        let d = device(store::PENDING);
+        assert_eq!(standing(&d, "c", 10).unwrap(), Standing::Pending);
+        assert_eq!(code(standing(&d, "other", 10)), ErrorCode::InvalidGrant);
+        assert_eq!(code(standing(&d, "c", 600)), ErrorCode::ExpiredToken);
+        assert_eq!(
+            code(standing(&device(DENIED), "c", 10)),
+            ErrorCode::AccessDenied
+        );
+        // Expiry is said before the answer.
+        assert_eq!(
+            code(standing(&device(DENIED), "c", 600)),
+            ErrorCode::ExpiredToken
+        );
+        let approved = Device {
+            user_id: Some("u".into()),
+            agency_id: Some("a".into()),
+            granted_scope: Some("agency:read offline_access".into()),
+            ..device(APPROVED)
+        };
+        assert_eq!(
+            standing(&approved, "c", 10).unwrap(),
+            Standing::Approved {
+                user_id: "u",
+                agency_id: "a",
+                granted: "agency:read offline_access"
+            }
+        );
+        assert_eq!(
+            code(standing(&device(APPROVED), "c", 10)),
+            ErrorCode::InvalidGrant
+        );
+    }
 }
