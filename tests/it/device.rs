@@ -518,15 +518,24 @@ async fn a_role_without_the_scopes_refuses_the_device() {
 
 #[tokio::test]
 async fn an_expired_device_code_gets_expired_token() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(
+        Arc::new(fresh_db().await),
+        &[("SKEDCAST__CLIENTS__DEVICE_CODE_TTL_SECS", "120")],
+    )
+    .await;
     member(&app, "ann@example.com", "Acme", "viewer").await;
     let client_id = device_client(&app, json!({})).await;
     let device = start(&app, &client_id, "agency:read").await;
+    assert_eq!(device["expires_in"], 120, "clients.device_code_ttl_secs");
     let code = device["device_code"].as_str().unwrap();
-    // The test clock: the row ages by its whole lifetime.
+    assert_eq!(
+        poll_error(&app, &client_id, code).await,
+        "authorization_pending"
+    );
+    // The app has no test clock: the row ages by its whole lifetime.
     sql(
         &app,
-        "UPDATE device_authorizations SET expires_at = expires_at - 600",
+        "UPDATE device_authorizations SET expires_at = expires_at - 120",
     )
     .await;
     assert_eq!(poll_error(&app, &client_id, code).await, "expired_token");
