@@ -367,6 +367,34 @@ pub(crate) enum Answer<'a> {
     Device { user_code: &'a str },
 }
 
+impl Answer<'_> {
+    /// The form's `action`, under the issuer's path.
+    fn action(&self) -> &'static str {
+        match self {
+            Answer::Authorize { .. } => "/oauth/authorize",
+            Answer::Device { .. } => crate::oauth::device::PAGE,
+        }
+    }
+
+    /// What the form carries back.
+    fn hidden(&self) -> (String, String) {
+        match self {
+            Answer::Authorize { reference } => (pending::PARAM.into(), reference.to_string()),
+            Answer::Device { user_code } => ("user_code".into(), user_code.to_string()),
+        }
+    }
+
+    /// The device's user code as the page shows it.
+    fn shown_code(&self) -> Option<String> {
+        match self {
+            Answer::Authorize { .. } => None,
+            Answer::Device { user_code } => {
+                Some(crate::oauth::device::user_code::display(user_code))
+            }
+        }
+    }
+}
+
 /// The consent page for the request `v`, answered as `answer` says.
 pub(crate) async fn consent_page(
     state: &AppState,
@@ -445,20 +473,9 @@ pub(crate) async fn consent_page(
             stays_connected_for: stays_connected_for.as_deref(),
             scopes,
             offline: v.offline,
-            action: match answer {
-                Answer::Authorize { .. } => "/oauth/authorize",
-                Answer::Device { .. } => crate::oauth::device::PAGE,
-            },
-            user_code: match answer {
-                Answer::Authorize { .. } => None,
-                Answer::Device { user_code } => {
-                    Some(crate::oauth::device::user_code::display(user_code))
-                }
-            },
-            hidden: vec![match answer {
-                Answer::Authorize { reference } => (pending::PARAM.into(), reference.into()),
-                Answer::Device { user_code } => ("user_code".into(), user_code.into()),
-            }],
+            action: answer.action(),
+            user_code: answer.shown_code(),
+            hidden: vec![answer.hidden()],
             csrf_token: &csrf,
             agencies: memberships
                 .iter()
