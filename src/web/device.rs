@@ -202,10 +202,11 @@ pub async fn submit(
         None => {
             // A metadata document client this instance has not fetched yet
             // (the device started on another one) is fetched for the page.
-            if metadata_document::is_document_id(&device.client_id) && state.settings.cimd.enabled {
-                if let Err(e) = metadata_document::client(&state, ip, &device.client_id).await {
-                    return Err(on_page(&state, e).await);
-                }
+            if metadata_document::is_document_id(&device.client_id)
+                && state.settings.cimd.enabled
+                && let Err(e) = metadata_document::client(&state, ip, &device.client_id).await
+            {
+                return Err(on_page(&state, e).await);
             }
             let answer = Answer::Device { user_code: &code };
             return consent_page(&state, answer, &request, &session, &memberships).await;
