@@ -729,3 +729,24 @@ async fn a_cli_built_on_oauthlib_signs_in_with_the_device_grant() {
     assert_eq!(claims["sub"], user_id.as_str());
     assert_eq!(claims["client_id"], client_id.as_str());
 }
+
+#[tokio::test]
+async fn the_device_flow_works_under_an_issuer_with_a_path() {
+    let app = spawn_app_at_path(Arc::new(fresh_db().await), "/tenant1", &[]).await;
+    let mut s = started(app, "viewer", "agency:read").await;
+    assert_eq!(
+        s.device["verification_uri"],
+        format!("http://{}/tenant1/device", s.app.addr)
+    );
+    assert!(
+        s.consent.contains("action=\"/tenant1/device\""),
+        "{}",
+        s.consent
+    );
+    let (status, _) = answer(&mut s.b, &s.consent.clone(), "allow").await;
+    assert_eq!(status, 200);
+    let code = s.device_code().to_string();
+    let tokens = ok_json(poll(&s.app, &s.client_id, &code).await).await;
+    let (_, claims) = jwt_parts(tokens["access_token"].as_str().unwrap());
+    assert_eq!(claims["iss"], s.app.base.as_str());
+}
