@@ -1,7 +1,7 @@
 //! CORS for browser-based clients (MCP clients running in a web page), on
 //! exactly the endpoints such a client calls: the metadata documents, the
 //! JWKS, registration (RFC 7591/7592), token, revocation and pushed
-//! authorization requests (RFC 9126).
+//! authorization requests (RFC 9126), OpenID Connect UserInfo.
 //!
 //! - A preflight (`OPTIONS`) on one of them is answered here, `204`, with
 //!   `Access-Control-Allow-Origin: *`, the endpoint's methods, the request
@@ -40,6 +40,7 @@ pub fn methods_for(path: &str) -> Option<&'static str> {
         "/oauth/register" | "/oauth/token" | "/oauth/revoke" | "/oauth/par" => {
             Some("POST, OPTIONS")
         }
+        "/oauth/userinfo" => Some("GET, POST, OPTIONS"),
         _ => {
             let id = path.strip_prefix("/oauth/register/")?;
             (!id.is_empty() && !id.contains('/')).then_some("GET, PUT, DELETE, OPTIONS")

@@ -5,6 +5,7 @@ pub mod client;
 pub mod error;
 pub mod introspect;
 pub mod metadata;
+pub mod oidc;
 pub mod par;
 pub mod params;
 pub mod pkce;

@@ -5,6 +5,7 @@ pub mod developer;
 pub mod error;
 pub mod login;
 pub mod login_limits;
+pub mod security;
 
 pub use error::PageError;
 
@@ -58,6 +59,8 @@ pub struct ConsentPage<'a> {
     /// When a refresh token will be issued: its longest life, in words.
     pub stays_connected_for: Option<&'a str>,
     pub scopes: Vec<ScopeLine>,
+    /// Identity scopes asked for (name, what the app learns).
+    pub identity: Vec<(&'static str, &'static str)>,
     pub offline: bool,
     pub hidden: Vec<(String, String)>,
     pub csrf_token: &'a str,
