@@ -44,7 +44,11 @@ enum SigningKeys {
 }
 
 /// One ALTER per column: SQLite adds one column per statement.
-async fn add(manager: &SchemaManager<'_>, table: impl IntoIden, col: ColumnDef) -> Result<(), DbErr> {
+async fn add(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden,
+    col: ColumnDef,
+) -> Result<(), DbErr> {
     manager
         .alter_table(Table::alter().table(table).add_column(col).to_owned())
         .await
@@ -67,29 +71,46 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        add(manager, Users::Table, ColumnDef::new(Users::Name).text().null().to_owned()).await?;
         add(
             manager,
-            AuthorizationCodes::Table,
-            ColumnDef::new(AuthorizationCodes::Nonce).text().null().to_owned(),
+            Users::Table,
+            ColumnDef::new(Users::Name).text().null().to_owned(),
         )
         .await?;
         add(
             manager,
             AuthorizationCodes::Table,
-            ColumnDef::new(AuthorizationCodes::AuthTime).big_integer().null().to_owned(),
+            ColumnDef::new(AuthorizationCodes::Nonce)
+                .text()
+                .null()
+                .to_owned(),
+        )
+        .await?;
+        add(
+            manager,
+            AuthorizationCodes::Table,
+            ColumnDef::new(AuthorizationCodes::AuthTime)
+                .big_integer()
+                .null()
+                .to_owned(),
         )
         .await?;
         add(
             manager,
             RefreshFamilies::Table,
-            ColumnDef::new(RefreshFamilies::AuthTime).big_integer().null().to_owned(),
+            ColumnDef::new(RefreshFamilies::AuthTime)
+                .big_integer()
+                .null()
+                .to_owned(),
         )
         .await?;
         add(
             manager,
             Clients::Table,
-            ColumnDef::new(Clients::IdTokenSignedResponseAlg).string().null().to_owned(),
+            ColumnDef::new(Clients::IdTokenSignedResponseAlg)
+                .string()
+                .null()
+                .to_owned(),
         )
         .await?;
         add(
@@ -115,12 +136,27 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Before, every key was ES256: RSA keys cannot stay.
+        manager
+            .get_connection()
+            .execute_unprepared("DELETE FROM signing_keys WHERE alg <> 'ES256'")
+            .await?;
         drop_col(manager, SigningKeys::Table, SigningKeys::Alg).await?;
         drop_col(manager, Clients::Table, Clients::PostLogoutRedirectUris).await?;
         drop_col(manager, Clients::Table, Clients::IdTokenSignedResponseAlg).await?;
         drop_col(manager, RefreshFamilies::Table, RefreshFamilies::AuthTime).await?;
-        drop_col(manager, AuthorizationCodes::Table, AuthorizationCodes::AuthTime).await?;
-        drop_col(manager, AuthorizationCodes::Table, AuthorizationCodes::Nonce).await?;
+        drop_col(
+            manager,
+            AuthorizationCodes::Table,
+            AuthorizationCodes::AuthTime,
+        )
+        .await?;
+        drop_col(
+            manager,
+            AuthorizationCodes::Table,
+            AuthorizationCodes::Nonce,
+        )
+        .await?;
         drop_col(manager, Users::Table, Users::Name).await
     }
 }

@@ -361,15 +361,27 @@ async fn load(
         for (i, row) in of_alg.iter().enumerate() {
             if schedule::is_published(&of_alg, i, now, retention_secs) {
                 let jwk = material::public_jwk_for(alg, &row.kid, &row.public_x, &row.public_y);
-                verifiers.push((row.kid.clone(), alg.to_string(), verifier(alg, &jwk, &row.kid)?));
+                verifiers.push((
+                    row.kid.clone(),
+                    alg.to_string(),
+                    verifier(alg, &jwk, &row.kid)?,
+                ));
                 published.push(jwk);
             }
             let pem = seal::unseal(&row.private_key, kek, &row.kid)?;
             let unreadable = |e| anyhow::anyhow!("signing key {} is unreadable: {e}", row.kid);
             let signer: Box<dyn JwsSigner> = if alg == material::RS256 {
-                Box::new(josekit::jws::RS256.signer_from_pem(pem.as_bytes()).map_err(unreadable)?)
+                Box::new(
+                    josekit::jws::RS256
+                        .signer_from_pem(pem.as_bytes())
+                        .map_err(unreadable)?,
+                )
             } else {
-                Box::new(josekit::jws::ES256.signer_from_pem(pem.as_bytes()).map_err(unreadable)?)
+                Box::new(
+                    josekit::jws::ES256
+                        .signer_from_pem(pem.as_bytes())
+                        .map_err(unreadable)?,
+                )
             };
             keys.push(Arc::new(LoadedKey {
                 kid: row.kid.clone(),
@@ -399,9 +411,17 @@ fn verifier(alg: &str, jwk: &serde_json::Value, kid: &str) -> anyhow::Result<Box
         .map_err(|e| anyhow::anyhow!("public key {kid} is unreadable: {e}"))?;
     let unreadable = |e| anyhow::anyhow!("public key {kid} is unreadable: {e}");
     Ok(if alg == material::RS256 {
-        Box::new(josekit::jws::RS256.verifier_from_jwk(&jwk).map_err(unreadable)?)
+        Box::new(
+            josekit::jws::RS256
+                .verifier_from_jwk(&jwk)
+                .map_err(unreadable)?,
+        )
     } else {
-        Box::new(josekit::jws::ES256.verifier_from_jwk(&jwk).map_err(unreadable)?)
+        Box::new(
+            josekit::jws::ES256
+                .verifier_from_jwk(&jwk)
+                .map_err(unreadable)?,
+        )
     })
 }
 

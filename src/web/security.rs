@@ -100,7 +100,11 @@ async fn set_name(
     match accounts::normalize_name(field(form, "name").unwrap_or_default()) {
         Ok(name) => {
             accounts::set_name(&state.db, &s.user_id, name.as_deref()).await?;
-            let said = if name.is_some() { "Your name is saved." } else { "Your name is removed." };
+            let said = if name.is_some() {
+                "Your name is saved."
+            } else {
+                "Your name is removed."
+            };
             render(state, s, Some(said.into()), None, StatusCode::OK).await
         }
         Err(e) => render(state, s, None, Some(e.to_string()), StatusCode::BAD_REQUEST).await,

@@ -81,6 +81,7 @@ async fn metadata_urls_derive_from_the_issuer() {
         ("introspection_endpoint", "invalid_client"),
         ("pushed_authorization_request_endpoint", "invalid_client"),
         ("registration_endpoint", "invalid_redirect_uri"),
+        ("userinfo_endpoint", "invalid_token"),
     ] {
         let url = meta[key].as_str().unwrap();
         let req = app.client.post(url);
@@ -95,5 +96,6 @@ async fn metadata_urls_derive_from_the_issuer() {
         assert!(matches!(status, 400 | 401), "{key}: {status} {body}");
         assert_eq!(body["error"], want, "{key}: {body}");
     }
-    assert_eq!(urls, 7, "jwks_uri and six endpoints");
+    // The end-session endpoint (a page) is tested in oidc::.
+    assert_eq!(urls, 9, "jwks_uri and eight endpoints");
 }

@@ -18,6 +18,7 @@ mod discovery;
 mod fuzz_regressions;
 mod introspect;
 mod metrics;
+mod oidc;
 mod operations;
 mod par;
 mod path_issuer;

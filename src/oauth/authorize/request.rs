@@ -334,8 +334,9 @@ pub fn validate(
             ));
         }
     };
-    let (scopes, identity, offline) = requested_scopes(params.get("scope"), client, &grants, defaults.scope)
-        .map_err(|d| fail(ErrorCode::InvalidScope, d))?;
+    let (scopes, identity, offline) =
+        requested_scopes(params.get("scope"), client, &grants, defaults.scope)
+            .map_err(|d| fail(ErrorCode::InvalidScope, d))?;
     let resource = match params.get("resource") {
         None => defaults.resource.to_string(),
         Some(r) => resource_ok(r).ok_or_else(|| {
@@ -352,16 +353,12 @@ pub fn validate(
         bounded(params, "login_hint").map_err(|d| fail(ErrorCode::InvalidRequest, d))?;
     let max_age = match params.get("max_age") {
         None => None,
-        Some(s) => Some(
-            s.parse::<u32>()
-                .map(i64::from)
-                .map_err(|_| {
-                    fail(
-                        ErrorCode::InvalidRequest,
-                        "max_age must be a non-negative number of seconds".into(),
-                    )
-                })?,
-        ),
+        Some(s) => Some(s.parse::<u32>().map(i64::from).map_err(|_| {
+            fail(
+                ErrorCode::InvalidRequest,
+                "max_age must be a non-negative number of seconds".into(),
+            )
+        })?),
     };
     Ok(ValidRequest {
         client_id: client.client_id.clone(),

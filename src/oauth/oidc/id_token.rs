@@ -137,6 +137,11 @@ mod tests {
             1000,
             300,
         );
-        assert!(serde_json::to_value(&without).unwrap().get("nonce").is_none());
+        assert!(
+            serde_json::to_value(&without)
+                .unwrap()
+                .get("nonce")
+                .is_none()
+        );
     }
 }

@@ -78,9 +78,15 @@ pub fn registered(column: &str, uri: &str) -> bool {
 async fn check(state: &AppState, pairs: &[(String, String)]) -> Result<Logout, PageError> {
     let hint = match field(pairs, "id_token_hint") {
         None => None,
-        Some(t) => Some(super::id_token::verify_hint(state, t).await.ok_or_else(|| {
-            refused("The id_token_hint was not issued by this server (or its key was revoked).")
-        })?),
+        Some(t) => Some(
+            super::id_token::verify_hint(state, t)
+                .await
+                .ok_or_else(|| {
+                    refused(
+                        "The id_token_hint was not issued by this server (or its key was revoked).",
+                    )
+                })?,
+        ),
     };
     let named = field(pairs, "client_id");
     if let (Some(h), Some(c)) = (&hint, named)
@@ -218,7 +224,9 @@ pub async fn post(
             "Still signed in",
             "You are still signed in.",
         )),
-        _ => Err(PageError::bad_request("Choose to sign out or to stay signed in.")),
+        _ => Err(PageError::bad_request(
+            "Choose to sign out or to stay signed in.",
+        )),
     }
 }
 

@@ -39,7 +39,13 @@ pub fn credential(req: &Request) -> Result<Option<String>, OAuthError> {
     };
     crate::http::bearer::parse(h.to_str().ok())
         .map(|t| Some(t.to_string()))
-        .ok_or_else(|| refused(ErrorCode::InvalidRequest, "the Authorization header is not \"Bearer <token>\"", INVALID_TOKEN))
+        .ok_or_else(|| {
+            refused(
+                ErrorCode::InvalidRequest,
+                "the Authorization header is not \"Bearer <token>\"",
+                INVALID_TOKEN,
+            )
+        })
 }
 
 fn refused(code: ErrorCode, description: &str, challenge: &'static str) -> OAuthError {
@@ -114,11 +120,15 @@ async fn answer(state: &AppState, req: &Request) -> Result<Response, OAuthError>
 
 #[handler]
 pub async fn get(state: Data<&Arc<AppState>>, req: &Request) -> Response {
-    answer(&state, req).await.unwrap_or_else(poem::IntoResponse::into_response)
+    answer(&state, req)
+        .await
+        .unwrap_or_else(poem::IntoResponse::into_response)
 }
 
 /// POST (OpenID Connect Core §5.3.1): the same, the token in the header.
 #[handler]
 pub async fn post(state: Data<&Arc<AppState>>, req: &Request) -> Response {
-    answer(&state, req).await.unwrap_or_else(poem::IntoResponse::into_response)
+    answer(&state, req)
+        .await
+        .unwrap_or_else(poem::IntoResponse::into_response)
 }

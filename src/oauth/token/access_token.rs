@@ -71,6 +71,12 @@ impl Audience {
     }
 }
 
+impl From<&str> for Audience {
+    fn from(a: &str) -> Audience {
+        Audience::One(a.to_string())
+    }
+}
+
 /// The member a token acts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member<'a> {

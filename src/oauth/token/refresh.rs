@@ -67,7 +67,12 @@ pub fn decide<'a>(
     }
     // Identity scopes are no permissions: kept as asked (an id_token is
     // issued again only when `openid` is among them).
-    allowed.extend(asked.iter().copied().filter(|s| crate::scopes::is_identity(s)));
+    allowed.extend(
+        asked
+            .iter()
+            .copied()
+            .filter(|s| crate::scopes::is_identity(s)),
+    );
     Ok(allowed)
 }
 
