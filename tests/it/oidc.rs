@@ -1,8 +1,8 @@
 //! OpenID Connect (issue 16) over real HTTP: id_tokens from the code flow
 //! (ES256, and RS256 for clients that registered it), UserInfo, refresh,
 //! `prompt`, `max_age`, `login_hint`, RP-initiated logout, the display name
-//! on `/settings/security`, discovery. The full flow through a real OIDC
-//! client library is in `agents::authlib`.
+//! on `/settings/security`, discovery; and the full flow through a real
+//! OpenID Connect relying party from another ecosystem (Python authlib).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -677,4 +677,64 @@ async fn discovery_carries_every_required_openid_field_and_rfc8414_stays_valid()
         (Some("RS256"), Some("sig"))
     );
     assert!(rsa[0].get("d").is_none());
+}
+
+/// Python authlib (tests/oidc_client/authlib_flow.py) discovers, registers,
+/// walks the code flow with PKCE and a nonce, validates the id_token
+/// (signature via the JWKS, iss, aud, nonce, exp) and calls UserInfo; it
+/// also refuses the same id_token for another nonce, after its expiry and
+/// for another audience.
+async fn authlib_flow(alg: &str) {
+    let python = crate::support::provision::oidc_python();
+    let app = spawn_app().await;
+    let user_id = member(&app, EMAIL, "Acme", "viewer").await;
+    skedcast_auth::accounts::set_name(&app.state.db, &user_id, Some("Ann Example"))
+        .await
+        .unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/oidc_client/authlib_flow.py"
+    );
+    let out = tokio::process::Command::new(&python)
+        .arg(script)
+        .env("ISSUER", &app.base)
+        .env("EMAIL", EMAIL)
+        .env("PASSWORD", PASSWORD)
+        .env("REDIRECT_URI", REDIRECT)
+        .env("ID_TOKEN_ALG", alg)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "authlib failed:\n{stdout}\n{stderr}");
+    let r: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let pinned = crate::support::provision::AUTHLIB[0].trim_start_matches("authlib==");
+    assert_eq!(r["authlib"], pinned, "the venv has the pinned authlib");
+    assert_eq!(r["alg"], alg);
+    let c = &r["claims"];
+    assert_eq!(c["iss"], app.base.as_str());
+    assert_eq!(c["sub"], user_id.as_str());
+    assert_eq!(c["aud"], r["client_id"]);
+    assert_eq!(c["nonce"], r["nonce_sent"]);
+    assert_eq!(c["email"], EMAIL);
+    assert_eq!(c["name"], "Ann Example");
+    assert_eq!(r["iss_param"], app.base.as_str(), "RFC 9207");
+    assert_eq!(
+        r["userinfo"],
+        json!({"sub": user_id, "email": EMAIL, "email_verified": false, "name": "Ann Example"})
+    );
+    assert_eq!(r["nonce_mismatch"], "InvalidClaimError", "{r}");
+    assert_eq!(r["expired"], "ExpiredTokenError", "{r}");
+    assert_eq!(r["other_audience"], "InvalidClaimError", "{r}");
+}
+
+#[tokio::test]
+async fn authlib_validates_an_es256_id_token_and_reads_userinfo() {
+    authlib_flow("ES256").await;
+}
+
+#[tokio::test]
+async fn authlib_validates_an_rs256_id_token_and_reads_userinfo() {
+    authlib_flow("RS256").await;
 }
