@@ -738,3 +738,135 @@ async fn authlib_validates_an_es256_id_token_and_reads_userinfo() {
 async fn authlib_validates_an_rs256_id_token_and_reads_userinfo() {
     authlib_flow("RS256").await;
 }
+
+/// The nonce travels with a pushed request (RFC 9126), through sign-in and
+/// consent (the pending request) and the code, to the id_token.
+#[tokio::test]
+async fn a_pushed_request_carries_its_nonce_to_the_id_token() {
+    use crate::support::token::{basic, register};
+    let app = spawn_app().await;
+    member(&app, EMAIL, "Acme", "owner").await;
+    let c = register(
+        &app,
+        json!({"redirect_uris": [REDIRECT], "grant_types": ["authorization_code"], "response_types": ["code"]}),
+    )
+    .await;
+    let auth = basic(&c.id, c.secret.as_deref().unwrap());
+    let form: Vec<(String, String)> = url_params(&format!(
+        "http://x{}",
+        authorize_url(&c.id, &[("scope", OIDC_SCOPE), ("nonce", "pushed-nonce-7")])
+    ))
+    .into_iter()
+    .collect();
+    let pushed: Value = app
+        .client
+        .post(app.url("/oauth/par"))
+        .header("authorization", &auth)
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uri = pushed["request_uri"].as_str().expect("pushed");
+    let mut b = Browser::new(&app);
+    let start = format!(
+        "/oauth/authorize?client_id={}&request_uri={}",
+        urlencode(&c.id),
+        urlencode(uri)
+    );
+    let resp = b.get(&start).await;
+    let page = b.get(&location(&resp)).await.text().await.unwrap();
+    let mut login = hidden_fields(&page);
+    login.push(("email".into(), EMAIL.into()));
+    login.push(("password".into(), PASSWORD.into()));
+    let signed = b.post_form("/login", &login).await;
+    let consent = b.get(&location(&signed)).await.text().await.unwrap();
+    let mut allow = hidden_fields(&consent);
+    allow.push(("decision".into(), "allow".into()));
+    let done = b.post_form("/oauth/authorize", &allow).await;
+    let code = location_params(&done)["code"].clone();
+    let t = ok_json(
+        app.client
+            .post(app.url("/oauth/token"))
+            .header("authorization", &auth)
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", REDIRECT),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let c = jwt_parts(t["id_token"].as_str().unwrap()).1;
+    assert_eq!(c["nonce"], "pushed-nonce-7");
+}
+
+/// `signing-key rotate --alg RS256` publishes a new RSA key that signs the
+/// RS256 id_tokens at once with `--now`; `signing-key revoke` of the RSA key
+/// takes it out and makes a new one. The ES256 key is untouched.
+#[tokio::test]
+async fn the_rsa_key_rotates_and_revokes_like_the_ec_key() {
+    let db = std::sync::Arc::new(fresh_db().await);
+    let app = spawn_app_with(
+        db.clone(),
+        &[("SKEDCAST__KEYS__REFRESH_INTERVAL_SECS", "0")],
+    )
+    .await;
+    let of = |jwks: &Value, kty: &str| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["kty"] == kty)
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = app.get_json("/.well-known/jwks.json").await;
+    let (ec, rsa) = (of(&before, "EC"), of(&before, "RSA"));
+    assert_eq!((ec.len(), rsa.len()), (1, 1));
+    let out = cli(
+        &db.url,
+        &["signing-key", "rotate", "--now", "--alg", "RS256"],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new_rsa = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let after = app.get_json("/.well-known/jwks.json").await;
+    assert_eq!(of(&after, "EC"), ec, "the EC key is untouched");
+    assert_eq!(of(&after, "RSA"), vec![rsa[0].clone(), new_rsa.clone()]);
+    let signed = app
+        .state
+        .keys
+        .sign_with("RS256", "JWT", &json!({"a": 1}))
+        .await
+        .unwrap();
+    assert_eq!(jwt_parts(&signed).0["kid"], new_rsa.as_str());
+    let out = cli(&db.url, &["signing-key", "revoke", "--kid", &new_rsa], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let last = app.get_json("/.well-known/jwks.json").await;
+    assert!(
+        !of(&last, "RSA").contains(&new_rsa),
+        "revoked: out of the JWKS"
+    );
+    assert!(
+        of(&last, "RSA").contains(&made),
+        "an RSA key still signs: {made}"
+    );
+    assert_eq!(of(&last, "EC"), ec);
+    let bad = cli(&db.url, &["signing-key", "rotate", "--alg", "HS256"], &[]);
+    assert!(!bad.status.success());
+}
