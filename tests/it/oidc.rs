@@ -161,6 +161,22 @@ async fn without_openid_there_is_no_id_token_and_userinfo_refuses() {
         "insufficient_scope"
     );
 
+    // Granted openid but not for this issuer's audience (one of our keys,
+    // a resource server's audience only): refused, so UserInfo never
+    // takes a token minted for someone else.
+    let now = jwt_parts(at).1["iat"].as_i64().unwrap();
+    let narrow = json!({
+        "iss": app.base, "sub": "u", "aud": DEFAULT_RESOURCE, "client_id": client_id,
+        "scope": "agency:read openid", "iat": now, "exp": now + 60, "jti": "j-aud",
+    });
+    let narrow = app.state.keys.sign("at+jwt", &narrow).await.unwrap();
+    let resp = userinfo(&app, "GET", Some(&narrow)).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "invalid_token"
+    );
+
     let resp = userinfo(&app, "GET", None).await;
     assert_eq!(resp.status(), 401);
     assert!(resp.headers().contains_key("www-authenticate"));
