@@ -254,6 +254,8 @@ pub async fn upsert_document_client(
                 Column::ApplicationType,
                 Column::Jwks,
                 Column::JwksUri,
+                Column::IdTokenSignedResponseAlg,
+                Column::PostLogoutRedirectUris,
                 Column::UpdatedAt,
             ])
             .to_owned(),
