@@ -147,6 +147,7 @@ mod tests {
         let verifier = josekit::jws::RS256.verifier_from_jwk(&jwk).unwrap();
         let mut h = josekit::jws::JwsHeader::new();
         h.set_token_type("JWT");
+        h.set_key_id(k.kid.clone());
         let t = josekit::jws::serialize_compact(b"{}", &h, &signer).unwrap();
         assert!(josekit::jws::deserialize_compact(&t, &verifier).is_ok());
     }
