@@ -678,6 +678,51 @@ mod tests {
         assert_eq!(p.get("prompt"), Some("consent"));
         let p = params(&[("prompt", "login")]).without_prompt_login();
         assert_eq!(p.get("prompt"), None);
+        // max_age is answered by the sign-in about to happen.
+        let p = params(&[("max_age", "0")]).without_prompt_login();
+        assert_eq!(p.get("max_age"), None);
+    }
+
+    #[test]
+    fn openid_parameters_are_read_and_checked() {
+        let c = client(r#"["authorization_code"]"#, None);
+        let v = run(
+            &params(&[
+                ("scope", "profile agency:read openid"),
+                ("nonce", "n-1"),
+                ("max_age", "600"),
+                ("login_hint", "ann@example.com"),
+                ("prompt", "select_account consent"),
+            ]),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(v.scopes, ["agency:read"]);
+        assert_eq!(v.identity, ["openid", "profile"], "in the contract's order");
+        assert_eq!(v.extras(), ["openid", "profile"]);
+        assert_eq!(v.nonce.as_deref(), Some("n-1"));
+        assert_eq!(v.max_age, Some(600));
+        assert_eq!(v.login_hint.as_deref(), Some("ann@example.com"));
+        assert!(v.prompt.select_account && v.prompt.consent);
+        let long = "n".repeat(MAX_NONCE_BYTES + 1);
+        for bad in [
+            ("max_age", "-1"),
+            ("max_age", "soon"),
+            ("nonce", long.as_str()),
+            ("prompt", "none select_account"),
+            ("prompt", "create"),
+        ] {
+            assert_eq!(
+                redirect_error(run(&params(&[bad]), &c)),
+                ErrorCode::InvalidRequest,
+                "{bad:?}"
+            );
+        }
+        // Identity scopes alone grant nothing: an agency grant needs a permission.
+        assert_eq!(
+            redirect_error(run(&params(&[("scope", "openid email")]), &c)),
+            ErrorCode::InvalidScope
+        );
     }
 
     #[test]
