@@ -127,6 +127,18 @@ impl App {
                 "/oauth/authorize",
                 get(oauth::authorize::get).post(oauth::authorize::post),
             )
+            .at(
+                "/oauth/userinfo",
+                get(oauth::oidc::userinfo::get).post(oauth::oidc::userinfo::post),
+            )
+            .at(
+                oauth::oidc::logout::PATH,
+                get(oauth::oidc::logout::get).post(oauth::oidc::logout::post),
+            )
+            .at(
+                "/settings/security",
+                get(web::security::show).post(web::security::submit),
+            )
             .data(self.state.clone())
             .around(http::cors::cors);
         let served = if issuer_path.is_empty() {

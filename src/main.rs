@@ -146,6 +146,10 @@ enum UserAction {
         /// Without it the user cannot sign in with a password.
         #[arg(long)]
         password_stdin: bool,
+        /// Optional display name (the OpenID Connect `name` claim; the
+        /// member can change it on /settings/security).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -193,6 +197,10 @@ enum SigningKeyAction {
         /// on an unknown kid).
         #[arg(long)]
         now: bool,
+        /// Which key sequence: ES256 (access tokens and id_tokens) or RS256
+        /// (id_tokens of clients that registered RS256).
+        #[arg(long, default_value = "ES256", value_parser = ["ES256", "RS256"])]
+        alg: String,
     },
     /// Revoke a compromised key: out of the JWKS and refused by
     /// introspection on every instance within 2 s; if it was signing, a new
@@ -242,7 +250,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::SigningKey {
-            action: SigningKeyAction::Rotate { now },
+            action: SigningKeyAction::Rotate { now, alg },
         } => {
             // Build the app: migrates and makes sure a first key exists.
             let app = App::build(settings).await?;
@@ -250,6 +258,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let delay = if now { 0 } else { s.keys.activation_delay_secs };
             let rotated = keys::store::rotate(
                 &app.state.db,
+                &alg,
                 delay,
                 keys::retention(s),
                 s.keys.encryption_key.as_ref(),
@@ -257,7 +266,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             .await?;
             println!("{}", rotated.kid);
             eprintln!(
-                "published signing key {}; it signs from {} (unix time, in {delay} s)",
+                "published {alg} signing key {}; it signs from {} (unix time, in {delay} s)",
                 rotated.kid, rotated.activates_at
             );
             Ok(())
@@ -293,11 +302,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     agency,
                     role,
                     password_stdin,
+                    name,
                 },
         } => {
             // Validate what needs no database first, so a typo costs nothing.
             accounts::normalize_email(&email)?;
             accounts::parse_role(&role)?;
+            if let Some(n) = &name {
+                accounts::normalize_name(n)?;
+            }
             let hash = if password_stdin {
                 let password = read_password_line()?;
                 accounts::password::check_new(&password).map_err(anyhow::Error::msg)?;
@@ -306,7 +319,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 None
             };
             let db = open_db(&settings).await?;
-            let user = accounts::create_user(&db, &email, &agency, &role, hash).await?;
+            let user =
+                accounts::create_user_named(&db, &email, &agency, &role, hash, name.as_deref())
+                    .await?;
             println!("{}", user.id);
             Ok(())
         }

@@ -24,10 +24,29 @@ pub const SCOPES: &[(&str, &str)] = &[
 /// Not a permission: asks for a refresh token (MCP clients send it).
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
+/// OpenID Connect: asks for an id_token (and the UserInfo endpoint).
+pub const OPENID: &str = "openid";
+
+/// OpenID Connect identity scopes (Core §5.4): like `offline_access`, not
+/// permissions: they say what the app learns about the member, with the
+/// consent page's description. `openid` itself names nothing about the
+/// member beyond the user id.
+pub const IDENTITY: &[(&str, &str)] = &[
+    (OPENID, "Know who you are (your account id)"),
+    ("email", "Your email address"),
+    ("profile", "Your name"),
+];
+
+/// Whether `s` is an identity scope (`openid`, `email`, `profile`).
+pub fn is_identity(s: &str) -> bool {
+    IDENTITY.iter().any(|(n, _)| *n == s)
+}
+
 /// All scopes a client may name (`scopes_supported`).
 pub fn supported() -> Vec<String> {
     SCOPES
         .iter()
+        .chain(IDENTITY)
         .map(|(s, _)| s.to_string())
         .chain(std::iter::once(OFFLINE_ACCESS.to_string()))
         .collect()

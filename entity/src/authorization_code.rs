@@ -27,6 +27,11 @@ pub struct Model {
     /// The access token issued for this code (revoked on a replay).
     pub access_jti: Option<String>,
     pub access_exp: Option<i64>,
+    /// OpenID Connect: the request's `nonce`, echoed in the id_token.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub nonce: Option<String>,
+    /// When the member signed in (the session's start): the id_token's `auth_time`.
+    pub auth_time: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

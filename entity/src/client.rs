@@ -187,6 +187,11 @@ pub struct Model {
     pub jwks_uri: Option<String>,
     /// RFC 9126 §6: this client's authorization requests must be pushed.
     pub require_pushed_authorization_requests: bool,
+    /// OpenID Connect Registration §2: `RS256`, or NULL for the default ES256.
+    pub id_token_signed_response_alg: Option<String>,
+    /// OpenID Connect RP-Initiated Logout §3.1: JSON array of URIs.
+    #[sea_orm(column_type = "Text")]
+    pub post_logout_redirect_uris: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

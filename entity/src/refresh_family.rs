@@ -17,6 +17,8 @@ pub struct Model {
     /// Absolute end of the family.
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// The sign-in time of the grant (id_tokens issued on refresh repeat it).
+    pub auth_time: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,10 @@ pub struct Model {
     /// When the key was revoked (compromised): it neither signs nor is
     /// published from then on; its private half is erased.
     pub revoked_at: Option<i64>,
+    /// `ES256` (access tokens and id_tokens) or `RS256` (id_tokens of
+    /// clients that registered it); an RS256 key keeps `n` in `public_x`
+    /// and `e` in `public_y`.
+    pub alg: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub password_hash: Option<String>,
     pub created_at: i64,
+    /// Optional display name (the OpenID Connect `name` claim).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub name: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

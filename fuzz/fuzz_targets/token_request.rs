@@ -43,6 +43,9 @@ fn client() -> ClientRecord {
         grant_types: vec![GrantType::ClientCredentials],
         scope: vec!["schedules:read".into(), "agency:read".into()],
         resource: None,
+        jwks: None,
+        jwks_uri: None,
+        id_token_alg: "ES256",
     }
 }
 

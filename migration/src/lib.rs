@@ -12,6 +12,7 @@ mod m20261127_000007_client_metadata_documents;
 mod m20261202_consent_001_consent_resource;
 mod m20261202_device_001_device_authorizations;
 mod m20261202_keys_001_key_changes;
+mod m20261202_oidc_001_openid_connect;
 mod m20261202_par_001_pending_authorizations;
 mod m20261202_par_002_require_pushed_requests;
 mod m20261202_pkjwt_001_client_keys;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_par_001_pending_authorizations::Migration),
             Box::new(m20261202_par_002_require_pushed_requests::Migration),
             Box::new(m20261202_device_001_device_authorizations::Migration),
+            Box::new(m20261202_oidc_001_openid_connect::Migration),
         ]
     }
 }

@@ -29,6 +29,8 @@ pub enum AccountError {
     BadRole(String),
     #[error("invalid email address {0:?}")]
     BadEmail(String),
+    #[error("invalid display name: {0}")]
+    InvalidName(String),
     #[error("invalid agency name: {0}")]
     BadName(String),
     #[error("database: {0}")]
@@ -139,6 +141,62 @@ pub async fn create_user(
     role: &str,
     password_hash: Option<String>,
 ) -> Result<user::Model, AccountError> {
+    create_user_named(db, email, agency, role, password_hash, None).await
+}
+
+/// The longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// A display name as stored: trimmed, at most [`MAX_NAME_CHARS`], no
+/// control or format characters; empty means none.
+pub fn normalize_name(raw: &str) -> Result<Option<String>, AccountError> {
+    let name = raw.trim();
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(AccountError::InvalidName(format!(
+            "at most {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}'))
+    {
+        return Err(AccountError::InvalidName(
+            "control and formatting characters are not allowed".into(),
+        ));
+    }
+    Ok((!name.is_empty()).then(|| name.to_string()))
+}
+
+/// Set (or, with `None`, clear) a user's display name.
+pub async fn set_name(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    name: Option<&str>,
+) -> Result<(), DbErr> {
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::Name,
+            sea_orm::sea_query::Expr::value(name.map(str::to_string)),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// [`create_user`] with an optional display name (`user create --name`).
+pub async fn create_user_named(
+    db: &sea_orm::DatabaseConnection,
+    email: &str,
+    agency: &str,
+    role: &str,
+    password_hash: Option<String>,
+    name: Option<&str>,
+) -> Result<user::Model, AccountError> {
+    let name = match name {
+        Some(n) => normalize_name(n)?,
+        None => None,
+    };
     let email = normalize_email(email)?;
     let role = parse_role(role)?;
     let agency = require_agency(db, agency).await?;
@@ -150,6 +208,7 @@ pub async fn create_user(
         email: email.clone(),
         password_hash,
         created_at: crate::clock::now(),
+        name,
     };
     let txn = db.begin().await?;
     user::Entity::insert(user::ActiveModel {
@@ -157,6 +216,7 @@ pub async fn create_user(
         email: Set(user.email.clone()),
         password_hash: Set(user.password_hash.clone()),
         created_at: Set(user.created_at),
+        name: Set(user.name.clone()),
     })
     .exec_without_returning(&txn)
     .await

@@ -1,7 +1,8 @@
 //! CORS for browser-based clients (MCP clients running in a web page), on
 //! exactly the endpoints such a client calls: the metadata documents, the
 //! JWKS, registration (RFC 7591/7592), token, revocation, pushed
-//! authorization requests (RFC 9126) and device authorization (RFC 8628).
+//! authorization requests (RFC 9126), device authorization (RFC 8628) and
+//! OpenID Connect UserInfo.
 //!
 //! - A preflight (`OPTIONS`) on one of them is answered here, `204`, with
 //!   `Access-Control-Allow-Origin: *`, the endpoint's methods, the request
@@ -42,6 +43,7 @@ pub fn methods_for(path: &str) -> Option<&'static str> {
         | "/oauth/revoke"
         | "/oauth/par"
         | "/oauth/device_authorization" => Some("POST, OPTIONS"),
+        "/oauth/userinfo" => Some("GET, POST, OPTIONS"),
         _ => {
             let id = path.strip_prefix("/oauth/register/")?;
             (!id.is_empty() && !id.contains('/')).then_some("GET, PUT, DELETE, OPTIONS")

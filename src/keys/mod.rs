@@ -1,5 +1,8 @@
-//! ES256 signing keys: created at first start, rotated by the CLI, published
-//! as a JWKS, used to sign JWTs (josekit / OpenSSL on the hot path).
+//! Signing keys: created at first start, rotated by the CLI, published as a
+//! JWKS, used to sign JWTs (josekit / OpenSSL on the hot path). ES256 keys
+//! sign access tokens and id_tokens; RS256 keys (issue 16) sign only the
+//! id_tokens of clients that registered `id_token_signed_response_alg:
+//! RS256`. Each algorithm has its own schedule.
 //!
 //! Each instance caches the key set and reloads it when the key set changes
 //! (`signing-key rotate`, `signing-key revoke`): within 2 s on every
@@ -22,8 +25,7 @@ pub mod store;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use josekit::jws::alg::ecdsa::{EcdsaJwsSigner, EcdsaJwsVerifier};
-use josekit::jws::{JwsHeader, JwsVerifier};
+use josekit::jws::{JwsHeader, JwsSigner, JwsVerifier};
 use sea_orm::DatabaseConnection;
 
 use crate::settings::Settings;
@@ -31,9 +33,10 @@ use crate::settings::Settings;
 /// A key ready to sign.
 pub struct LoadedKey {
     pub kid: String,
+    pub alg: String,
     pub generation: i64,
     pub activates_at: i64,
-    signer: EcdsaJwsSigner,
+    signer: Box<dyn JwsSigner>,
 }
 
 impl schedule::Scheduled for Arc<LoadedKey> {
@@ -52,8 +55,8 @@ struct Snapshot {
     keys: Vec<Arc<LoadedKey>>,
     /// The JWKS document, serialised once per load.
     jwks: bytes::Bytes,
-    /// One verifier per published key, by `kid`.
-    verifiers: Vec<(String, EcdsaJwsVerifier)>,
+    /// One verifier per published key: `kid`, `alg`, verifier.
+    verifiers: Vec<(String, String, Box<dyn JwsVerifier>)>,
 }
 
 /// How often a SQLite instance checks the key-change counter.
@@ -252,12 +255,24 @@ impl Shared {
         self.current().await.jwks.clone()
     }
 
-    /// Sign `claims` as a compact JWS with header `typ`, returning the token.
+    /// Sign `claims` as a compact JWS (ES256) with header `typ`, returning
+    /// the token.
     pub async fn sign<T: serde::Serialize>(&self, typ: &str, claims: &T) -> anyhow::Result<String> {
+        self.sign_with(material::ES256, typ, claims).await
+    }
+
+    /// Sign `claims` with the active key of `alg` (ES256 or RS256).
+    pub async fn sign_with<T: serde::Serialize>(
+        &self,
+        alg: &str,
+        typ: &str,
+        claims: &T,
+    ) -> anyhow::Result<String> {
         let snap = self.current().await;
-        let i = schedule::active_index(&snap.keys, crate::clock::now())
-            .ok_or_else(|| anyhow::anyhow!("no signing key"))?;
-        let key = &snap.keys[i];
+        let keys: Vec<&Arc<LoadedKey>> = snap.keys.iter().filter(|k| k.alg == alg).collect();
+        let i = schedule::active_index(&keys, crate::clock::now())
+            .ok_or_else(|| anyhow::anyhow!("no {alg} signing key"))?;
+        let key = keys[i];
         let mut header = JwsHeader::new();
         header.set_token_type(typ);
         header.set_key_id(key.kid.clone());
@@ -265,8 +280,25 @@ impl Shared {
         Ok(josekit::jws::serialize_compact(
             &payload,
             &header,
-            &key.signer,
+            key.signer.as_ref(),
         )?)
+    }
+
+    /// Verify a compact JWS made by one of the published keys of either
+    /// algorithm (the header's `alg` must be that key's), whatever its
+    /// `typ`: for id_tokens this server issued (`id_token_hint`). Access
+    /// tokens are checked by [`Shared::verify`], which pins ES256.
+    pub async fn verify_own(&self, token: &str) -> Option<Vec<u8>> {
+        let snap = self.current().await;
+        let selected = josekit::jws::deserialize_compact_with_selector(token, |header| {
+            Ok(header.key_id().and_then(|kid| {
+                snap.verifiers
+                    .iter()
+                    .find(|(k, alg, _)| k == kid && header.algorithm() == Some(alg.as_str()))
+                    .map(|(_, _, v)| v.as_ref())
+            }))
+        });
+        selected.ok().map(|(payload, _)| payload)
     }
 
     /// Verify a compact JWS made by one of the published keys and return its
@@ -282,8 +314,8 @@ impl Shared {
             let verifier = header.key_id().and_then(|kid| {
                 snap.verifiers
                     .iter()
-                    .find(|(k, _)| k == kid)
-                    .map(|(_, v)| v as &dyn JwsVerifier)
+                    .find(|(k, alg, _)| k == kid && alg == material::ES256)
+                    .map(|(_, _, v)| v.as_ref())
             });
             Ok(if alg_ok && typ_ok { verifier } else { None })
         });
@@ -293,14 +325,23 @@ impl Shared {
     /// The `kid` that signs now.
     pub async fn active_kid(&self) -> Option<String> {
         let snap = self.current().await;
-        schedule::active_index(&snap.keys, crate::clock::now()).map(|i| snap.keys[i].kid.clone())
+        let keys: Vec<&Arc<LoadedKey>> = snap
+            .keys
+            .iter()
+            .filter(|k| k.alg == material::ES256)
+            .collect();
+        schedule::active_index(&keys, crate::clock::now()).map(|i| keys[i].kid.clone())
     }
 }
 
-/// Published keys outlive their last signature by the longest access-token
-/// lifetime plus the configured leeway.
+/// Published keys outlive their last signature by the longest token
+/// lifetime (access token or id_token) plus the configured leeway.
 pub fn retention(settings: &Settings) -> i64 {
-    (settings.tokens.access_token_ttl_secs + settings.keys.retirement_leeway_secs) as i64
+    let longest = settings
+        .tokens
+        .access_token_ttl_secs
+        .max(settings.tokens.id_token_ttl_secs);
+    (longest + settings.keys.retirement_leeway_secs) as i64
 }
 
 async fn load(
@@ -314,22 +355,42 @@ async fn load(
     let mut keys = Vec::with_capacity(rows.len());
     let mut published = Vec::new();
     let mut verifiers = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        if schedule::is_published(&rows, i, now, retention_secs) {
-            let jwk = material::public_jwk(&row.kid, &row.public_x, &row.public_y);
-            verifiers.push((row.kid.clone(), verifier(&jwk, &row.kid)?));
-            published.push(jwk);
+    // ES256 keys first: the JWKS lists them before the RSA ones.
+    for alg in material::ALGS {
+        let of_alg = store::of_alg(&rows, alg);
+        for (i, row) in of_alg.iter().enumerate() {
+            if schedule::is_published(&of_alg, i, now, retention_secs) {
+                let jwk = material::public_jwk_for(alg, &row.kid, &row.public_x, &row.public_y);
+                verifiers.push((
+                    row.kid.clone(),
+                    alg.to_string(),
+                    verifier(alg, &jwk, &row.kid)?,
+                ));
+                published.push(jwk);
+            }
+            let pem = seal::unseal(&row.private_key, kek, &row.kid)?;
+            let unreadable = |e| anyhow::anyhow!("signing key {} is unreadable: {e}", row.kid);
+            let signer: Box<dyn JwsSigner> = if alg == material::RS256 {
+                Box::new(
+                    josekit::jws::RS256
+                        .signer_from_pem(pem.as_bytes())
+                        .map_err(unreadable)?,
+                )
+            } else {
+                Box::new(
+                    josekit::jws::ES256
+                        .signer_from_pem(pem.as_bytes())
+                        .map_err(unreadable)?,
+                )
+            };
+            keys.push(Arc::new(LoadedKey {
+                kid: row.kid.clone(),
+                alg: alg.to_string(),
+                generation: row.generation,
+                activates_at: row.activates_at,
+                signer,
+            }));
         }
-        let pem = seal::unseal(&row.private_key, kek, &row.kid)?;
-        let signer = josekit::jws::ES256
-            .signer_from_pem(pem.as_bytes())
-            .map_err(|e| anyhow::anyhow!("signing key {} is unreadable: {e}", row.kid))?;
-        keys.push(Arc::new(LoadedKey {
-            kid: row.kid.clone(),
-            generation: row.generation,
-            activates_at: row.activates_at,
-            signer,
-        }));
     }
     let jwks = serde_json::to_vec(&serde_json::json!({ "keys": published }))?;
     Ok(Snapshot {
@@ -341,16 +402,27 @@ async fn load(
     })
 }
 
-fn verifier(jwk: &serde_json::Value, kid: &str) -> anyhow::Result<EcdsaJwsVerifier> {
+fn verifier(alg: &str, jwk: &serde_json::Value, kid: &str) -> anyhow::Result<Box<dyn JwsVerifier>> {
     let map = match jwk {
         serde_json::Value::Object(m) => m.clone(),
         _ => anyhow::bail!("public key {kid} is not a JSON object"),
     };
     let jwk = josekit::jwk::Jwk::from_map(map)
         .map_err(|e| anyhow::anyhow!("public key {kid} is unreadable: {e}"))?;
-    josekit::jws::ES256
-        .verifier_from_jwk(&jwk)
-        .map_err(|e| anyhow::anyhow!("public key {kid} is unreadable: {e}"))
+    let unreadable = |e| anyhow::anyhow!("public key {kid} is unreadable: {e}");
+    Ok(if alg == material::RS256 {
+        Box::new(
+            josekit::jws::RS256
+                .verifier_from_jwk(&jwk)
+                .map_err(unreadable)?,
+        )
+    } else {
+        Box::new(
+            josekit::jws::ES256
+                .verifier_from_jwk(&jwk)
+                .map_err(unreadable)?,
+        )
+    })
 }
 
 /// Media types compared as RFC 7515 §4.1.9 says for `typ`: case-insensitive,

@@ -1,5 +1,7 @@
 //! Signing keys in the database: the first key, rotation, revocation,
 //! pruning, and the announcement of every change to the running instances.
+//! Each algorithm (ES256, RS256) has its own sequence of keys and its own
+//! schedule; generations are unique across both.
 //!
 //! A change bumps the one-row `key_changes` counter and, on Postgres, sends
 //! `NOTIFY skedcast_keys`, in the transaction that makes the change: a
@@ -73,11 +75,12 @@ async fn max_generation(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 /// thanks to the unique index on `generation`.
 async fn insert_generation(
     db: &impl ConnectionTrait,
+    alg: &str,
     generation: i64,
     activates_at: i64,
     kek: Option<&[u8; 32]>,
 ) -> anyhow::Result<Option<String>> {
-    let key = material::generate()?;
+    let key = material::generate_for(alg)?;
     let model = signing_key::ActiveModel {
         kid: Set(key.kid.clone()),
         generation: Set(generation),
@@ -87,6 +90,7 @@ async fn insert_generation(
         created_at: Set(crate::clock::now()),
         activates_at: Set(activates_at),
         revoked_at: Set(None),
+        alg: Set(alg.to_string()),
     };
     let inserted = Entity::insert(model)
         .on_conflict(
@@ -99,28 +103,44 @@ async fn insert_generation(
     Ok((inserted == 1).then_some(key.kid))
 }
 
-/// At start: create the first key when there is none that may sign.
-/// Instances starting at once read the keys in one statement (one
-/// snapshot), so they all try the same generation, and one wins.
+/// At start: create the first key of each algorithm when there is none
+/// that may sign. Instances starting at once read the keys in one
+/// statement (one snapshot), so they all try the same generation, and one
+/// wins; a generation taken by the other algorithm is retried.
 pub async fn ensure_first_key(
     db: &DatabaseConnection,
     kek: Option<&[u8; 32]>,
 ) -> anyhow::Result<()> {
-    let all: Vec<(i64, Option<i64>)> = Entity::find()
-        .select_only()
-        .column(Column::Generation)
-        .column(Column::RevokedAt)
-        .into_tuple()
-        .all(db)
-        .await?;
-    if all.iter().all(|(_, revoked_at)| revoked_at.is_some()) {
-        let next = all.iter().map(|(g, _)| *g).max().unwrap_or(0) + 1;
-        if let Some(kid) = insert_generation(db, next, crate::clock::now(), kek).await? {
-            announce(db).await?;
-            tracing::info!(%kid, "created the first signing key");
+    for alg in material::ALGS {
+        for _ in 0..5 {
+            let all: Vec<(i64, Option<i64>, String)> = Entity::find()
+                .select_only()
+                .column(Column::Generation)
+                .column(Column::RevokedAt)
+                .column(Column::Alg)
+                .into_tuple()
+                .all(db)
+                .await?;
+            if all
+                .iter()
+                .any(|(_, revoked_at, a)| a == alg && revoked_at.is_none())
+            {
+                break;
+            }
+            let next = all.iter().map(|(g, _, _)| *g).max().unwrap_or(0) + 1;
+            if let Some(kid) = insert_generation(db, alg, next, crate::clock::now(), kek).await? {
+                announce(db).await?;
+                tracing::info!(%kid, alg, "created the first signing key");
+                break;
+            }
         }
     }
     Ok(())
+}
+
+/// The keys of `alg` among `keys` (sorted by generation: so are these).
+pub fn of_alg<'a>(keys: &'a [signing_key::Model], alg: &str) -> Vec<&'a signing_key::Model> {
+    keys.iter().filter(|k| k.alg == alg).collect()
 }
 
 /// The outcome of a rotation, for the CLI to print.
@@ -129,10 +149,12 @@ pub struct Rotated {
     pub activates_at: i64,
 }
 
-/// Publish a new key now; it signs from `now + delay_secs`. Also drops keys
-/// that no longer belong in the JWKS (their private halves are not needed).
+/// Publish a new key of `alg` now; it signs from `now + delay_secs`. Also
+/// drops keys that no longer belong in the JWKS (their private halves are
+/// not needed).
 pub async fn rotate(
     db: &DatabaseConnection,
+    alg: &str,
     delay_secs: u64,
     retention_secs: i64,
     kek: Option<&[u8; 32]>,
@@ -142,7 +164,7 @@ pub async fn rotate(
         let txn = db.begin().await?;
         announce(&txn).await?;
         let next = max_generation(&txn).await? + 1;
-        if let Some(kid) = insert_generation(&txn, next, activates_at, kek).await? {
+        if let Some(kid) = insert_generation(&txn, alg, next, activates_at, kek).await? {
             prune(&txn, retention_secs).await?;
             txn.commit().await?;
             return Ok(Rotated { kid, activates_at });
@@ -187,7 +209,13 @@ pub async fn revoke(
             None => anyhow::bail!("there is no signing key with kid {kid:?}; nothing changed"),
         }
     }
-    let rest = load_all(&txn).await?;
+    // The revoked key's algorithm needs a key that signs now.
+    let alg = Entity::find_by_id(kid.to_string())
+        .one(&txn)
+        .await?
+        .map_or_else(|| material::ES256.to_string(), |k| k.alg);
+    let all = load_all(&txn).await?;
+    let rest = of_alg(&all, &alg);
     let revoked = match schedule::signer_at(&rest, now) {
         Some(i) => Revoked {
             signing_kid: rest[i].kid.clone(),
@@ -195,7 +223,7 @@ pub async fn revoke(
         },
         None => {
             let next = max_generation(&txn).await? + 1;
-            let Some(kid) = insert_generation(&txn, next, now, kek).await? else {
+            let Some(kid) = insert_generation(&txn, &alg, next, now, kek).await? else {
                 anyhow::bail!("a concurrent key change took generation {next}; try again");
             };
             Revoked {
@@ -208,6 +236,15 @@ pub async fn revoke(
     Ok(revoked)
 }
 
+impl<K: schedule::Scheduled> schedule::Scheduled for &K {
+    fn generation(&self) -> i64 {
+        (*self).generation()
+    }
+    fn activates_at(&self) -> i64 {
+        (*self).activates_at()
+    }
+}
+
 impl schedule::Scheduled for signing_key::Model {
     fn generation(&self) -> i64 {
         self.generation
@@ -217,19 +254,24 @@ impl schedule::Scheduled for signing_key::Model {
     }
 }
 
-/// Delete keys that are neither signing nor published any more.
+/// Delete keys that are neither signing nor published any more, by the
+/// schedule of their algorithm.
 async fn prune(db: &impl ConnectionTrait, retention_secs: i64) -> Result<(), DbErr> {
-    let keys = load_all(db).await?;
+    let all = load_all(db).await?;
     let t = crate::clock::now();
-    let active = schedule::active_index(&keys, t);
-    let gone: Vec<String> = keys
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| {
-            Some(*i) != active && !schedule::is_published(&keys, *i, t, retention_secs)
-        })
-        .map(|(_, k)| k.kid.clone())
-        .collect();
+    let mut gone: Vec<String> = Vec::new();
+    for alg in material::ALGS {
+        let keys = of_alg(&all, alg);
+        let active = schedule::active_index(&keys, t);
+        gone.extend(
+            keys.iter()
+                .enumerate()
+                .filter(|(i, _)| {
+                    Some(*i) != active && !schedule::is_published(&keys, *i, t, retention_secs)
+                })
+                .map(|(_, k)| k.kid.clone()),
+        );
+    }
     if !gone.is_empty() {
         Entity::delete_many()
             .filter(Column::Kid.is_in(gone.clone()))

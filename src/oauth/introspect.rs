@@ -127,7 +127,7 @@ impl IntrospectionResponse {
             exp: Some(c.exp),
             iat: Some(c.iat),
             iss: Some(c.iss),
-            aud: Some(c.aud),
+            aud: Some(c.aud.resource().to_string()),
             token_type: Some("Bearer".to_string()),
             agency_id: c.agency_id,
             role: c.role,
@@ -202,7 +202,7 @@ async fn access_token(
     else {
         return Ok(IntrospectionResponse::inactive());
     };
-    if caller.resource.as_deref() != Some(claims.aud.as_str())
+    if caller.resource.as_deref() != Some(claims.aud.resource())
         || metadata_document::switched_off(&state.settings.cimd, &claims.client_id)
     {
         return Ok(IntrospectionResponse::inactive());
@@ -273,7 +273,7 @@ mod tests {
         let c = Claims {
             iss: "i".into(),
             sub: "s".into(),
-            aud: "a".into(),
+            aud: crate::oauth::token::access_token::Audience::One("a".into()),
             client_id: "c".into(),
             scope: "x y".into(),
             iat: 1,

@@ -1,5 +1,11 @@
 //! RFC 8414 authorization server metadata: derived from the issuer, built
 //! once at start. Only endpoints and values that exist are advertised.
+//!
+//! The same document answers OpenID Connect Discovery 1.0 (issue 16): it
+//! carries every field Discovery §3 requires (`subject_types_supported`,
+//! `id_token_signing_alg_values_supported` with RS256, ...) and those it
+//! recommends for what we serve; RFC 8414 §2 admits these fields, so a
+//! plain OAuth client reads the document as before.
 
 use poem_openapi::Object;
 use poem_openapi::types::ToJSON;
@@ -49,6 +55,22 @@ pub struct ServerMetadata {
     /// RFC 8628 device authorization (client authentication as at the
     /// token endpoint).
     pub device_authorization_endpoint: String,
+    /// OpenID Connect Core §5.3.
+    pub userinfo_endpoint: String,
+    /// OpenID Connect RP-Initiated Logout 1.0.
+    pub end_session_endpoint: String,
+    /// OpenID Connect Discovery §3: `public` (the user id for every client).
+    pub subject_types_supported: Vec<String>,
+    /// ES256 (the default) and RS256 (registered per client).
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    pub claims_supported: Vec<String>,
+    /// `none`, `login`, `consent`, `select_account`.
+    pub prompt_values_supported: Vec<String>,
+    pub claims_parameter_supported: bool,
+    pub request_parameter_supported: bool,
+    /// Request objects by reference (OpenID Connect Core §6.2) are not
+    /// served; RFC 9126 `request_uri`s are.
+    pub request_uri_parameter_supported: bool,
 }
 
 /// Client authentication at the token and revocation endpoints: every
@@ -99,6 +121,24 @@ pub fn build(settings: &Settings) -> ServerMetadata {
             .clients
             .require_pushed_authorization_requests,
         device_authorization_endpoint: settings.endpoint("/oauth/device_authorization"),
+        userinfo_endpoint: settings.endpoint("/oauth/userinfo"),
+        end_session_endpoint: settings.endpoint(crate::oauth::oidc::logout::PATH),
+        subject_types_supported: vec!["public".into()],
+        id_token_signing_alg_values_supported: crate::oauth::client::model::ID_TOKEN_ALGS
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        claims_supported: crate::oauth::oidc::claims::SUPPORTED
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        prompt_values_supported: ["none", "login", "consent", "select_account"]
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        claims_parameter_supported: false,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod device;
 pub mod error;
 pub mod introspect;
 pub mod metadata;
+pub mod oidc;
 pub mod par;
 pub mod params;
 pub mod pkce;

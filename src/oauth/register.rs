@@ -97,6 +97,11 @@ pub struct ClientMetadataRequest {
     /// RFC 9126 §6: the client's authorization requests must be pushed to
     /// `/oauth/par` (default false).
     pub require_pushed_authorization_requests: Option<bool>,
+    /// OpenID Connect: `ES256` (default) or `RS256`.
+    pub id_token_signed_response_alg: Option<String>,
+    /// OpenID Connect RP-Initiated Logout: where the member may be sent
+    /// after logout (matched exactly).
+    pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Update (RFC 7592) only: must equal the client's client_id.
     pub client_id: Option<String>,
     /// Update (RFC 7592) only: if present, must equal the issued secret.
@@ -138,6 +143,10 @@ pub struct ClientInformation {
     pub jwks_uri: Option<String>,
     /// RFC 9126 §6.
     pub require_pushed_authorization_requests: bool,
+    /// OpenID Connect: the id_token algorithm (`ES256` unless `RS256` was registered).
+    pub id_token_signed_response_alg: String,
+    /// OpenID Connect RP-Initiated Logout; present when registered.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
 }
 
 /// RFC 7591 §3.2.2 / RFC 6750 §3 error.
@@ -588,6 +597,12 @@ fn information(
             .and_then(|j| serde_json::from_str(j).ok()),
         jwks_uri: row.jwks_uri.clone(),
         require_pushed_authorization_requests: row.require_pushed_authorization_requests,
+        id_token_signed_response_alg: model::id_token_alg(
+            row.id_token_signed_response_alg.as_deref(),
+        )
+        .to_string(),
+        post_logout_redirect_uris: Some(model::list(&row.post_logout_redirect_uris))
+            .filter(|l| !l.is_empty()),
     }
 }
 

@@ -14,6 +14,14 @@ pub struct TokenSettings {
     /// presenting it again gets new tokens instead of revoking the family
     /// (parallel agent sessions sharing one token). 0: no grace.
     pub refresh_reuse_grace_secs: u64,
+    /// Lifetime of OpenID Connect id_tokens (short: a client checks one at
+    /// sign-in). Default 5 minutes.
+    #[serde(default = "default_id_token_ttl_secs")]
+    pub id_token_ttl_secs: u64,
+}
+
+fn default_id_token_ttl_secs() -> u64 {
+    300
 }
 
 /// The longest reuse grace window: every second of it is a second in which
@@ -26,6 +34,12 @@ impl TokenSettings {
             return Err(key_error(
                 "tokens.access_token_ttl_secs",
                 "must be at least 1",
+            ));
+        }
+        if self.id_token_ttl_secs == 0 || self.id_token_ttl_secs > 86_400 {
+            return Err(key_error(
+                "tokens.id_token_ttl_secs",
+                "must be between 1 and 86400",
             ));
         }
         if self.refresh_reuse_grace_secs > MAX_REFRESH_REUSE_GRACE_SECS {
@@ -48,6 +62,7 @@ mod tests {
             refresh_token_ttl_secs: 2_592_000,
             refresh_token_idle_ttl_secs: 1_209_600,
             refresh_reuse_grace_secs: 0,
+            id_token_ttl_secs: 300,
         }
     }
 

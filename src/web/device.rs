@@ -34,6 +34,7 @@ use crate::oauth::client::{metadata_document, store as clients};
 use crate::oauth::device::store::{self, Approval};
 use crate::oauth::device::{PAGE, user_code};
 use crate::rate_limit::{self, Decision};
+use crate::scopes::is_identity;
 use crate::session::Session;
 
 /// Wrong codes one session may submit per window.
@@ -182,6 +183,7 @@ pub async fn submit(
             message: "Your account is not a member of any agency.".into(),
         });
     }
+    let asked = crate::scopes::split(&device.scope).unwrap_or_default();
     let request = ValidRequest {
         client_id: device.client_id.clone(),
         // A device has no redirect: the consent page says so instead.
@@ -189,14 +191,22 @@ pub async fn submit(
         redirect_uri_given: false,
         state: None,
         code_challenge: String::new(),
-        scopes: crate::scopes::split(&device.scope)
-            .unwrap_or_default()
-            .into_iter()
-            .map(str::to_string)
+        scopes: asked
+            .iter()
+            .filter(|s| !is_identity(s))
+            .map(|s| s.to_string())
             .collect(),
         offline: device.offline,
+        identity: asked
+            .iter()
+            .filter(|s| is_identity(s))
+            .map(|s| s.to_string())
+            .collect(),
         resource: device.resource.clone(),
         prompt: Prompt::default(),
+        nonce: None,
+        max_age: None,
+        login_hint: None,
     };
     let allow = match field(&form, "decision") {
         None => {
@@ -233,7 +243,7 @@ pub async fn submit(
     };
     let answered = match &granted {
         Some((agency_id, granted)) => {
-            let scope = consent::grant_set(granted, request.offline).join(" ");
+            let scope = consent::grant_set(granted, &request.extras()).join(" ");
             let approval = Approval {
                 user_id: &session.user_id,
                 agency_id,

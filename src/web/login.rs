@@ -29,6 +29,8 @@ pub struct LoginQuery {
     next: Option<String>,
     /// Set by `prompt=login`: show the form even to a signed-in user.
     force: Option<String>,
+    /// OpenID Connect `login_hint`: pre-fills the email.
+    login_hint: Option<String>,
 }
 
 /// Only local targets we know: the authorization endpoint and our pages,
@@ -125,7 +127,10 @@ pub async fn show(
                 .render(),
             )
         }
-        _ => login_form(&state, req, StatusCode::OK, &next, "", None),
+        _ => {
+            let hint = q.login_hint.as_deref().unwrap_or_default();
+            login_form(&state, req, StatusCode::OK, &next, hint, None)
+        }
     })
 }
 
@@ -238,13 +243,24 @@ pub async fn logout(
     if !s.csrf_ok(field(&form, "csrf_token")) {
         return Err(PageError::FormExpired);
     }
-    session::destroy(&state.db, &s.raw_id).await?;
     let mut resp = message(StatusCode::OK, "Signed out", "You are signed out.");
+    sign_out(&state, &s, &mut resp).await?;
+    Ok(resp)
+}
+
+/// End session `s` and clear its cookie on `resp` (sign-out and OpenID
+/// Connect RP-initiated logout).
+pub async fn sign_out(
+    state: &AppState,
+    s: &session::Session,
+    resp: &mut Response,
+) -> Result<(), PageError> {
+    session::destroy(&state.db, &s.raw_id).await?;
     let clear = cookies::clear(session::SESSION_COOKIE, state.settings.issuer_is_https());
     if let Ok(v) = clear.parse() {
         resp.headers_mut().append("Set-Cookie", v);
     }
-    Ok(resp)
+    Ok(())
 }
 
 #[cfg(test)]

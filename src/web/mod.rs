@@ -6,6 +6,7 @@ pub mod device;
 pub mod error;
 pub mod login;
 pub mod login_limits;
+pub mod security;
 
 pub use error::PageError;
 
@@ -59,6 +60,8 @@ pub struct ConsentPage<'a> {
     /// When a refresh token will be issued: its longest life, in words.
     pub stays_connected_for: Option<&'a str>,
     pub scopes: Vec<ScopeLine>,
+    /// Identity scopes asked for (name, what the app learns).
+    pub identity: Vec<(&'static str, &'static str)>,
     pub offline: bool,
     /// Where the form is sent, under `base`: `/oauth/authorize` or `/device`.
     pub action: &'a str,

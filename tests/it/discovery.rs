@@ -82,6 +82,7 @@ async fn metadata_urls_derive_from_the_issuer() {
         ("pushed_authorization_request_endpoint", "invalid_client"),
         ("device_authorization_endpoint", "invalid_client"),
         ("registration_endpoint", "invalid_redirect_uri"),
+        ("userinfo_endpoint", "invalid_token"),
     ] {
         let url = meta[key].as_str().unwrap();
         let req = app.client.post(url);
@@ -96,5 +97,6 @@ async fn metadata_urls_derive_from_the_issuer() {
         assert!(matches!(status, 400 | 401), "{key}: {status} {body}");
         assert_eq!(body["error"], want, "{key}: {body}");
     }
-    assert_eq!(urls, 8, "jwks_uri and seven endpoints");
+    // The end-session endpoint (a page) is tested in oidc::.
+    assert_eq!(urls, 10, "jwks_uri and nine endpoints");
 }

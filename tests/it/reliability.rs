@@ -92,6 +92,7 @@ fn kids(v: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|k| k["alg"] == "ES256")
         .map(|k| k["kid"].as_str().unwrap().to_string())
         .collect()
 }

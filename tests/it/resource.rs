@@ -282,6 +282,38 @@ async fn the_challenge_of_a_route_names_exactly_its_scope() {
     }
 }
 
+/// Issue 16: the JWKS also carries an RSA key (RS256 id_tokens); an access
+/// token signed with it, published kid and all, is still refused: the
+/// verifier pins ES256. The same claims signed ES256 pass.
+#[tokio::test]
+async fn an_access_token_signed_with_the_published_rsa_key_is_refused() {
+    let (auth, api) = spawn_pair(&[], &[]).await;
+    let agency = uuid::Uuid::new_v4().to_string();
+    let claims = contract_claims(&auth, &agency, "owner", "agency:read");
+    let rs256 = auth
+        .state
+        .keys
+        .sign_with("RS256", "at+jwt", &claims)
+        .await
+        .expect("sign");
+    let (header, _) = jwt_parts(&rs256);
+    assert_eq!(header["alg"], "RS256");
+    let jwks = auth.get_json("/.well-known/jwks.json").await;
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == header["kid"] && k["kty"] == "RSA"),
+        "the RSA key is published: {jwks}"
+    );
+    let resp = api.agency(Some(&rs256)).await;
+    assert_eq!(resp.status(), 401);
+    assert!(www_authenticate(&resp).contains("error=\"invalid_token\""));
+    let es256 = sign(&auth, "at+jwt", &claims).await;
+    assert_eq!(api.agency(Some(&es256)).await.status(), 200);
+}
+
 #[tokio::test]
 async fn refusals_have_the_exact_status_and_challenge() {
     let (auth, api) = spawn_pair(&[], &[]).await;

@@ -1,5 +1,7 @@
 //! ES256 signing keys: first key, independent verification, rotation through
-//! the CLI, concurrent first starts, encryption at rest.
+//! the CLI, concurrent first starts, encryption at rest. (The RS256 keys of
+//! id_tokens follow the same schedule on their own: `kids` reads the ES256
+//! keys only; see oidc:: for RS256.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +15,7 @@ fn kids(jwks: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|k| k["alg"] == "ES256")
         .map(|k| k["kid"].as_str().unwrap().to_string())
         .collect()
 }
@@ -38,7 +41,11 @@ async fn first_start_publishes_one_p256_key_and_tokens_verify_with_p256() {
         .to_string();
     assert!(cc.contains("max-age=300"), "{cc}");
     let jwks: Value = resp.json().await.unwrap();
-    let keys = jwks["keys"].as_array().unwrap();
+    let all = jwks["keys"].as_array().unwrap();
+    assert_eq!(all.len(), 2, "one EC key, one RSA key (id_tokens)");
+    assert_eq!(all[1]["kty"], "RSA");
+    assert_eq!(all[1]["alg"], "RS256");
+    let keys: Vec<&Value> = all.iter().filter(|k| k["kty"] == "EC").collect();
     assert_eq!(keys.len(), 1);
     let k = &keys[0];
     assert_eq!(k["kty"], "EC");
@@ -161,6 +168,8 @@ async fn retired_keys_drop_out_after_token_lifetime_plus_leeway() {
     let env = [
         ("SKEDCAST__KEYS__REFRESH_INTERVAL_SECS", "0"),
         ("SKEDCAST__TOKENS__ACCESS_TOKEN_TTL_SECS", "4"),
+        // ES256 keys sign id_tokens too: retention counts the longer lifetime.
+        ("SKEDCAST__TOKENS__ID_TOKEN_TTL_SECS", "4"),
         ("SKEDCAST__KEYS__RETIREMENT_LEEWAY_SECS", "0"),
     ];
     let app = spawn_app_with(db.clone(), &env).await;
@@ -205,7 +214,7 @@ async fn two_instances_start_at_once(db: TestDb) {
         .count(&a.state.db)
         .await
         .unwrap();
-    assert_eq!(count, 1, "exactly one key");
+    assert_eq!(count, 2, "exactly one key of each algorithm");
     assert_eq!(a.state.keys.jwks().await, b.state.keys.jwks().await);
     assert_eq!(
         a.state.keys.active_kid().await,
@@ -403,10 +412,13 @@ async fn revoke_reaches_every_instance(db: TestDb) {
         err.contains("no signing key") && err.contains("-dash-kid"),
         "{err}"
     );
-    let rows = entity::signing_key::Entity::find()
+    let rows: Vec<_> = entity::signing_key::Entity::find()
         .all(&b.state.db)
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.alg == "ES256")
+        .collect();
     assert_eq!(rows.len(), 1);
     assert!(rows[0].revoked_at.is_none());
 

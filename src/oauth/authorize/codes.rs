@@ -22,6 +22,10 @@ pub struct NewCode<'a> {
     pub code_challenge: &'a str,
     pub scope: &'a str,
     pub resource: &'a str,
+    /// OpenID Connect: the request's `nonce`.
+    pub nonce: Option<&'a str>,
+    /// When the member signed in.
+    pub auth_time: i64,
 }
 
 /// Store a new code and return it (the only time it exists in clear).
@@ -42,6 +46,8 @@ pub async fn issue(db: &impl ConnectionTrait, c: NewCode<'_>, now: i64) -> Resul
         used_at: Set(None),
         access_jti: Set(None),
         access_exp: Set(None),
+        nonce: Set(c.nonce.map(str::to_string)),
+        auth_time: Set(Some(c.auth_time)),
     })
     .exec_without_returning(db)
     .await?;

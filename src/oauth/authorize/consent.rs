@@ -13,7 +13,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::oauth::client::model;
-use crate::scopes::{OFFLINE_ACCESS, Role, Scopes};
+use crate::scopes::{Role, Scopes};
 
 /// Requested permission scopes split into what `role` can grant and what it
 /// cannot. Never wider than the request.
@@ -21,13 +21,11 @@ pub fn narrow(requested: &[String], role: Role) -> (Vec<String>, Vec<String>) {
     requested.iter().cloned().partition(|s| role.allows(s))
 }
 
-/// The scopes a grant records: the granted permissions, plus
-/// `offline_access` when it was asked for.
-pub fn grant_set(granted: &[String], offline: bool) -> Vec<String> {
+/// The scopes a grant records: the granted permissions, plus the scopes
+/// that are no permissions (identity scopes, `offline_access`) asked for.
+pub fn grant_set(granted: &[String], extras: &[String]) -> Vec<String> {
     let mut all = granted.to_vec();
-    if offline {
-        all.push(OFFLINE_ACCESS.to_string());
-    }
+    all.extend(extras.iter().cloned());
     all
 }
 
@@ -241,7 +239,10 @@ mod tests {
             "agency:read",
             &v(&["agency:read", "offline_access"])
         ));
-        assert_eq!(grant_set(&v(&["a"]), true), v(&["a", "offline_access"]));
+        assert_eq!(
+            grant_set(&v(&["a"]), &v(&["openid", "offline_access"])),
+            v(&["a", "openid", "offline_access"])
+        );
     }
 
     #[test]

@@ -219,7 +219,13 @@ async fn kept(
 
 /// To the sign-in page, which comes back here after with the request's
 /// reference; both paths under the issuer's path.
-fn to_login(issuer_path: &str, reference: &str, force: bool, status: StatusCode) -> Response {
+fn to_login(
+    issuer_path: &str,
+    reference: &str,
+    force: bool,
+    login_hint: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let next = format!(
         "{issuer_path}/oauth/authorize?{}={reference}",
         pending::PARAM
@@ -228,6 +234,9 @@ fn to_login(issuer_path: &str, reference: &str, force: bool, status: StatusCode)
     q.append_pair("next", &next);
     if force {
         q.append_pair("force", "1");
+    }
+    if let Some(h) = login_hint {
+        q.append_pair("login_hint", h);
     }
     redirect(status, &format!("{issuer_path}/login?{}", q.finish()))
 }
@@ -301,20 +310,42 @@ async fn authorize(
     let ip = rate_limit::client_ip(req.remote_addr());
     let v = validate(state, &params, ip, raw).await?;
     let base = state.settings.issuer_path();
+    let hint = v.login_hint.as_deref();
     // prompt=login: a fresh sign-in, then this request again without it
     // (kept under a new reference).
     if v.prompt.login {
         let r = kept(state, &params.without_prompt_login(), None, ip).await?;
-        return Ok(to_login(base, &r, true, status));
+        return Ok(to_login(base, &r, true, hint, status));
     }
-    let Some(session) = current_session(state, req).await? else {
-        if v.prompt.none {
+    let session = current_session(state, req).await?;
+    // max_age (OpenID Connect Core §3.1.2.1): a sign-in older than that
+    // counts as none, and a fresh one is asked for like prompt=login.
+    let stale = session.as_ref().is_some_and(|s| {
+        v.max_age
+            .is_some_and(|m| crate::clock::now().saturating_sub(s.created_at) > m)
+    });
+    let session = match session {
+        Some(s) if !stale => s,
+        _ if v.prompt.none => {
             return Err(v
-                .refuse(ErrorCode::LoginRequired, "the user is not signed in")
+                .refuse(
+                    ErrorCode::LoginRequired,
+                    if stale {
+                        "the user's sign-in is older than max_age"
+                    } else {
+                        "the user is not signed in"
+                    },
+                )
                 .into());
         }
-        let r = kept(state, &params, reference.as_deref(), ip).await?;
-        return Ok(to_login(base, &r, false, status));
+        Some(_) => {
+            let r = kept(state, &params.without_prompt_login(), None, ip).await?;
+            return Ok(to_login(base, &r, true, hint, status));
+        }
+        None => {
+            let r = kept(state, &params, reference.as_deref(), ip).await?;
+            return Ok(to_login(base, &r, false, hint, status));
+        }
     };
     let memberships = accounts::memberships(&state.db, &session.user_id).await?;
     if memberships.is_empty() {
@@ -326,8 +357,9 @@ async fn authorize(
             .into());
     }
     // Remembered consent for this resource that covers this request skips
-    // the page.
-    if !v.prompt.consent {
+    // the page, unless the client asked for it (prompt=consent) or for the
+    // agency picker on it (prompt=select_account).
+    if !v.prompt.consent && !v.prompt.select_account {
         let remembered =
             consent::remembered(&state.db, &session.user_id, &v.client_id, &v.resource).await?;
         for r in &remembered {
@@ -336,7 +368,7 @@ async fn authorize(
             };
             let (granted, _) = consent::narrow(&v.scopes, *role);
             if !granted.is_empty()
-                && consent::covers(&r.scope, &consent::grant_set(&granted, v.offline))
+                && consent::covers(&r.scope, &consent::grant_set(&granted, &v.extras()))
             {
                 if let Some(r) = reference.as_deref() {
                     pending::forget(&state.db, r).await?;
@@ -472,6 +504,11 @@ pub(crate) async fn consent_page(
             resource_name: resource_name.as_deref(),
             stays_connected_for: stays_connected_for.as_deref(),
             scopes,
+            identity: scopes::IDENTITY
+                .iter()
+                .copied()
+                .filter(|(s, _)| v.identity.iter().any(|i| i == s))
+                .collect(),
             offline: v.offline,
             action: answer.action(),
             user_code: answer.shown_code(),
@@ -579,7 +616,7 @@ async fn decide(
             )
             .into());
     }
-    let set = consent::grant_set(&granted, v.offline);
+    let set = consent::grant_set(&granted, &v.extras());
     let grant = consent::Grant {
         user_id: &session.user_id,
         client_id: &v.client_id,
@@ -620,7 +657,7 @@ async fn issue_code(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let now = crate::clock::now();
-    let scope = consent::grant_set(granted, v.offline).join(" ");
+    let scope = consent::grant_set(granted, &v.extras()).join(" ");
     let code = codes::issue(
         &state.db,
         codes::NewCode {
@@ -632,6 +669,8 @@ async fn issue_code(
             code_challenge: &v.code_challenge,
             scope: &scope,
             resource: &v.resource,
+            nonce: v.nonce.as_deref(),
+            auth_time: session.created_at,
         },
         now,
     )

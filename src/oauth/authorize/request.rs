@@ -28,7 +28,14 @@ pub const REQUEST_PARAMS: &[&str] = &[
     "code_challenge_method",
     "resource",
     "prompt",
+    // OpenID Connect Core §3.1.2.1.
+    "nonce",
+    "max_age",
+    "login_hint",
 ];
+
+/// The longest `nonce` and `login_hint` accepted.
+pub const MAX_NONCE_BYTES: usize = 512;
 
 /// The longest `state` accepted (64 kB): the request is kept by the server
 /// while the member signs in, so only the final redirect to the client
@@ -93,9 +100,12 @@ impl Params {
             .finish()
     }
 
-    /// A copy with `login` removed from `prompt` (after a forced sign-in).
+    /// A copy for after a forced sign-in: `login` removed from `prompt`,
+    /// and `max_age` (the sign-in it asks for is the one about to happen),
+    /// so that coming back does not force another.
     pub fn without_prompt_login(&self) -> Params {
         let mut p = self.clone();
+        p.values.remove("max_age");
         if let Some(prompt) = p.values.get("prompt") {
             let rest: Vec<&str> = prompt
                 .split(' ')
@@ -116,6 +126,9 @@ pub struct Prompt {
     pub none: bool,
     pub login: bool,
     pub consent: bool,
+    /// OpenID Connect: the member picks the agency on the consent page
+    /// (the account here is one member; its agencies are what is chosen).
+    pub select_account: bool,
 }
 
 /// A request that passed every check.
@@ -134,12 +147,30 @@ pub struct ValidRequest {
     pub scopes: Vec<String>,
     /// `offline_access` was asked for (a refresh token).
     pub offline: bool,
+    /// Identity scopes asked for (`openid`, `email`, `profile`), in that order.
+    pub identity: Vec<String>,
     /// The RFC 8707 resource: the access token's audience.
     pub resource: String,
     pub prompt: Prompt,
+    /// OpenID Connect: echoed in the id_token.
+    pub nonce: Option<String>,
+    /// OpenID Connect: the longest time since sign-in the client accepts.
+    pub max_age: Option<i64>,
+    /// OpenID Connect: pre-fills the sign-in page's email.
+    pub login_hint: Option<String>,
 }
 
 impl ValidRequest {
+    /// The scopes a grant records beside the granted permissions: identity
+    /// scopes and `offline_access`, as asked for.
+    pub fn extras(&self) -> Vec<String> {
+        let mut all = self.identity.clone();
+        if self.offline {
+            all.push(OFFLINE_ACCESS.to_string());
+        }
+        all
+    }
+
     /// An error about this (valid) request: it goes back to the client.
     pub fn refuse(&self, code: ErrorCode, description: impl Into<String>) -> AuthorizeError {
         AuthorizeError::redirect(
@@ -303,8 +334,9 @@ pub fn validate(
             ));
         }
     };
-    let (scopes, offline) = requested_scopes(params.get("scope"), client, &grants, defaults.scope)
-        .map_err(|d| fail(ErrorCode::InvalidScope, d))?;
+    let (scopes, identity, offline) =
+        requested_scopes(params.get("scope"), client, &grants, defaults.scope)
+            .map_err(|d| fail(ErrorCode::InvalidScope, d))?;
     let resource = match params.get("resource") {
         None => defaults.resource.to_string(),
         Some(r) => resource_ok(r).ok_or_else(|| {
@@ -316,6 +348,18 @@ pub fn validate(
     };
     let prompt =
         parse_prompt(params.get("prompt")).map_err(|d| fail(ErrorCode::InvalidRequest, d))?;
+    let nonce = bounded(params, "nonce").map_err(|d| fail(ErrorCode::InvalidRequest, d))?;
+    let login_hint =
+        bounded(params, "login_hint").map_err(|d| fail(ErrorCode::InvalidRequest, d))?;
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(s) => Some(s.parse::<u32>().map(i64::from).map_err(|_| {
+            fail(
+                ErrorCode::InvalidRequest,
+                "max_age must be a non-negative number of seconds".into(),
+            )
+        })?),
+    };
     Ok(ValidRequest {
         client_id: client.client_id.clone(),
         redirect_uri_given: params.get("redirect_uri").is_some(),
@@ -324,9 +368,23 @@ pub fn validate(
         code_challenge,
         scopes,
         offline,
+        identity,
         resource,
         prompt,
+        nonce,
+        max_age,
+        login_hint,
     })
+}
+
+/// An optional text parameter of at most [`MAX_NONCE_BYTES`].
+fn bounded(params: &Params, name: &str) -> Result<Option<String>, String> {
+    match params.get(name) {
+        Some(v) if v.len() > MAX_NONCE_BYTES => {
+            Err(format!("{name} is longer than {MAX_NONCE_BYTES} bytes"))
+        }
+        v => Ok(v.map(str::to_string)),
+    }
 }
 
 /// The scopes asked for, checked against the client's registration. An
@@ -339,7 +397,7 @@ pub fn requested_scopes<'a>(
     client: &'a Client,
     grants: &[String],
     default_scope: &'a [String],
-) -> Result<(Vec<String>, bool), String> {
+) -> Result<(Vec<String>, Vec<String>, bool), String> {
     let registered: Vec<&str> =
         scopes::split(client.scope.as_deref().unwrap_or_default()).unwrap_or_default();
     let asked: Vec<&str> = match scope {
@@ -377,9 +435,19 @@ pub fn requested_scopes<'a>(
         .map(str::to_string)
         .collect();
     if perms.is_empty() {
-        return Err("ask for at least one permission scope besides offline_access".into());
+        return Err(
+            "ask for at least one permission scope besides offline_access, openid, email and \
+             profile"
+                .into(),
+        );
     }
-    Ok((perms, offline))
+    let identity: Vec<String> = scopes::IDENTITY
+        .iter()
+        .map(|(s, _)| *s)
+        .filter(|s| asked.contains(s))
+        .map(str::to_string)
+        .collect();
+    Ok((perms, identity, offline))
 }
 
 fn parse_prompt(prompt: Option<&str>) -> Result<Prompt, String> {
@@ -393,14 +461,16 @@ fn parse_prompt(prompt: Option<&str>) -> Result<Prompt, String> {
             "none" => p.none = true,
             "login" => p.login = true,
             "consent" => p.consent = true,
+            "select_account" => p.select_account = true,
             other => {
                 return Err(format!(
-                    "prompt value {other:?} is not supported (none, login, consent)"
+                    "prompt value {other:?} is not supported (none, login, consent, \
+                     select_account)"
                 ));
             }
         }
     }
-    if p.none && (p.login || p.consent) {
+    if p.none && (p.login || p.consent || p.select_account) {
         return Err("prompt=none cannot be combined with other values".into());
     }
     Ok(p)
@@ -608,6 +678,51 @@ mod tests {
         assert_eq!(p.get("prompt"), Some("consent"));
         let p = params(&[("prompt", "login")]).without_prompt_login();
         assert_eq!(p.get("prompt"), None);
+        // max_age is answered by the sign-in about to happen.
+        let p = params(&[("max_age", "0")]).without_prompt_login();
+        assert_eq!(p.get("max_age"), None);
+    }
+
+    #[test]
+    fn openid_parameters_are_read_and_checked() {
+        let c = client(r#"["authorization_code"]"#, None);
+        let v = run(
+            &params(&[
+                ("scope", "profile agency:read openid"),
+                ("nonce", "n-1"),
+                ("max_age", "600"),
+                ("login_hint", "ann@example.com"),
+                ("prompt", "select_account consent"),
+            ]),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(v.scopes, ["agency:read"]);
+        assert_eq!(v.identity, ["openid", "profile"], "in the contract's order");
+        assert_eq!(v.extras(), ["openid", "profile"]);
+        assert_eq!(v.nonce.as_deref(), Some("n-1"));
+        assert_eq!(v.max_age, Some(600));
+        assert_eq!(v.login_hint.as_deref(), Some("ann@example.com"));
+        assert!(v.prompt.select_account && v.prompt.consent);
+        let long = "n".repeat(MAX_NONCE_BYTES + 1);
+        for bad in [
+            ("max_age", "-1"),
+            ("max_age", "soon"),
+            ("nonce", long.as_str()),
+            ("prompt", "none select_account"),
+            ("prompt", "create"),
+        ] {
+            assert_eq!(
+                redirect_error(run(&params(&[bad]), &c)),
+                ErrorCode::InvalidRequest,
+                "{bad:?}"
+            );
+        }
+        // Identity scopes alone grant nothing: an agency grant needs a permission.
+        assert_eq!(
+            redirect_error(run(&params(&[("scope", "openid email")]), &c)),
+            ErrorCode::InvalidScope
+        );
     }
 
     #[test]

@@ -214,6 +214,7 @@ mod tests {
             resource: None,
             jwks: None,
             jwks_uri: None,
+            id_token_alg: crate::keys::material::ES256,
         })
     }
 

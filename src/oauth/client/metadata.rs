@@ -203,7 +203,56 @@ pub fn validate_with(
             "require_pushed_authorization_requests",
         )?
         .unwrap_or(false),
+        id_token_signed_response_alg: id_token_alg(obj)?,
+        post_logout_redirect_uris: post_logout_redirect_uris(obj)?,
     })
+}
+
+/// OpenID Connect Registration §2 `id_token_signed_response_alg`: one of
+/// [`model::ID_TOKEN_ALGS`] (`none` and HS* never); stored only when not
+/// the default.
+fn id_token_alg(obj: &Map<String, Value>) -> Result<Option<String>, OAuthError> {
+    use crate::oauth::client::model::ID_TOKEN_ALGS;
+    match opt_string(obj, "id_token_signed_response_alg", 16)? {
+        None => Ok(None),
+        Some(a) if a == ID_TOKEN_ALGS[0] => Ok(None),
+        Some(a) if ID_TOKEN_ALGS.contains(&a.as_str()) => Ok(Some(a)),
+        Some(a) => Err(metadata_err(format!(
+            "id_token_signed_response_alg: {} is not supported (supported: {})",
+            show(&a),
+            ID_TOKEN_ALGS.join(", ")
+        ))),
+    }
+}
+
+/// OpenID Connect RP-Initiated Logout §3.1 `post_logout_redirect_uris`:
+/// where a client may send the member after logout, each a URI a redirect
+/// URI could be ([`redirect_uri::validate`]), matched exactly.
+fn post_logout_redirect_uris(obj: &Map<String, Value>) -> Result<Vec<String>, OAuthError> {
+    const FIELD: &str = "post_logout_redirect_uris";
+    let items = match obj.get(FIELD) {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(metadata_err(format!("{FIELD} must be an array of strings"))),
+    };
+    if items.len() > MAX_REDIRECT_URIS {
+        return Err(metadata_err(format!(
+            "{FIELD} has {} entries; at most {MAX_REDIRECT_URIS} are allowed",
+            items.len()
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::String(uri) = item else {
+            return Err(metadata_err(format!("{FIELD} must be an array of strings")));
+        };
+        redirect_uri::validate(uri)
+            .map_err(|why| metadata_err(format!("{FIELD}: {} {why}", show(uri))))?;
+        if !out.contains(uri) {
+            out.push(uri.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// `jwks` and `jwks_uri` (RFC 7591 §2): never both. Only a

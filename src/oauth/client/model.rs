@@ -77,12 +77,28 @@ pub struct ClientMetadata {
     pub jwks_uri: Option<String>,
     /// RFC 9126 §6: its authorization requests must be pushed.
     pub require_pushed_authorization_requests: bool,
+    /// OpenID Connect Registration §2: `RS256`, or `None` (ES256).
+    pub id_token_signed_response_alg: Option<String>,
+    /// OpenID Connect RP-Initiated Logout §3.1.
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 impl ClientMetadata {
     pub fn has_grant(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }
+}
+
+/// The id_token algorithms a client may register
+/// (`id_token_signed_response_alg`); the first is the default.
+pub const ID_TOKEN_ALGS: [&str; 2] = [crate::keys::material::ES256, crate::keys::material::RS256];
+
+/// The id_token algorithm for a stored `id_token_signed_response_alg`.
+pub fn id_token_alg(registered: Option<&str>) -> &'static str {
+    ID_TOKEN_ALGS
+        .into_iter()
+        .find(|a| Some(*a) == registered)
+        .unwrap_or(ID_TOKEN_ALGS[0])
 }
 
 /// A stored JSON list column as strings (empty if unreadable).
@@ -118,6 +134,9 @@ pub struct ClientRecord {
     pub jwks: Option<String>,
     /// `private_key_jwt`: where the JWK Set is published.
     pub jwks_uri: Option<String>,
+    /// The algorithm of this client's id_tokens (`ES256` unless it
+    /// registered `RS256`).
+    pub id_token_alg: &'static str,
 }
 
 impl ClientRecord {
@@ -138,6 +157,7 @@ impl ClientRecord {
             resource: m.resource.clone(),
             jwks: m.jwks.clone(),
             jwks_uri: m.jwks_uri.clone(),
+            id_token_alg: id_token_alg(m.id_token_signed_response_alg.as_deref()),
         }
     }
 
@@ -180,6 +200,7 @@ pub fn test_record(scope: &str, grants: &[GrantType], secret: bool) -> ClientRec
         resource: None,
         jwks: None,
         jwks_uri: None,
+        id_token_alg: crate::keys::material::ES256,
     }
 }
 
@@ -214,6 +235,8 @@ pub fn test_row() -> Model {
         jwks: None,
         jwks_uri: None,
         require_pushed_authorization_requests: false,
+        id_token_signed_response_alg: None,
+        post_logout_redirect_uris: "[]".into(),
     }
 }
 

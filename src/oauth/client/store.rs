@@ -54,6 +54,8 @@ fn model(
         jwks: meta.jwks.clone(),
         jwks_uri: meta.jwks_uri.clone(),
         require_pushed_authorization_requests: meta.require_pushed_authorization_requests,
+        id_token_signed_response_alg: meta.id_token_signed_response_alg.clone(),
+        post_logout_redirect_uris: to_json(&meta.post_logout_redirect_uris),
     }
 }
 
@@ -252,6 +254,8 @@ pub async fn upsert_document_client(
                 Column::ApplicationType,
                 Column::Jwks,
                 Column::JwksUri,
+                Column::IdTokenSignedResponseAlg,
+                Column::PostLogoutRedirectUris,
                 Column::UpdatedAt,
             ])
             .to_owned(),
@@ -325,6 +329,8 @@ pub async fn insert_resource_server(
         jwks: None,
         jwks_uri: None,
         require_pushed_authorization_requests: false,
+        id_token_signed_response_alg: None,
+        post_logout_redirect_uris: to_json(Vec::<String>::new()),
     };
     Entity::insert(row.clone().into_active_model().reset_all())
         .exec_without_returning(db)

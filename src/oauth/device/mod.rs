@@ -127,7 +127,7 @@ impl DeviceApi {
             .await
             .map_err(|e| OAuthError::db(e, "find client"))?
             .ok_or_else(|| OAuthError::invalid_client("unknown client", false))?;
-        let (scopes, offline) = requested_scopes(
+        let (scopes, identity, offline) = requested_scopes(
             params.get("scope"),
             &row,
             &model::list(&row.grant_types),
@@ -158,7 +158,8 @@ impl DeviceApi {
             });
         }
         let ttl = state.settings.clients.device_code_ttl_secs;
-        let scope = scopes.join(" ");
+        // Identity scopes ride with the permissions; the page tells them apart.
+        let scope = [scopes, identity].concat().join(" ");
         let codes = store::create(
             &state.db,
             &store::NewDevice {

@@ -22,8 +22,9 @@ pub struct Claims {
     pub iss: String,
     /// The member's user id, or the client id for client_credentials.
     pub sub: String,
-    /// The resource the token is for (RFC 8707).
-    pub aud: String,
+    /// The resource the token is for (RFC 8707); with `openid` granted,
+    /// also this issuer (the UserInfo endpoint's audience).
+    pub aud: Audience,
     pub client_id: String,
     /// Space-separated.
     pub scope: String,
@@ -34,6 +35,46 @@ pub struct Claims {
     pub agency_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+}
+
+/// RFC 7519 §4.1.3 `aud`: one string, or several (the resource first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// `resource`, plus `also` when given (and different).
+    pub fn of(resource: &str, also: Option<&str>) -> Audience {
+        match also {
+            Some(a) if a != resource => Audience::Many(vec![resource.to_string(), a.to_string()]),
+            _ => Audience::One(resource.to_string()),
+        }
+    }
+
+    /// Whether `a` is one of the audiences.
+    pub fn contains(&self, a: &str) -> bool {
+        match self {
+            Audience::One(s) => s == a,
+            Audience::Many(v) => v.iter().any(|s| s == a),
+        }
+    }
+
+    /// The resource the token was issued for (the first audience).
+    pub fn resource(&self) -> &str {
+        match self {
+            Audience::One(s) => s,
+            Audience::Many(v) => v.first().map_or("", String::as_str),
+        }
+    }
+}
+
+impl From<&str> for Audience {
+    fn from(a: &str) -> Audience {
+        Audience::One(a.to_string())
+    }
 }
 
 /// The member a token acts for.
@@ -53,12 +94,20 @@ pub struct Grant<'a> {
     pub member: Option<Member<'a>>,
 }
 
+impl Grant<'_> {
+    /// Whether `openid` is among the scopes: the token then also admits
+    /// the UserInfo endpoint, whose audience is the issuer.
+    pub fn openid(&self) -> bool {
+        self.scopes.contains(&crate::scopes::OPENID)
+    }
+}
+
 /// The claims of a token issued at `now` for `ttl_secs`.
 pub fn claims(grant: &Grant<'_>, issuer: &str, now: i64, ttl_secs: u64, jti: String) -> Claims {
     Claims {
         iss: issuer.to_string(),
         sub: grant.subject.to_string(),
-        aud: grant.audience.to_string(),
+        aud: Audience::of(grant.audience, grant.openid().then_some(issuer)),
         client_id: grant.client_id.to_string(),
         scope: grant.scopes.join(" "),
         iat: now,
@@ -122,6 +171,7 @@ pub async fn issue(
         expires_in: ttl,
         scope: claims.scope,
         refresh_token,
+        id_token: None,
     })
 }
 

@@ -30,6 +30,15 @@ pub fn decide<'a>(
                      token is issued); remove it",
                 ));
             }
+            // No member is behind the token: nothing to identify (OpenID
+            // Connect identity scopes need the code flow).
+            if let Some(identity) = scopes.iter().find(|s| crate::scopes::is_identity(s)) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "{} cannot be requested with client_credentials (it is about a member; \
+                     use the authorization code flow); remove it",
+                    quote(identity)
+                )));
+            }
             if let Some(outside) = scopes.iter().find(|s| !registered().any(|r| r == **s)) {
                 return Err(OAuthError::invalid_scope(format!(
                     "scope {} is not within the client's registered scope ({})",
@@ -39,7 +48,9 @@ pub fn decide<'a>(
             }
             scopes
         }
-        None => registered().filter(|s| *s != OFFLINE_ACCESS).collect(),
+        None => registered()
+            .filter(|s| *s != OFFLINE_ACCESS && !crate::scopes::is_identity(s))
+            .collect(),
     };
     if scopes.is_empty() {
         return Err(OAuthError::invalid_scope(
@@ -94,6 +105,15 @@ mod tests {
     }
 
     const CC: &[GrantType] = &[GrantType::ClientCredentials];
+
+    #[test]
+    fn identity_scopes_are_never_granted_to_a_machine() {
+        let c = client("agency:read openid email", CC, true);
+        assert_eq!(decide(&c, None).unwrap(), vec!["agency:read"]);
+        let e = decide(&c, Some("agency:read openid")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidScope);
+        assert!(e.description.contains("openid"), "{}", e.description);
+    }
 
     #[test]
     fn scope_defaults_to_registered_without_offline_access() {

@@ -13,7 +13,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use super::TokenResponse;
 use super::access_token::Stamp;
 use super::families;
-use super::member::{self, Family, MemberGrant};
+use super::member::{self, Family, IdTokenParams, MemberGrant};
 use super::request::CodeRequest;
 use crate::AppState;
 use crate::accounts;
@@ -83,6 +83,16 @@ pub fn effective(scope: &str, role: Role) -> Vec<&str> {
         .collect()
 }
 
+/// Pure: the identity scopes (`openid`, `email`, `profile`) of a grant:
+/// no permissions, so the role does not narrow them.
+pub fn identity(scope: &str) -> Vec<&str> {
+    crate::scopes::split(scope)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| crate::scopes::is_identity(s))
+        .collect()
+}
+
 /// Serve an authorization_code request of an authenticated client admitted
 /// to the grant.
 pub async fn exchange(
@@ -108,12 +118,13 @@ pub async fn exchange(
         .ok_or_else(|| {
             OAuthError::invalid_grant("the member is no longer in the agency of this grant")
         })?;
-    let scopes = effective(&code.scope, role);
+    let mut scopes = effective(&code.scope, role);
     if scopes.is_empty() {
         return Err(OAuthError::invalid_grant(
             "the member's role no longer allows any granted scope",
         ));
     }
+    scopes.extend(identity(&code.scope));
 
     let stamp = Stamp::new(now, state.settings.tokens.access_token_ttl_secs);
     // Consume the code and start the family in one transaction; the UPDATE
@@ -143,6 +154,11 @@ pub async fn exchange(
         role,
         granted: &code.scope,
         scopes: &scopes,
+        id_token: IdTokenParams {
+            alg: client.id_token_alg,
+            nonce: code.nonce.as_deref(),
+            auth_time: code.auth_time,
+        },
     };
     let family = client
         .gets_refresh_tokens()

@@ -15,8 +15,8 @@ use sea_orm::TransactionTrait;
 
 use super::TokenResponse;
 use super::access_token::Stamp;
-use super::code::effective;
-use super::member::{self, Family, MemberGrant};
+use super::code::{effective, identity};
+use super::member::{self, Family, IdTokenParams, MemberGrant};
 use super::request::DeviceCodeRequest;
 use crate::AppState;
 use crate::accounts;
@@ -109,12 +109,13 @@ pub async fn exchange(
         .ok_or_else(|| {
             OAuthError::invalid_grant("the member is no longer in the agency of this grant")
         })?;
-    let scopes = effective(granted, role);
+    let mut scopes = effective(granted, role);
     if scopes.is_empty() {
         return Err(OAuthError::invalid_grant(
             "the member's role no longer allows any granted scope",
         ));
     }
+    scopes.extend(identity(granted));
 
     let stamp = Stamp::new(now, state.settings.tokens.access_token_ttl_secs);
     // Consume and start the family in one transaction; the DELETE comes
@@ -134,6 +135,13 @@ pub async fn exchange(
         role,
         granted,
         scopes: &scopes,
+        // No nonce travels with a device authorization; the sign-in time
+        // is not kept with it either (auth_time is optional without max_age).
+        id_token: IdTokenParams {
+            alg: client.id_token_alg,
+            nonce: None,
+            auth_time: None,
+        },
     };
     // The family records what started it: here the device code's hash
     // (never an authorization code's, so a code replay cannot reach it).

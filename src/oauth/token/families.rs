@@ -57,6 +57,7 @@ pub async fn insert_family(
         created_at: Set(f.created_at),
         expires_at: Set(f.expires_at),
         revoked_at: Set(None),
+        auth_time: Set(f.auth_time),
     })
     .exec_without_returning(db)
     .await
@@ -253,6 +254,7 @@ mod tests {
                 created_at: 0,
                 expires_at: abs,
                 revoked_at: revoked,
+                auth_time: None,
             },
         )
     }

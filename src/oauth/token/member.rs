@@ -14,6 +14,7 @@ use super::families::{self, NewToken};
 use crate::AppState;
 use crate::crypto::random_token;
 use crate::oauth::error::OAuthError;
+use crate::oauth::oidc::id_token;
 use crate::scopes::Role;
 
 /// Who a member grant acts for and what it allows: from the code or the
@@ -28,8 +29,20 @@ pub struct MemberGrant<'a> {
     pub role: Role,
     /// The scope the member granted, stored with every refresh token.
     pub granted: &'a str,
-    /// This access token's scopes: the granted ones the role allows now.
+    /// This access token's scopes: the granted ones the role allows now,
+    /// then the identity scopes of the grant (`openid`, `email`, `profile`).
     pub scopes: &'a [&'a str],
+    /// OpenID Connect: with `openid` among `scopes`, the id_token's
+    /// algorithm, `nonce` and `auth_time`.
+    pub id_token: IdTokenParams<'a>,
+}
+
+/// What an id_token needs beyond the grant.
+#[derive(Debug, Clone, Copy)]
+pub struct IdTokenParams<'a> {
+    pub alg: &'a str,
+    pub nonce: Option<&'a str>,
+    pub auth_time: Option<i64>,
 }
 
 /// The refresh-token family the new refresh token belongs to.
@@ -77,6 +90,7 @@ pub async fn finish(
                             created_at: now,
                             expires_at,
                             revoked_at: None,
+                            auth_time: grant.id_token.auth_time,
                         },
                     )
                     .await
@@ -117,7 +131,26 @@ pub async fn finish(
             role: grant.role,
         }),
     };
-    access_token::issue(state, &access, stamp, refresh).await
+    let now = stamp.iat;
+    let mut response = access_token::issue(state, &access, stamp, refresh).await?;
+    if access.openid() {
+        let identity: Vec<&str> = grant
+            .scopes
+            .iter()
+            .copied()
+            .filter(|s| crate::scopes::is_identity(s))
+            .collect();
+        let subject = id_token::Subject {
+            user_id: grant.user_id,
+            client_id: grant.client_id,
+            alg: grant.id_token.alg,
+            scopes: &identity,
+            nonce: grant.id_token.nonce,
+            auth_time: grant.id_token.auth_time,
+        };
+        response.id_token = Some(id_token::issue(state, &subject, now).await?);
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

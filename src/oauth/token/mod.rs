@@ -58,6 +58,10 @@ pub struct TokenResponse {
     /// with the refresh_token grant; never by client_credentials.
     #[oai(skip_serializing_if_is_none)]
     pub refresh_token: Option<String>,
+    /// OpenID Connect: when the grant holds `openid` (ES256, or RS256 for
+    /// clients that registered it).
+    #[oai(skip_serializing_if_is_none)]
+    pub id_token: Option<String>,
 }
 
 pub struct TokenApi {

@@ -14,7 +14,7 @@ use sea_orm::TransactionTrait;
 
 use super::access_token::Stamp;
 use super::families;
-use super::member::{self, Family, MemberGrant};
+use super::member::{self, Family, IdTokenParams, MemberGrant};
 use super::request::RefreshRequest;
 use super::{TokenResponse, split_scope};
 use crate::AppState;
@@ -55,8 +55,9 @@ pub fn decide<'a>(
         }
         None => granted,
     };
-    let allowed: Vec<&str> = asked
-        .into_iter()
+    let mut allowed: Vec<&str> = asked
+        .iter()
+        .copied()
         .filter(|s| *s != OFFLINE_ACCESS && role.allows(s))
         .collect();
     if allowed.is_empty() {
@@ -64,6 +65,14 @@ pub fn decide<'a>(
             "the member's role no longer allows any of the requested scopes",
         ));
     }
+    // Identity scopes are no permissions: kept as asked (an id_token is
+    // issued again only when `openid` is among them).
+    allowed.extend(
+        asked
+            .iter()
+            .copied()
+            .filter(|s| crate::scopes::is_identity(s)),
+    );
     Ok(allowed)
 }
 
@@ -156,6 +165,12 @@ pub async fn exchange(
         role,
         granted: &token.scope,
         scopes: &scopes,
+        // OpenID Connect Core §12.2: the same auth_time, no nonce.
+        id_token: IdTokenParams {
+            alg: client.id_token_alg,
+            nonce: None,
+            auth_time: family.auth_time,
+        },
     };
     member::finish(state, txn, stamp, &grant, Some(Family::Rotate(&family))).await
 }

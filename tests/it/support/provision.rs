@@ -1,7 +1,8 @@
 //! What some tests need beyond Rust, provisioned by the test command itself
 //! so that `cargo test --workspace` passes on a fresh Debian machine:
 //! Chromium and chromedriver (the browser test), the official MCP Python
-//! SDK in `target/venv-mcp` (the MCP SDK tests), oauthlib in
+//! SDK in `target/venv-mcp` (the MCP SDK tests), Python authlib in
+//! `target/venv-oidc` (the OpenID Connect relying-party test), oauthlib in
 //! `target/venv-oauthlib` (the device CLI test), and the local Postgres
 //! started when it is installed but stopped.
 //!
@@ -19,12 +20,18 @@ use std::time::{Duration, Instant};
 /// The MCP SDK release the tests drive (tests/mcp_sdk/oauth_client.py).
 pub const MCP_SDK: &str = "mcp==2.3.0";
 
+static CHROMIUM: Mutex<()> = Mutex::new(());
+static MCP_VENV: Mutex<()> = Mutex::new(());
+static OIDC_VENV: Mutex<()> = Mutex::new(());
+static OAUTHLIB_VENV: Mutex<()> = Mutex::new(());
+
 /// The oauthlib release the device CLI test drives
 /// (tests/device_cli/device_login.py): `DeviceClient` since 3.2.
 pub const OAUTHLIB: &str = "oauthlib==3.2.2";
 
-static CHROMIUM: Mutex<()> = Mutex::new(());
-static VENVS: Mutex<()> = Mutex::new(());
+/// The OpenID Connect relying party the tests drive
+/// (tests/oidc_client/authlib_flow.py) and its HTTP client, pinned.
+pub const AUTHLIB: &[&str] = &["authlib==1.9.6", "requests==2.34.2"];
 static POSTGRES: Mutex<()> = Mutex::new(());
 
 /// Run `make` holding the in-process `mutex` and the file lock
@@ -120,37 +127,44 @@ pub fn chromium() -> (String, String) {
     })
 }
 
-/// The Python of `target/venv-mcp` with [`MCP_SDK`] installed.
+/// The Python of `target/venv-mcp` with [`MCP_SDK`] installed, created
+/// once. A marker written last tells a finished venv from one cut short.
 pub fn mcp_python() -> PathBuf {
-    venv_python("venv-mcp", MCP_SDK, "the MCP SDK tests")
+    python_venv(&MCP_VENV, "venv-mcp", &[MCP_SDK])
+}
+
+/// The Python of `target/venv-oidc` with [`AUTHLIB`] installed, created once.
+pub fn oidc_python() -> PathBuf {
+    python_venv(&OIDC_VENV, "venv-oidc", AUTHLIB)
 }
 
 /// The Python of `target/venv-oauthlib` with [`OAUTHLIB`] installed.
 pub fn oauthlib_python() -> PathBuf {
-    venv_python("venv-oauthlib", OAUTHLIB, "the device CLI test")
+    python_venv(&OAUTHLIB_VENV, "venv-oauthlib", &[OAUTHLIB])
 }
 
-/// The Python of `target/NAME` with the pinned `requirement` installed,
-/// created once for `who`. A marker written last tells a finished venv from
-/// one cut short.
-fn venv_python(name: &str, requirement: &str, who: &str) -> PathBuf {
+/// The Python of `target/NAME` with the pinned `packages`, created once.
+fn python_venv(mutex: &Mutex<()>, name: &str, packages: &[&str]) -> PathBuf {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join(name);
     let python = venv.join("bin/python");
     let marker = venv.join(".skedcast-ready");
-    let ready = || std::fs::read_to_string(&marker).is_ok_and(|s| s.trim() == requirement);
+    let pins = packages.join(" ");
+    let ready = || std::fs::read_to_string(&marker).is_ok_and(|s| s.trim() == pins);
     if ready() {
         return python;
     }
-    locked(&VENVS, name, || {
+    locked(mutex, name, || {
         if ready() {
             return;
         }
+        let quoted: Vec<String> = packages.iter().map(|p| format!("'{p}'")).collect();
+        let quoted = quoted.join(" ");
         let how = format!(
-            "{who} needs python3 with venv and pip (Debian: `apt-get install \
+            "these tests need python3 with venv and pip (Debian: `apt-get install \
              python3-venv`) and access to PyPI: `python3 -m venv target/{name} && \
-             target/{name}/bin/pip install '{requirement}'`"
+             target/{name}/bin/pip install {quoted}`"
         );
         // A venv without the marker is unfinished or an older version.
         if venv.exists() {
@@ -159,10 +173,10 @@ fn venv_python(name: &str, requirement: &str, who: &str) -> PathBuf {
         }
         let dir = venv.display();
         sh(&format!(
-            "python3 -m venv '{dir}' && '{dir}/bin/python' -m pip install -q '{requirement}'"
+            "python3 -m venv '{dir}' && '{dir}/bin/python' -m pip install -q {quoted}"
         ))
         .unwrap_or_else(|e| panic!("{how}; creating it failed: {e}"));
-        std::fs::write(&marker, requirement).expect("write the venv marker");
+        std::fs::write(&marker, &pins).expect("write the venv marker");
     });
     python
 }
