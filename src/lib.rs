@@ -63,9 +63,18 @@ pub struct App {
 impl App {
     /// Connect, migrate, make sure a signing key exists, and assemble state.
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        App::build_observed(settings, None).await
+    }
+
+    /// [`App::build`], with `on_query` called for every SQL statement the
+    /// app runs after migrations (the query-plan test collects them).
+    pub async fn build_observed(
+        settings: Settings,
+        on_query: Option<Box<dyn Fn(&sea_orm::Statement) + Send + Sync>>,
+    ) -> anyhow::Result<App> {
         install_crypto_provider();
         http::metrics::install();
-        let db = db::connect(&settings.database)
+        let mut db = db::connect(&settings.database)
             .await
             .map_err(|e| anyhow::anyhow!("database {}: {e}", redact_url(&settings.database.url)))?;
         db::migrate(&db)
@@ -76,6 +85,10 @@ impl App {
         oauth::authorize::consent::adopt_unbound(&db, &settings.default_resource)
             .await
             .map_err(|e| anyhow::anyhow!("binding consents to the default resource: {e}"))?;
+        // Before any clone of the pool: clones made earlier would not call it.
+        if let Some(on_query) = on_query {
+            db.set_metric_callback(move |info| on_query(info.statement));
+        }
         let keys = KeyStore::open(db.clone(), &settings).await?;
         let metadata = oauth::metadata::to_bytes(&oauth::metadata::build(&settings)).into();
         // The dummy hash of unknown-account sign-ins, made now rather than

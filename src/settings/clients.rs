@@ -13,6 +13,9 @@ pub struct ClientSettings {
     pub request_uri_ttl_secs: u64,
     /// Every client must push its authorization requests (RFC 9126 §5).
     pub require_pushed_authorization_requests: bool,
+    /// New pending authorization requests one address may store per
+    /// minute (at least 1).
+    pub pending_requests_per_minute_per_ip: u32,
 }
 
 impl ClientSettings {
@@ -23,6 +26,12 @@ impl ClientSettings {
             return Err(super::key_error(
                 "clients.request_uri_ttl_secs",
                 "must be between 1 and 600",
+            ));
+        }
+        if self.pending_requests_per_minute_per_ip == 0 {
+            return Err(super::key_error(
+                "clients.pending_requests_per_minute_per_ip",
+                "must be at least 1",
             ));
         }
         Ok(self)
@@ -40,6 +49,7 @@ mod tests {
             cache_ttl_secs: 0,
             request_uri_ttl_secs: 60,
             require_pushed_authorization_requests: false,
+            pending_requests_per_minute_per_ip: 60,
         }
         .validate()
         .unwrap();
