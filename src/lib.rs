@@ -13,11 +13,11 @@ pub mod db;
 pub mod http;
 pub mod keys;
 pub mod maintenance;
-pub mod seed;
 pub mod oauth;
 pub mod rate_limit;
 pub mod resource_api;
 pub mod scopes;
+pub mod seed;
 pub mod session;
 pub mod settings;
 pub mod telemetry;
@@ -57,6 +57,9 @@ pub struct AppState {
     pub jwks: oauth::client::jwks::JwksCache,
 }
 
+/// Called with every SQL statement the app runs (see [`App::build_observed`]).
+pub type OnQuery = Box<dyn Fn(&sea_orm::Statement) + Send + Sync>;
+
 pub struct App {
     pub state: Arc<AppState>,
 }
@@ -71,7 +74,7 @@ impl App {
     /// app runs after migrations (the query-plan test collects them).
     pub async fn build_observed(
         settings: Settings,
-        on_query: Option<Box<dyn Fn(&sea_orm::Statement) + Send + Sync>>,
+        on_query: Option<OnQuery>,
     ) -> anyhow::Result<App> {
         install_crypto_provider();
         http::metrics::install();

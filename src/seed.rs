@@ -64,9 +64,9 @@ pub fn api_key(i: u64) -> String {
 
 /// The refresh token of the live head of seeded family `f`.
 pub fn refresh_token(f: u64) -> String {
-    b64url(&sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
-        format!("seed-refresh-{f}"),
-    )))
+    b64url(&sha2::Digest::finalize(
+        <sha2::Sha256 as sha2::Digest>::new_with_prefix(format!("seed-refresh-{f}")),
+    ))
 }
 
 /// Insert `n` rows made by `row`, in batches.

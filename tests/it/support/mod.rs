@@ -350,13 +350,11 @@ async fn spawn_observed_at_path(
     spawn_app_full(db, path, env, None).await
 }
 
-type OnQuery = Box<dyn Fn(&sea_orm::Statement) + Send + Sync>;
-
 async fn spawn_app_full(
     db: Arc<TestDb>,
     path: &str,
     env: &[(&str, &str)],
-    on_query: Option<OnQuery>,
+    on_query: Option<skedcast_auth::OnQuery>,
 ) -> (TestApp, Arc<InFlight>) {
     let in_flight = Arc::new(InFlight::default());
     let acceptor = TcpListener::bind("127.0.0.1:0")
