@@ -47,16 +47,20 @@ pub async fn run<T: Send + 'static>(
     blocks: usize,
     f: impl FnOnce(&mut [Block]) -> T + Send + 'static,
 ) -> anyhow::Result<T> {
-    // Declared before the permit, so dropped after it (also when cancelled).
-    let _caller = Caller::enter();
-    let _permit = POOL.permits.clone().acquire_owned().await?;
-    let mut buf = take(blocks);
-    let (out, buf) = tokio::task::spawn_blocking(move || {
+    let caller = Caller::enter();
+    let permit = POOL.permits.clone().acquire_owned().await?;
+    // The permit, the buffer and the caller's count are given back by the
+    // blocking task itself: a request cancelled mid-hash cannot free its
+    // permit while its hash still runs (more hashes or buffers than permits).
+    let out = tokio::task::spawn_blocking(move || {
+        let mut buf = take(blocks);
         let out = f(&mut buf[..blocks]);
-        (out, buf)
+        state().free.push(buf);
+        drop(permit);
+        drop(caller);
+        out
     })
     .await?;
-    state().free.push(buf);
     Ok(out)
 }
 
