@@ -235,3 +235,33 @@ fn pg_scans(node: &Value, out: &mut Vec<String>) {
         pg_scans(child, out);
     }
 }
+
+/// Housekeeping deletes in batches (`db::PRUNE_BATCH` rows a statement) and
+/// goes on until nothing expired is left: 2.5 batches of expired revoked
+/// access tokens are all pruned, the live ones stay.
+#[tokio::test]
+async fn housekeeping_prunes_more_than_one_batch() {
+    use entity::revoked_access_token::{Entity, Model};
+    use sea_orm::{EntityTrait, IntoActiveModel, PaginatorTrait};
+    let app = spawn_app().await;
+    let now = skedcast_auth::clock::now();
+    let batch = skedcast_auth::db::PRUNE_BATCH;
+    let expired = batch * 5 / 2;
+    let rows: Vec<_> = (0..expired + 10)
+        .map(|i| {
+            Model {
+                jti: format!("jti-{i}"),
+                expires_at: if i < expired { now - 10 } else { now + 600 },
+            }
+            .into_active_model()
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.state.db)
+            .await
+            .unwrap();
+    }
+    skedcast_auth::maintenance::run_once(&app.state, now).await;
+    assert_eq!(Entity::find().count(&app.state.db).await.unwrap(), 10);
+}
