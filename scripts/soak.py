@@ -6,7 +6,10 @@ full authorization flows (sign-in form, consent, code exchange with PKCE),
 refresh-token rotations, JWKS fetches and GET /v1/agency with the access
 tokens. The RSS of both processes (VmRSS in /proc/PID/status) is sampled
 every few seconds; at the end a table and the growth between the first and
-the last minute are printed. Exit status 1 when requests failed.
+the last minute are printed. Then a burst of sign-ins (--burst flows at
+--burst-concurrency, RSS sampled every 0.1 s) and an idle pause
+(--settle seconds): the peak RSS during the burst and the settled RSS after
+the pause are printed for both services. Exit status 1 when requests failed.
 """
 import argparse
 import base64
@@ -207,6 +210,46 @@ class Worker(threading.Thread):
             self.stats.add(names[i], good, detail)
 
 
+def burst(args, client_id, stats):
+    """--burst full flows (each a password check) at --burst-concurrency, then
+    --settle idle seconds; prints peak and settled RSS of both services."""
+    todo = list(range(args.burst))
+    lock = threading.Lock()
+
+    def one():
+        w = Worker(args, client_id, stats, threading.Event())
+        while True:
+            with lock:
+                if not todo:
+                    return
+                todo.pop()
+            try:
+                good, detail = w.flow()
+            except Exception as e:  # noqa: BLE001 - counted
+                good, detail = False, repr(e)
+            stats.add("burst", good, detail)
+
+    before = (rss_kib(args.auth_pid), rss_kib(args.api_pid))
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(args.burst_concurrency)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    peak = list(before)
+    while any(t.is_alive() for t in threads):
+        peak = [max(peak[0], rss_kib(args.auth_pid)), max(peak[1], rss_kib(args.api_pid))]
+        time.sleep(0.1)
+    took = time.monotonic() - start
+    peak = [max(peak[0], rss_kib(args.auth_pid)), max(peak[1], rss_kib(args.api_pid))]
+    time.sleep(args.settle)
+    after = (rss_kib(args.auth_pid), rss_kib(args.api_pid))
+    print()
+    print(f"burst: {args.burst} sign-in flows at {args.burst_concurrency} concurrent in {took:.1f} s "
+          f"({stats.ok.get('burst', 0)} ok), then {args.settle:.0f} s idle")
+    for name, i in (("skedcast-auth", 0), ("skedcast-api", 1)):
+        print(f"{name}: RSS before {before[i] / 1024:.1f} MiB, peak {peak[i] / 1024:.1f} MiB, "
+              f"settled {after[i] / 1024:.1f} MiB")
+
+
 def register_client(base):
     c = Conn(base)
     st, _, body = c.request("POST", "/oauth/register", json.dumps({
@@ -235,6 +278,9 @@ def main():
     p.add_argument("--w-refresh", type=float, default=4)
     p.add_argument("--w-jwks", type=float, default=3)
     p.add_argument("--w-agency", type=float, default=12)
+    p.add_argument("--burst", type=int, default=200)
+    p.add_argument("--burst-concurrency", type=int, default=16)
+    p.add_argument("--settle", type=float, default=60)
     args = p.parse_args()
 
     client_id = register_client(args.auth)
@@ -282,6 +328,8 @@ def main():
             m2 = sum(s[col] for s in second) / len(second) / 1024
             print(f"{'':{len(name)}}  after warm-up: mean of minute 2 {m2:.1f} MiB, last minute {la:.1f} MiB, "
                   f"growth {la - m2:+.1f} MiB ({(la - m2) / m2 * 100:+.1f} %)")
+    if args.burst:
+        burst(args, client_id, stats)
     if stats.err:
         print("failures (first 20):")
         for e in stats.last_errors:

@@ -4,10 +4,14 @@
 # authorization flows through the sign-in and consent forms with the code
 # exchange, refresh rotations, JWKS fetches and GET /v1/agency. The RSS of
 # both processes is sampled every INTERVAL seconds (VmRSS), and the growth
-# between the first and the last minute is printed (scripts/soak.py).
+# between the first and the last minute is printed (scripts/soak.py). Then a
+# burst of SOAK_BURST sign-in flows at SOAK_BURST_CONCURRENCY (default 200 at
+# 16) and SOAK_SETTLE idle seconds (default 60): the peak RSS during the
+# burst and the settled RSS after are printed for both services.
 #
 #   scripts/soak.sh [SECONDS] [WORKERS]          # defaults 300, 4
 #   SOAK_INTERVAL=5 SOAK_PROFILE=release scripts/soak.sh 180
+#   SOAK_BURST=0 scripts/soak.sh                 # no burst
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +19,9 @@ SECONDS_TOTAL="${1:-300}"
 WORKERS="${2:-4}"
 INTERVAL="${SOAK_INTERVAL:-5}"
 PROFILE="${SOAK_PROFILE:-release}"
+BURST="${SOAK_BURST:-200}"
+BURST_CONCURRENCY="${SOAK_BURST_CONCURRENCY:-16}"
+SETTLE="${SOAK_SETTLE:-60}"
 
 if [ "$PROFILE" = release ]; then
     cargo build -q --release --bins
@@ -50,6 +57,10 @@ export SKEDCAST__SERVER__BIND="127.0.0.1:$AUTH_PORT"
 export SKEDCAST__RESOURCE__DEFAULT="$API"
 export SKEDCAST__LOG__LEVEL=warn
 export SKEDCAST__REGISTRATION__RATE_LIMIT_PER_MINUTE=1000
+# One address drives every flow: raise the per-address limits.
+export SKEDCAST__CLIENTS__PENDING_REQUESTS_PER_MINUTE_PER_IP=1000000
+export SKEDCAST__LOGIN__MAX_FAILURES=1000000
+export SKEDCAST__LOGIN__MAX_ACCOUNT_FAILURES=1000000
 EMAIL=soak@example.com
 PASSWORD="soak passphrase $(date +%s)"
 
@@ -82,7 +93,8 @@ echo "soak: $SECONDS_TOTAL s, $WORKERS workers, RSS every $INTERVAL s ($PROFILE 
 status=0
 python3 scripts/soak.py --auth "$AUTH" --api "$API" --auth-pid "$AUTH_PID" --api-pid "$API_PID" \
     --email "$EMAIL" --password "$PASSWORD" --seconds "$SECONDS_TOTAL" --workers "$WORKERS" \
-    --interval "$INTERVAL" || status=$?
+    --interval "$INTERVAL" --burst "$BURST" --burst-concurrency "$BURST_CONCURRENCY" \
+    --settle "$SETTLE" || status=$?
 if grep -qi panicked "$TMP/auth.log" "$TMP/api.log"; then
     echo "a server panicked:" >&2
     grep -i -A3 panicked "$TMP/auth.log" "$TMP/api.log" >&2

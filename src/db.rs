@@ -173,6 +173,42 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
 
+/// Rows housekeeping deletes per statement: each batch holds the write lock
+/// (SQLite) or its row locks (Postgres) only briefly, so requests are served
+/// between batches however much has expired.
+pub const PRUNE_BATCH: u64 = 1000;
+
+/// Delete the rows of `E` matching `cond`, at most [`PRUNE_BATCH`] per
+/// statement (`key` IN (the first ones matching)), yielding between batches.
+/// `key` is the primary key; `cond` should be served by an index
+/// (tests/it/query_plans.rs checks). Returns the rows deleted.
+pub async fn delete_in_batches<E: sea_orm::EntityTrait>(
+    db: &impl ConnectionTrait,
+    key: E::Column,
+    cond: sea_orm::Condition,
+) -> Result<u64, DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, QueryTrait};
+    let mut total = 0;
+    loop {
+        let batch = E::find()
+            .select_only()
+            .column(key)
+            .filter(cond.clone())
+            .limit(PRUNE_BATCH)
+            .into_query();
+        let deleted = E::delete_many()
+            .filter(key.in_subquery(batch))
+            .exec(db)
+            .await?
+            .rows_affected;
+        total += deleted;
+        if deleted < PRUNE_BATCH {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{postgres_unavailable, sqlite_file, sqlite_path, sqlite_unavailable};

@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod rate_limit;
 pub mod resource_api;
 pub mod scopes;
+pub mod seed;
 pub mod session;
 pub mod settings;
 pub mod telemetry;
@@ -56,6 +57,9 @@ pub struct AppState {
     pub jwks: oauth::client::jwks::JwksCache,
 }
 
+/// Called with every SQL statement the app runs (see [`App::build_observed`]).
+pub type OnQuery = Box<dyn Fn(&sea_orm::Statement) + Send + Sync>;
+
 pub struct App {
     pub state: Arc<AppState>,
 }
@@ -63,9 +67,18 @@ pub struct App {
 impl App {
     /// Connect, migrate, make sure a signing key exists, and assemble state.
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        App::build_observed(settings, None).await
+    }
+
+    /// [`App::build`], with `on_query` called for every SQL statement the
+    /// app runs after migrations (the query-plan test collects them).
+    pub async fn build_observed(
+        settings: Settings,
+        on_query: Option<OnQuery>,
+    ) -> anyhow::Result<App> {
         install_crypto_provider();
         http::metrics::install();
-        let db = db::connect(&settings.database)
+        let mut db = db::connect(&settings.database)
             .await
             .map_err(|e| anyhow::anyhow!("database {}: {e}", redact_url(&settings.database.url)))?;
         db::migrate(&db)
@@ -76,6 +89,10 @@ impl App {
         oauth::authorize::consent::adopt_unbound(&db, &settings.default_resource)
             .await
             .map_err(|e| anyhow::anyhow!("binding consents to the default resource: {e}"))?;
+        // Before any clone of the pool: clones made earlier would not call it.
+        if let Some(on_query) = on_query {
+            db.set_metric_callback(move |info| on_query(info.statement));
+        }
         let keys = KeyStore::open(db.clone(), &settings).await?;
         let metadata = oauth::metadata::to_bytes(&oauth::metadata::build(&settings)).into();
         // The dummy hash of unknown-account sign-ins, made now rather than

@@ -67,6 +67,19 @@ enum Command {
         #[command(subcommand)]
         action: ClientAction,
     },
+    /// Fill an empty database with production-sized tables for load tests
+    /// (scripts/seed-scale.sh): 10k agencies, 100k users, 100k clients,
+    /// 300k refresh families, 1M refresh tokens, 1M consumed codes, 100k API
+    /// keys, times --scale. Never on a real deployment.
+    #[command(hide = true)]
+    SeedScale {
+        /// Multiplies every count (0.01 for a quick run).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Every seeded user's password.
+        #[arg(long, default_value = "seed passphrase 0123")]
+        password: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -457,6 +470,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                      with private_key_jwt"
                 ),
             }
+            Ok(())
+        }
+        Command::SeedScale { scale, password } => {
+            if !(scale > 0.0 && scale <= 100.0) {
+                anyhow::bail!("--scale must be above 0 and at most 100");
+            }
+            let db = open_db(&settings).await?;
+            let hash = accounts::password::hash(password).await?;
+            let sizes = skedcast_auth::seed::Sizes::scaled(scale);
+            eprintln!("seeding {sizes:?}");
+            skedcast_auth::seed::run(&db, &sizes, &hash).await?;
             Ok(())
         }
         Command::Openapi => {

@@ -16,6 +16,7 @@ mod m20261202_oidc_001_openid_connect;
 mod m20261202_par_001_pending_authorizations;
 mod m20261202_par_002_require_pushed_requests;
 mod m20261202_pkjwt_001_client_keys;
+mod m20261202_scale_001_indexes;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_par_002_require_pushed_requests::Migration),
             Box::new(m20261202_device_001_device_authorizations::Migration),
             Box::new(m20261202_oidc_001_openid_connect::Migration),
+            Box::new(m20261202_scale_001_indexes::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Agencies, users and memberships. Roles and their scopes live in
 //! [`crate::scopes`]; passwords in [`password`].
 
+mod hash_memory;
 pub mod password;
 
 use entity::{agency, membership, user};

@@ -4,6 +4,7 @@
 
 use entity::revoked_access_token::{ActiveModel, Column, Entity};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::IntoCondition;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
@@ -33,9 +34,10 @@ pub async fn is_revoked(db: &impl ConnectionTrait, jti: &str) -> Result<bool, Db
 
 /// Delete the rows of tokens that expired before `now`.
 pub async fn prune(db: &impl ConnectionTrait, now: i64) -> Result<u64, DbErr> {
-    let res = Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(now))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    crate::db::delete_in_batches::<Entity>(
+        db,
+        Column::Jti,
+        Column::ExpiresAt.lt(now).into_condition(),
+    )
+    .await
 }

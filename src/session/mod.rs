@@ -15,6 +15,7 @@ pub mod cookies;
 use entity::session::{self, Column, Entity};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::IntoCondition;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
@@ -123,15 +124,16 @@ pub async fn prune(
     now: i64,
     cfg: &SessionSettings,
 ) -> Result<u64, DbErr> {
-    let res = Entity::delete_many()
-        .filter(
-            sea_orm::Condition::any()
-                .add(Column::CreatedAt.lt(now - cfg.absolute_timeout_secs as i64))
-                .add(Column::LastSeenAt.lt(now - cfg.idle_timeout_secs as i64)),
-        )
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    // Two conditions, each served by its own index (not one OR).
+    let mut n = 0;
+    for cond in [
+        Column::CreatedAt.lt(now - cfg.absolute_timeout_secs as i64),
+        Column::LastSeenAt.lt(now - cfg.idle_timeout_secs as i64),
+    ] {
+        n += crate::db::delete_in_batches::<Entity>(db, Column::IdHash, cond.into_condition())
+            .await?;
+    }
+    Ok(n)
 }
 
 /// A new random token for the sign-in form's double-submit CSRF check.

@@ -16,6 +16,9 @@ pub struct ClientSettings {
     /// Seconds a device authorization (RFC 8628 `expires_in`) waits for the
     /// member, 60 to 3600.
     pub device_code_ttl_secs: u64,
+    /// New pending authorization requests one address may store per
+    /// minute (at least 1).
+    pub pending_requests_per_minute_per_ip: u32,
 }
 
 impl ClientSettings {
@@ -34,6 +37,12 @@ impl ClientSettings {
                 "must be between 60 and 3600",
             ));
         }
+        if self.pending_requests_per_minute_per_ip == 0 {
+            return Err(super::key_error(
+                "clients.pending_requests_per_minute_per_ip",
+                "must be at least 1",
+            ));
+        }
         Ok(self)
     }
 }
@@ -50,6 +59,7 @@ mod tests {
             request_uri_ttl_secs: 60,
             require_pushed_authorization_requests: false,
             device_code_ttl_secs: 600,
+            pending_requests_per_minute_per_ip: 60,
         }
         .validate()
         .unwrap();

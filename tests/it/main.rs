@@ -25,6 +25,7 @@ mod par;
 mod path_issuer;
 mod pending_request;
 mod properties;
+mod query_plans;
 mod refresh;
 mod registration;
 mod reliability;

@@ -3,7 +3,8 @@
 
 use entity::authorization_code::{ActiveModel, Column, Entity};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::IntoCondition;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait};
 
 use crate::crypto::{random_token, sha256_hex};
 
@@ -56,9 +57,6 @@ pub async fn issue(db: &impl ConnectionTrait, c: NewCode<'_>, now: i64) -> Resul
 
 /// Delete codes long past their expiry.
 pub async fn prune(db: &impl ConnectionTrait, now: i64) -> Result<u64, DbErr> {
-    let res = Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(now - KEEP_AFTER_EXPIRY_SECS))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    let expired = Column::ExpiresAt.lt(now - KEEP_AFTER_EXPIRY_SECS);
+    crate::db::delete_in_batches::<Entity>(db, Column::CodeHash, expired.into_condition()).await
 }

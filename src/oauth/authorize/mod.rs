@@ -179,11 +179,6 @@ fn must_push(state: &AppState, client: &entity::client::Model) -> bool {
 /// The longest a pending request is kept (a year), whatever the session.
 const MAX_PENDING_SECS: i64 = 365 * 24 * 3600;
 
-/// New pending requests one address may store per minute: each may hold
-/// up to 200 kB for an hour without anyone signing in, so the table must
-/// not be fillable at will. A person signs in far below this.
-const PENDING_PER_MINUTE_PER_IP: u32 = 60;
-
 /// The reference `params` are kept under: `reference` when they already
 /// are, else a new one (counted against the address's limit).
 async fn kept(
@@ -199,7 +194,15 @@ async fn kept(
     if let Some(ip) = ip {
         let bucket = rate_limit::ip_bucket("pending", ip);
         if let rate_limit::Decision::Limited { retry_after_secs } =
-            rate_limit::hit(&state.db, &bucket, PENDING_PER_MINUTE_PER_IP, now).await?
+            // Each may hold up to 200 kB for an hour without anyone signing
+            // in: the table must not be fillable at will.
+            rate_limit::hit(
+                &state.db,
+                &bucket,
+                state.settings.clients.pending_requests_per_minute_per_ip,
+                now,
+            )
+            .await?
         {
             return Err(PageError::TooManyRequests {
                 retry_after_secs,

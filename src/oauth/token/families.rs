@@ -176,30 +176,28 @@ pub async fn prune(
     access_ttl_secs: u64,
 ) -> Result<u64, DbErr> {
     let before = now.saturating_sub(i64::try_from(access_ttl_secs).unwrap_or(i64::MAX));
-    let ended = sea_orm::Condition::any()
-        .add(refresh_family::Column::ExpiresAt.lt(before))
-        .add(refresh_family::Column::RevokedAt.lt(before));
-    let tokens = refresh_token::Entity::delete_many()
-        .filter(
-            sea_orm::Condition::any()
-                .add(refresh_token::Column::ExpiresAt.lt(before))
-                .add(
-                    refresh_token::Column::FamilyId.in_subquery(
-                        sea_orm::sea_query::Query::select()
-                            .column(refresh_family::Column::Id)
-                            .from(refresh_family::Entity)
-                            .cond_where(ended.clone())
-                            .to_owned(),
-                    ),
-                ),
+    use crate::db::delete_in_batches;
+    use sea_orm::sea_query::IntoCondition;
+    let mut n = delete_in_batches::<refresh_token::Entity>(
+        db,
+        refresh_token::Column::TokenHash,
+        refresh_token::Column::ExpiresAt.lt(before).into_condition(),
+    )
+    .await?;
+    // Each condition by its own index (not one OR); a family's tokens go
+    // with it (ON DELETE CASCADE), a family's worth per row at most.
+    for ended in [
+        refresh_family::Column::ExpiresAt.lt(before),
+        refresh_family::Column::RevokedAt.lt(before),
+    ] {
+        n += delete_in_batches::<refresh_family::Entity>(
+            db,
+            refresh_family::Column::Id,
+            ended.into_condition(),
         )
-        .exec(db)
         .await?;
-    let families = refresh_family::Entity::delete_many()
-        .filter(ended)
-        .exec(db)
-        .await?;
-    Ok(tokens.rows_affected + families.rows_affected)
+    }
+    Ok(n)
 }
 
 /// A replayed authorization code: revoke everything issued from it.

@@ -328,10 +328,33 @@ pub async fn spawn_app_at_path(db: Arc<TestDb>, path: &str, env: &[(&str, &str)]
     spawn_observed_at_path(db, path, env).await.0
 }
 
+/// Every SQL statement an app ran after its migrations, in order.
+pub type SqlLog = Arc<std::sync::Mutex<Vec<sea_orm::Statement>>>;
+
+/// The app on `db`, recording the SQL statements it runs into the log.
+pub async fn spawn_app_recording_sql(db: Arc<TestDb>) -> (TestApp, SqlLog) {
+    let log = SqlLog::default();
+    let sink = log.clone();
+    let on_query = Box::new(move |st: &sea_orm::Statement| {
+        sink.lock().unwrap().push(st.clone());
+    });
+    let (app, _) = spawn_app_full(db, "", &[], Some(on_query)).await;
+    (app, log)
+}
+
 async fn spawn_observed_at_path(
     db: Arc<TestDb>,
     path: &str,
     env: &[(&str, &str)],
+) -> (TestApp, Arc<InFlight>) {
+    spawn_app_full(db, path, env, None).await
+}
+
+async fn spawn_app_full(
+    db: Arc<TestDb>,
+    path: &str,
+    env: &[(&str, &str)],
+    on_query: Option<skedcast_auth::OnQuery>,
 ) -> (TestApp, Arc<InFlight>) {
     let in_flight = Arc::new(InFlight::default());
     let acceptor = TcpListener::bind("127.0.0.1:0")
@@ -343,7 +366,7 @@ async fn spawn_observed_at_path(
         .copied()
         .expect("socket addr");
     let base = format!("http://{addr}{path}");
-    let app = App::build(settings(&db.url, &base, env))
+    let app = App::build_observed(settings(&db.url, &base, env), on_query)
         .await
         .expect("app builds");
     let state = app.state.clone();

@@ -79,53 +79,49 @@ pub async fn prune(
 ) -> Result<(u64, u64), DbErr> {
     use entity::client::{Column as C, Entity as Clients};
     use entity::{authorization_code, consent, refresh_family};
-    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, QueryTrait};
+    use sea_orm::sea_query::{
+        DynIden, Expr, ExprTrait, IntoCondition, IntoIden, Query, SelectStatement,
+    };
+    use sea_orm::{ColumnTrait, Condition};
 
     let cutoff = now - grace_secs as i64;
-    let clients = Clients::delete_many()
-        .filter(C::Kind.eq(ClientKind::MetadataDocument))
-        .filter(C::UpdatedAt.lt(cutoff))
-        .filter(
-            C::ClientId.not_in_subquery(
-                consent::Entity::find()
-                    .select_only()
-                    .column(consent::Column::ClientId)
-                    .into_query(),
-            ),
-        )
-        .filter(
-            C::ClientId.not_in_subquery(
-                authorization_code::Entity::find()
-                    .select_only()
-                    .column(authorization_code::Column::ClientId)
-                    .into_query(),
-            ),
-        )
-        .filter(
-            C::ClientId.not_in_subquery(
-                refresh_family::Entity::find()
-                    .select_only()
-                    .column(refresh_family::Column::ClientId)
-                    .into_query(),
-            ),
-        )
+    // NOT EXISTS per client (each served by an index on the other table's
+    // client column) rather than NOT IN a whole column.
+    let names_it = |table: SelectStatement| Expr::exists(table).not();
+    let rows_of = |table: DynIden, col: DynIden| {
+        Query::select()
+            .expr(Expr::val(1))
+            .from(table.clone())
+            .and_where(Expr::col((table, col)).equals((Clients, C::ClientId)))
+            .to_owned()
+    };
+    let unused = Condition::all()
+        .add(C::Kind.eq(ClientKind::MetadataDocument))
+        .add(C::UpdatedAt.lt(cutoff))
+        .add(names_it(rows_of(
+            consent::Entity.into_iden(),
+            consent::Column::ClientId.into_iden(),
+        )))
+        .add(names_it(rows_of(
+            authorization_code::Entity.into_iden(),
+            authorization_code::Column::ClientId.into_iden(),
+        )))
+        .add(names_it(rows_of(
+            refresh_family::Entity.into_iden(),
+            refresh_family::Column::ClientId.into_iden(),
+        )))
         // Its document expired long enough ago, or is gone.
-        .filter(
-            C::ClientId.not_in_subquery(
-                Entity::find()
-                    .select_only()
-                    .column(Column::Url)
-                    .filter(Column::ExpiresAt.gte(cutoff))
-                    .into_query(),
-            ),
-        )
-        .exec(db)
-        .await?
-        .rows_affected;
-    let entries = Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(cutoff))
-        .exec(db)
-        .await?
-        .rows_affected;
+        .add(names_it({
+            let mut q = rows_of(Entity.into_iden(), Column::Url.into_iden());
+            q.and_where(Column::ExpiresAt.gte(cutoff));
+            q
+        }));
+    let clients = crate::db::delete_in_batches::<Clients>(db, C::ClientId, unused).await?;
+    let entries = crate::db::delete_in_batches::<Entity>(
+        db,
+        Column::Url,
+        Column::ExpiresAt.lt(cutoff).into_condition(),
+    )
+    .await?;
     Ok((clients, entries))
 }
