@@ -8,6 +8,7 @@ pub mod challenge;
 pub mod checks;
 pub mod claims;
 pub mod credential;
+pub mod dpop;
 pub mod jwks;
 
 use std::sync::{Arc, RwLock, Weak};
