@@ -54,6 +54,8 @@ pub struct AppState {
     pub documents: oauth::client::metadata_document::memory::Documents,
     /// `private_key_jwt` clients' key sets fetched from their `jwks_uri`.
     pub jwks: oauth::client::jwks::JwksCache,
+    /// The `DPoP-Nonce` key shared in the database, once read.
+    pub dpop_nonce_key: tokio::sync::OnceCell<[u8; 32]>,
 }
 
 pub struct App {
@@ -95,6 +97,7 @@ impl App {
                 client_cache,
                 documents: Default::default(),
                 jwks: Default::default(),
+                dpop_nonce_key: Default::default(),
             }),
         })
     }

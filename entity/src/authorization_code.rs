@@ -27,6 +27,9 @@ pub struct Model {
     /// The access token issued for this code (revoked on a replay).
     pub access_jti: Option<String>,
     pub access_exp: Option<i64>,
+    /// RFC 9449 §10: the `dpop_jkt` of the authorization request; the code
+    /// is redeemed only with a proof by that key.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

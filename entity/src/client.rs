@@ -187,6 +187,8 @@ pub struct Model {
     pub jwks_uri: Option<String>,
     /// RFC 9126 §6: this client's authorization requests must be pushed.
     pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: this client's token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

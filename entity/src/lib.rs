@@ -8,6 +8,8 @@ pub mod client;
 pub mod client_assertion_jti;
 pub mod client_metadata_document;
 pub mod consent;
+pub mod dpop_nonce_secret;
+pub mod dpop_proof_jti;
 pub mod consent_decision;
 pub mod membership;
 pub mod pending_authorization;

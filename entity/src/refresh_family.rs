@@ -17,6 +17,8 @@ pub struct Model {
     /// Absolute end of the family.
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// RFC 9449 §5: the DPoP key a public client's refresh tokens are bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m20261202_keys_001_key_changes;
 mod m20261202_par_001_pending_authorizations;
 mod m20261202_par_002_require_pushed_requests;
 mod m20261202_pkjwt_001_client_keys;
+mod m20261202_dpop_001_dpop;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_pkjwt_001_client_keys::Migration),
             Box::new(m20261202_par_001_pending_authorizations::Migration),
             Box::new(m20261202_par_002_require_pushed_requests::Migration),
+            Box::new(m20261202_dpop_001_dpop::Migration),
         ]
     }
 }

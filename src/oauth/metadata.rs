@@ -46,6 +46,8 @@ pub struct ServerMetadata {
     pub pushed_authorization_request_endpoint: String,
     /// RFC 9126 §5: every client must push its authorization requests.
     pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.1: the algorithms of DPoP proofs.
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// Client authentication at the token and revocation endpoints: every
@@ -95,6 +97,10 @@ pub fn build(settings: &Settings) -> ServerMetadata {
         require_pushed_authorization_requests: settings
             .clients
             .require_pushed_authorization_requests,
+        dpop_signing_alg_values_supported: skedcast_verify::dpop::ALGS
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
     }
 }
 

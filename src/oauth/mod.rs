@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod client;
+pub mod dpop;
 pub mod error;
 pub mod introspect;
 pub mod metadata;

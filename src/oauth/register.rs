@@ -97,6 +97,9 @@ pub struct ClientMetadataRequest {
     /// RFC 9126 §6: the client's authorization requests must be pushed to
     /// `/oauth/par` (default false).
     pub require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 §5.2: the client's token requests must carry a DPoP proof
+    /// (default false).
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Update (RFC 7592) only: must equal the client's client_id.
     pub client_id: Option<String>,
     /// Update (RFC 7592) only: if present, must equal the issued secret.
@@ -138,6 +141,8 @@ pub struct ClientInformation {
     pub jwks_uri: Option<String>,
     /// RFC 9126 §6.
     pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2.
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// RFC 7591 §3.2.2 / RFC 6750 §3 error.
@@ -588,6 +593,7 @@ fn information(
             .and_then(|j| serde_json::from_str(j).ok()),
         jwks_uri: row.jwks_uri.clone(),
         require_pushed_authorization_requests: row.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: row.dpop_bound_access_tokens,
     }
 }
 

@@ -22,6 +22,8 @@ pub struct NewCode<'a> {
     pub code_challenge: &'a str,
     pub scope: &'a str,
     pub resource: &'a str,
+    /// RFC 9449 §10: the request's `dpop_jkt`.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// Store a new code and return it (the only time it exists in clear).
@@ -42,6 +44,7 @@ pub async fn issue(db: &impl ConnectionTrait, c: NewCode<'_>, now: i64) -> Resul
         used_at: Set(None),
         access_jti: Set(None),
         access_exp: Set(None),
+        dpop_jkt: Set(c.dpop_jkt.map(str::to_string)),
     })
     .exec_without_returning(db)
     .await?;

@@ -585,6 +585,7 @@ async fn issue_code(
             code_challenge: &v.code_challenge,
             scope: &scope,
             resource: &v.resource,
+            dpop_jkt: v.dpop_jkt.as_deref(),
         },
         now,
     )

@@ -28,6 +28,8 @@ pub const REQUEST_PARAMS: &[&str] = &[
     "code_challenge_method",
     "resource",
     "prompt",
+    // RFC 9449 §10.
+    "dpop_jkt",
 ];
 
 /// The longest `state` accepted (64 kB): the request is kept by the server
@@ -137,6 +139,8 @@ pub struct ValidRequest {
     /// The RFC 8707 resource: the access token's audience.
     pub resource: String,
     pub prompt: Prompt,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 impl ValidRequest {
@@ -316,6 +320,18 @@ pub fn validate(
     };
     let prompt =
         parse_prompt(params.get("prompt")).map_err(|d| fail(ErrorCode::InvalidRequest, d))?;
+    let dpop_jkt = match params.get("dpop_jkt") {
+        None => None,
+        Some(j) if pkce::is_valid_challenge(j) => Some(j.to_string()),
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "dpop_jkt must be the 43-character base64url SHA-256 thumbprint of the DPoP key \
+                 (RFC 7638)"
+                    .into(),
+            ));
+        }
+    };
     Ok(ValidRequest {
         client_id: client.client_id.clone(),
         redirect_uri_given: params.get("redirect_uri").is_some(),
@@ -326,6 +342,7 @@ pub fn validate(
         offline,
         resource,
         prompt,
+        dpop_jkt,
     })
 }
 

@@ -199,6 +199,7 @@ pub fn validate_with(
             "require_pushed_authorization_requests",
         )?
         .unwrap_or(false),
+        dpop_bound_access_tokens: opt_bool(obj, "dpop_bound_access_tokens")?.unwrap_or(false),
     })
 }
 

@@ -73,6 +73,8 @@ pub struct ClientMetadata {
     pub jwks_uri: Option<String>,
     /// RFC 9126 §6: its authorization requests must be pushed.
     pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ClientMetadata {
@@ -114,6 +116,8 @@ pub struct ClientRecord {
     pub jwks: Option<String>,
     /// `private_key_jwt`: where the JWK Set is published.
     pub jwks_uri: Option<String>,
+    /// RFC 9449 §5.2: token requests without a DPoP proof are refused.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ClientRecord {
@@ -134,6 +138,7 @@ impl ClientRecord {
             resource: m.resource.clone(),
             jwks: m.jwks.clone(),
             jwks_uri: m.jwks_uri.clone(),
+            dpop_bound_access_tokens: m.dpop_bound_access_tokens,
         }
     }
 
@@ -176,6 +181,7 @@ pub fn test_record(scope: &str, grants: &[GrantType], secret: bool) -> ClientRec
         resource: None,
         jwks: None,
         jwks_uri: None,
+        dpop_bound_access_tokens: false,
     }
 }
 
@@ -210,6 +216,7 @@ pub fn test_row() -> Model {
         jwks: None,
         jwks_uri: None,
         require_pushed_authorization_requests: false,
+        dpop_bound_access_tokens: false,
     }
 }
 

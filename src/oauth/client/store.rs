@@ -54,6 +54,7 @@ fn model(
         jwks: meta.jwks.clone(),
         jwks_uri: meta.jwks_uri.clone(),
         require_pushed_authorization_requests: meta.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: meta.dpop_bound_access_tokens,
     }
 }
 
@@ -325,6 +326,7 @@ pub async fn insert_resource_server(
         jwks: None,
         jwks_uri: None,
         require_pushed_authorization_requests: false,
+        dpop_bound_access_tokens: false,
     };
     Entity::insert(row.clone().into_active_model().reset_all())
         .exec_without_returning(db)

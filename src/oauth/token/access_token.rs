@@ -34,6 +34,15 @@ pub struct Claims {
     pub agency_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// RFC 9449 §6.1: the DPoP key the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 `cnf` with the RFC 9449 §6.1 `jkt` member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 /// The member a token acts for.
@@ -51,6 +60,9 @@ pub struct Grant<'a> {
     pub scopes: &'a [&'a str],
     pub audience: &'a str,
     pub member: Option<Member<'a>>,
+    /// The thumbprint of the DPoP key of the token request (RFC 9449 §5):
+    /// the token is bound to it (`cnf.jkt`, `token_type` DPoP).
+    pub jkt: Option<&'a str>,
 }
 
 /// The claims of a token issued at `now` for `ttl_secs`.
@@ -66,6 +78,9 @@ pub fn claims(grant: &Grant<'_>, issuer: &str, now: i64, ttl_secs: u64, jti: Str
         jti,
         agency_id: grant.member.map(|m| m.agency_id.to_string()),
         role: grant.member.map(|m| m.role.as_str().to_string()),
+        cnf: grant.jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_string(),
+        }),
     }
 }
 
@@ -118,11 +133,16 @@ pub async fn issue(
         .map_err(|e| OAuthError::server_error(e, "sign access token"))?;
     Ok(TokenResponse {
         access_token: token,
-        token_type: "Bearer".into(),
+        token_type: token_type(grant.jkt.is_some()).into(),
         expires_in: ttl,
         scope: claims.scope,
         refresh_token,
     })
+}
+
+/// RFC 9449 §5: `DPoP` for a bound token, else `Bearer`.
+pub fn token_type(bound: bool) -> &'static str {
+    if bound { "DPoP" } else { "Bearer" }
 }
 
 /// Whether `token` has the shape of a compact JWS (three base64url parts).
@@ -170,6 +190,7 @@ mod tests {
             scopes: &scopes,
             audience: "https://api.example",
             member: None,
+            jkt: None,
         };
         let c = claims(&grant, "https://as.example", 1000, 900, "j1".into());
         let v = serde_json::to_value(&c).unwrap();
@@ -197,10 +218,13 @@ mod tests {
                 agency_id: "ag-1",
                 role: Role::Editor,
             }),
+            jkt: Some("thumb"),
         };
         let c = claims(&grant, "https://as.example", 0, 60, "j".into());
         assert_eq!(c.agency_id.as_deref(), Some("ag-1"));
         assert_eq!(c.role.as_deref(), Some("editor"));
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["cnf"], serde_json::json!({"jkt": "thumb"}));
         let back: Claims = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
         assert_eq!(back, c);
     }
@@ -215,6 +239,7 @@ mod tests {
             scopes: &["agency:read"],
             audience: "https://api.example",
             member: None,
+            jkt: None,
         };
         let c = claims(
             &grant,

@@ -57,6 +57,7 @@ pub async fn insert_family(
         created_at: Set(f.created_at),
         expires_at: Set(f.expires_at),
         revoked_at: Set(None),
+        dpop_jkt: Set(f.dpop_jkt),
     })
     .exec_without_returning(db)
     .await

@@ -30,12 +30,19 @@ pub struct MemberGrant<'a> {
     pub granted: &'a str,
     /// This access token's scopes: the granted ones the role allows now.
     pub scopes: &'a [&'a str],
+    /// The DPoP key of the request (RFC 9449 §5), bound into the token.
+    pub jkt: Option<&'a str>,
 }
 
 /// The refresh-token family the new refresh token belongs to.
 pub enum Family<'a> {
-    /// A new family, started by redeeming the code of hash `code_hash`.
-    Start { code_hash: &'a str },
+    /// A new family, started by redeeming the code of hash `code_hash`;
+    /// its refresh tokens bound to the DPoP key `dpop_jkt` (a public
+    /// client's, RFC 9449 §5).
+    Start {
+        code_hash: &'a str,
+        dpop_jkt: Option<&'a str>,
+    },
     /// The family of a rotated refresh token.
     Rotate(&'a refresh_family::Model),
 }
@@ -62,7 +69,10 @@ pub async fn finish(
         None => None,
         Some(family) => {
             let (family_id, family_exp) = match family {
-                Family::Start { code_hash } => {
+                Family::Start {
+                    code_hash,
+                    dpop_jkt,
+                } => {
                     let id = uuid::Uuid::new_v4().to_string();
                     let expires_at = now + tokens.refresh_token_ttl_secs as i64;
                     families::insert_family(
@@ -77,6 +87,7 @@ pub async fn finish(
                             created_at: now,
                             expires_at,
                             revoked_at: None,
+                            dpop_jkt: dpop_jkt.map(str::to_string),
                         },
                     )
                     .await
@@ -116,6 +127,7 @@ pub async fn finish(
             agency_id: grant.agency_id,
             role: grant.role,
         }),
+        jkt: grant.jkt,
     };
     access_token::issue(state, &access, stamp, refresh).await
 }
