@@ -10,11 +10,11 @@ mod m20261127_000005_api_keys;
 mod m20261127_000006_refresh_tokens;
 mod m20261127_000007_client_metadata_documents;
 mod m20261202_consent_001_consent_resource;
+mod m20261202_dpop_001_dpop;
 mod m20261202_keys_001_key_changes;
 mod m20261202_par_001_pending_authorizations;
 mod m20261202_par_002_require_pushed_requests;
 mod m20261202_pkjwt_001_client_keys;
-mod m20261202_dpop_001_dpop;
 
 pub struct Migrator;
 

@@ -174,7 +174,11 @@ pub async fn fresh_nonce(state: &AppState) -> Result<Option<String>, OAuthError>
         return Ok(None);
     }
     let key = nonce_key(state).await?;
-    Ok(Some(nonce_at(&key, crate::clock::now(), s.nonce_step_secs as i64)))
+    Ok(Some(nonce_at(
+        &key,
+        crate::clock::now(),
+        s.nonce_step_secs as i64,
+    )))
 }
 
 /// Pure: the nonce of the time step `now` falls in.

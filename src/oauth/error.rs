@@ -327,7 +327,8 @@ impl IntoResponse for OAuthError {
             .as_deref()
             .and_then(|n| HeaderValue::from_str(n).ok())
         {
-            resp.headers_mut().insert(crate::oauth::dpop::NONCE_HEADER, v);
+            resp.headers_mut()
+                .insert(crate::oauth::dpop::NONCE_HEADER, v);
         }
         if let Some(secs) = self.retry_after {
             resp.headers_mut()

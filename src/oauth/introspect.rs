@@ -295,7 +295,9 @@ mod tests {
             role: None,
             cnf: None,
         };
-        let v = IntrospectionResponse::from_claims(c.clone()).to_json().unwrap();
+        let v = IntrospectionResponse::from_claims(c.clone())
+            .to_json()
+            .unwrap();
         assert_eq!(
             v,
             serde_json::json!({"active": true, "scope": "x y", "client_id": "c", "sub": "s",
@@ -306,6 +308,9 @@ mod tests {
             ..c
         };
         let v = IntrospectionResponse::from_claims(bound).to_json().unwrap();
-        assert_eq!((&v["token_type"], &v["cnf"]), (&"DPoP".into(), &serde_json::json!({"jkt": "t"})));
+        assert_eq!(
+            (&v["token_type"], &v["cnf"]),
+            (&"DPoP".into(), &serde_json::json!({"jkt": "t"}))
+        );
     }
 }

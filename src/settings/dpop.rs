@@ -42,7 +42,11 @@ mod tests {
     fn defaults_and_bounds() {
         let s = load(&[]).unwrap();
         assert_eq!(
-            (s.dpop.proof_window_secs, s.dpop.use_nonce, s.dpop.nonce_step_secs),
+            (
+                s.dpop.proof_window_secs,
+                s.dpop.use_nonce,
+                s.dpop.nonce_step_secs
+            ),
             (60, false, 300)
         );
         for (key, bad) in [

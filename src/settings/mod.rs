@@ -13,8 +13,8 @@
 
 mod cimd;
 mod clients;
-mod dpop;
 mod database;
+mod dpop;
 mod issuer;
 mod keys;
 mod layers;
@@ -36,8 +36,8 @@ use serde::Deserialize;
 
 pub use cimd::CimdSettings;
 pub use clients::ClientSettings;
-pub use dpop::DpopSettings;
 pub use database::DatabaseSettings;
+pub use dpop::DpopSettings;
 pub use keys::KeySettings;
 pub(crate) use layers::load_layers;
 pub(crate) use log::RawLog;

@@ -15,6 +15,7 @@ mod client_credentials;
 mod code;
 mod cors;
 mod discovery;
+mod dpop;
 mod fuzz_regressions;
 mod introspect;
 mod metrics;

@@ -153,9 +153,21 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<Proof, String> {
     key.remove("key_ops");
     let key = Jwk::from_map(key).map_err(|_| "has a jwk that is not a valid JWK")?;
     let verifier: Box<dyn JwsVerifier> = match alg {
-        "RS256" => Box::new(josekit::jws::RS256.verifier_from_jwk(&key).map_err(unusable)?),
-        "PS256" => Box::new(josekit::jws::PS256.verifier_from_jwk(&key).map_err(unusable)?),
-        _ => Box::new(josekit::jws::ES256.verifier_from_jwk(&key).map_err(unusable)?),
+        "RS256" => Box::new(
+            josekit::jws::RS256
+                .verifier_from_jwk(&key)
+                .map_err(unusable)?,
+        ),
+        "PS256" => Box::new(
+            josekit::jws::PS256
+                .verifier_from_jwk(&key)
+                .map_err(unusable)?,
+        ),
+        _ => Box::new(
+            josekit::jws::ES256
+                .verifier_from_jwk(&key)
+                .map_err(unusable)?,
+        ),
     };
     let (payload, _) = josekit::jws::deserialize_compact(proof, &*verifier)
         .map_err(|_| "has a signature that does not verify with its jwk".to_string())?;
@@ -190,7 +202,11 @@ fn check_claims(
     let string = |name: &str| claims.get(name).and_then(Value::as_str);
     let jti = match string("jti") {
         Some(j) if !j.is_empty() && j.len() <= MAX_JTI_LEN => j.to_string(),
-        Some(_) => return Err(format!("has a jti that is empty or over {MAX_JTI_LEN} bytes")),
+        Some(_) => {
+            return Err(format!(
+                "has a jti that is empty or over {MAX_JTI_LEN} bytes"
+            ));
+        }
         None => return Err("has no jti".into()),
     };
     match string("htm") {
@@ -468,18 +484,39 @@ mod tests {
         };
         let e = expected();
         let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
-            (Box::new(|c| drop(c.as_object_mut().unwrap().remove("jti"))), "no jti"),
+            (
+                Box::new(|c| drop(c.as_object_mut().unwrap().remove("jti"))),
+                "no jti",
+            ),
             (Box::new(|c| c["jti"] = "".into()), "jti"),
             (Box::new(|c| c["htm"] = "GET".into()), "htm"),
-            (Box::new(|c| drop(c.as_object_mut().unwrap().remove("htm"))), "no htm"),
-            (Box::new(|c| c["htu"] = "https://as.example/oauth/par".into()), "htu"),
-            (Box::new(|c| c["htu"] = "https://evil.example/oauth/token".into()), "htu"),
-            (Box::new(|c| c["htu"] = "http://as.example/oauth/token".into()), "htu"),
-            (Box::new(|c| drop(c.as_object_mut().unwrap().remove("htu"))), "no htu"),
+            (
+                Box::new(|c| drop(c.as_object_mut().unwrap().remove("htm"))),
+                "no htm",
+            ),
+            (
+                Box::new(|c| c["htu"] = "https://as.example/oauth/par".into()),
+                "htu",
+            ),
+            (
+                Box::new(|c| c["htu"] = "https://evil.example/oauth/token".into()),
+                "htu",
+            ),
+            (
+                Box::new(|c| c["htu"] = "http://as.example/oauth/token".into()),
+                "htu",
+            ),
+            (
+                Box::new(|c| drop(c.as_object_mut().unwrap().remove("htu"))),
+                "no htu",
+            ),
             (Box::new(|c| c["iat"] = (NOW - 61).into()), "iat"),
             (Box::new(|c| c["iat"] = (NOW + 61).into()), "iat"),
             (Box::new(|c| c["iat"] = "now".into()), "iat"),
-            (Box::new(|c| drop(c.as_object_mut().unwrap().remove("iat"))), "no iat"),
+            (
+                Box::new(|c| drop(c.as_object_mut().unwrap().remove("iat"))),
+                "no iat",
+            ),
             (Box::new(|c| c["nonce"] = 5.into()), "nonce"),
         ];
         for (change, says) in cases {
@@ -502,7 +539,10 @@ mod tests {
         ] {
             let mut c = claims();
             c["htu"] = htu.into();
-            assert!(verify(&key.sign_raw(key.header(), &c), &expected()).is_ok(), "{htu}");
+            assert!(
+                verify(&key.sign_raw(key.header(), &c), &expected()).is_ok(),
+                "{htu}"
+            );
         }
         // The request URL's query is ignored too.
         let e = Expected {
