@@ -35,19 +35,7 @@ pub const NONCE_HEADER: &str = "dpop-nonce";
 /// The one `DPoP` header of a request, if any (RFC 9449 §4.3 step 1: more
 /// than one is an invalid proof).
 pub fn proof_header(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
-    let mut values = headers.get_all(HEADER).iter();
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(OAuthError::invalid_dpop_proof(
-            "send exactly one DPoP header",
-        ));
-    }
-    first
-        .to_str()
-        .map(Some)
-        .map_err(|_| OAuthError::invalid_dpop_proof("the DPoP header is not visible ASCII"))
+    dpop::proof_header(headers).map_err(OAuthError::invalid_dpop_proof)
 }
 
 /// Check the proof of a `POST` to `htu`: the key's thumbprint, or `None`

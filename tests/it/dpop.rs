@@ -436,3 +436,209 @@ async fn two_instances_share_dpop_replay_state_and_nonces() {
 async fn two_instances_share_dpop_replay_state_and_nonces_on_postgres() {
     instances_share_replay_state_and_nonces(fresh_pg_db().await).await;
 }
+
+// ---- At the resource (skedcast-api) ----
+
+use crate::resource::{bind_port0, spawn_pair, start_api};
+
+/// GET /v1/agency with `Authorization: <scheme> <token>` and the proofs.
+async fn agency(base: &str, scheme: &str, token: &str, proofs: &[&str]) -> reqwest::Response {
+    let mut req = http_client()
+        .get(format!("{base}/v1/agency"))
+        .header(AUTHORIZATION, format!("{scheme} {token}"));
+    for p in proofs {
+        req = req.header("DPoP", *p);
+    }
+    req.send().await.unwrap()
+}
+
+fn api_proof(base: &str, key: &ProofKey, token: &str) -> String {
+    key.proof(
+        "GET",
+        &format!("{base}/v1/agency"),
+        now(),
+        Some(token),
+        None,
+    )
+}
+
+/// Every `WWW-Authenticate` value of a response.
+fn challenges(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+/// A 401 naming the DPoP proof: both schemes challenged, the error in DPoP's.
+async fn proof_refused(resp: reqwest::Response) -> String {
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let c = challenges(&resp);
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert!(c[0].starts_with("Bearer resource_metadata="), "{c:?}");
+    assert!(
+        c[1].starts_with("DPoP algs=\"ES256 RS256 PS256\", error=\"invalid_dpop_proof\""),
+        "{c:?}"
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_dpop_proof");
+    body["error_description"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_member_flow_with_dpop_through_skedcast_api() {
+    let (acceptor, api_base) = bind_port0().await;
+    let env = [("SKEDCAST__RESOURCE__DEFAULT", api_base.as_str())];
+    let app = spawn_app_with(Arc::new(fresh_db().await), &env).await;
+    let api = start_api(acceptor, api_base.clone(), &app.base, &[]).await;
+    let mut f = flow::setup_on(app, "owner", "agency:read").await;
+    let code = f.code("agency:read").await;
+    let key = ProofKey::es256();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", VERIFIER),
+        ("redirect_uri", REDIRECT),
+        ("client_id", f.client_id.as_str()),
+    ];
+    let body = ok_json(token(&f.app, None, Some(&proof(&f.app, &key)), &form).await).await;
+    let at = body["access_token"].as_str().unwrap();
+
+    let resp = agency(&api.base, "DPoP", at, &[&api_proof(&api.base, &key, at)]).await;
+    assert_eq!(resp.status(), 200);
+    let view: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (view["via"].as_str(), view["role"].as_str()),
+        (Some("oauth"), Some("owner"))
+    );
+
+    // The bound token as Bearer: refused, with both challenges.
+    let resp = agency(&api.base, "Bearer", at, &[]).await;
+    assert_eq!(resp.status(), 401);
+    let c = challenges(&resp);
+    assert!(c[0].contains("error=\"invalid_token\""), "{c:?}");
+    assert_eq!(c[1], "DPoP algs=\"ES256 RS256 PS256\"");
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("bound to a DPoP key")
+    );
+
+    // RFC 9728 metadata lists the algorithms.
+    let meta: Value = http_client()
+        .get(format!("{}/.well-known/oauth-protected-resource", api.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        meta["dpop_signing_alg_values_supported"],
+        json!(["ES256", "RS256", "PS256"])
+    );
+    let _ = &mut f;
+}
+
+#[tokio::test]
+async fn the_verified_token_cache_never_skips_the_proof() {
+    let (auth, api) = spawn_pair(&[], &[]).await;
+    let c = cc_client(&auth, "client_secret_basic", "agency:read").await;
+    let key = ProofKey::es256();
+    let body = ok_json(cc(&auth, &c, Some(&proof(&auth, &key))).await).await;
+    let at = body["access_token"].as_str().unwrap();
+    let base = api.base.as_str();
+    // client_credentials tokens act for no agency: 403 after a good proof
+    // (the proof passed), which is what this test needs of them.
+    let first = agency(base, "DPoP", at, &[&api_proof(base, &key, at)]).await;
+    assert_eq!(first.status(), 403, "the proof was accepted");
+    // The token is in the cache now: no proof, a bad proof, a replay, a
+    // proof by another key, a proof for another token: each 401.
+    assert!(
+        proof_refused(agency(base, "DPoP", at, &[]).await)
+            .await
+            .contains("required")
+    );
+    let other = ProofKey::es256();
+    assert!(
+        proof_refused(agency(base, "DPoP", at, &[&api_proof(base, &other, at)]).await)
+            .await
+            .contains("another key")
+    );
+    let p = api_proof(base, &key, at);
+    assert_eq!(agency(base, "DPoP", at, &[&p]).await.status(), 403);
+    assert!(
+        proof_refused(agency(base, "DPoP", at, &[&p]).await)
+            .await
+            .contains("used before")
+    );
+    let wrong_ath = key.proof(
+        "GET",
+        &format!("{base}/v1/agency"),
+        now(),
+        Some("another"),
+        None,
+    );
+    assert!(
+        proof_refused(agency(base, "DPoP", at, &[&wrong_ath]).await)
+            .await
+            .contains("ath")
+    );
+    let wrong_htu = key.proof("GET", &format!("{base}/v1/other"), now(), Some(at), None);
+    assert!(
+        proof_refused(agency(base, "DPoP", at, &[&wrong_htu]).await)
+            .await
+            .contains("htu")
+    );
+    let wrong_htm = key.proof("POST", &format!("{base}/v1/agency"), now(), Some(at), None);
+    assert!(
+        proof_refused(agency(base, "DPoP", at, &[&wrong_htm]).await)
+            .await
+            .contains("htm")
+    );
+    let two = [api_proof(base, &key, at), api_proof(base, &key, at)];
+    assert!(
+        proof_refused(agency(base, "DPoP", at, &[&two[0], &two[1]]).await)
+            .await
+            .contains("exactly one")
+    );
+    // An unbound token as DPoP: invalid_token.
+    let bearer = ok_json(cc(&auth, &c, None).await).await;
+    let bt = bearer["access_token"].as_str().unwrap();
+    let resp = agency(base, "DPoP", bt, &[&api_proof(base, &key, bt)]).await;
+    assert_eq!(resp.status(), 401);
+    assert!(challenges(&resp)[0].contains("invalid_token"));
+}
+
+#[tokio::test]
+async fn htu_is_the_configured_public_url_behind_a_proxy() {
+    let public = "https://api.example.test/base";
+    let (auth, api) = spawn_pair(&[], &[("SKEDCAST_API__DPOP__PUBLIC_URL", public)]).await;
+    let c = cc_client(&auth, "client_secret_basic", "agency:read").await;
+    let key = ProofKey::es256();
+    let at = ok_json(cc(&auth, &c, Some(&proof(&auth, &key))).await).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The URL the client used (the proxy's), not the listener's.
+    let direct = api_proof(&api.base, &key, &at);
+    assert!(
+        proof_refused(agency(&api.base, "DPoP", &at, &[&direct]).await)
+            .await
+            .contains("htu")
+    );
+    let proxied = key.proof(
+        "GET",
+        &format!("{public}/v1/agency"),
+        now(),
+        Some(&at),
+        None,
+    );
+    assert_eq!(
+        agency(&api.base, "DPoP", &at, &[&proxied]).await.status(),
+        403
+    );
+}

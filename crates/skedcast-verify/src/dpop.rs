@@ -60,6 +60,22 @@ pub struct Proof {
     pub ath: Option<String>,
 }
 
+/// The one `DPoP` header of a request, if any; more than one, or one that
+/// is not visible ASCII, is an invalid proof (RFC 9449 §4.3 step 1).
+pub fn proof_header(headers: &http::HeaderMap) -> Result<Option<&str>, &'static str> {
+    let mut values = headers.get_all("dpop").iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err("send exactly one DPoP header");
+    }
+    first
+        .to_str()
+        .map(Some)
+        .map_err(|_| "the DPoP header is not visible ASCII")
+}
+
 /// `ath` of an access token (RFC 9449 §4.2): its SHA-256, base64url.
 pub fn ath(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()))
