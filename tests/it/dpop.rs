@@ -252,6 +252,57 @@ async fn dpop_jkt_binds_the_code_to_the_key() {
 }
 
 #[tokio::test]
+async fn dpop_jkt_of_a_pushed_request_binds_the_code() {
+    let mut f = flow::setup("owner", "agency:read").await;
+    let key = ProofKey::es256();
+    let jkt = key.jkt();
+    let url = authorize_url(
+        &f.client_id,
+        &[("scope", "agency:read"), ("dpop_jkt", &jkt)],
+    );
+    let form: Vec<(String, String)> = url_params(&format!("http://x{url}")).into_iter().collect();
+    let resp = f
+        .app
+        .client
+        .post(f.app.url("/oauth/par"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let uri = resp.json::<Value>().await.unwrap()["request_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resp =
+        f.b.get(&format!(
+            "/oauth/authorize?client_id={}&request_uri={}",
+            urlencode(&f.client_id),
+            urlencode(&uri)
+        ))
+        .await;
+    let code = location_params(&resp)["code"].clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", VERIFIER),
+        ("redirect_uri", REDIRECT),
+        ("client_id", f.client_id.as_str()),
+    ];
+    expect_error(
+        token(&f.app, None, None, &form).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    let body = ok_json(token(&f.app, None, Some(&proof(&f.app, &key)), &form).await).await;
+    assert_eq!(
+        jwt_parts(body["access_token"].as_str().unwrap()).1["cnf"]["jkt"],
+        jkt
+    );
+}
+
+#[tokio::test]
 async fn a_public_clients_refresh_tokens_are_bound_to_its_key() {
     let mut f = flow::setup("owner", "agency:read offline_access").await;
     let code = f.code("agency:read offline_access").await;
