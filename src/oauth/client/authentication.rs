@@ -579,6 +579,7 @@ mod tests {
             resource: None,
             jwks: None,
             jwks_uri: None,
+            dpop_bound_access_tokens: false,
         })
     }
 

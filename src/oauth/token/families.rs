@@ -254,6 +254,7 @@ mod tests {
                 created_at: 0,
                 expires_at: abs,
                 revoked_at: revoked,
+                dpop_jkt: None,
             },
         )
     }
