@@ -175,7 +175,10 @@ pub fn nonce_at(key: &[u8; 32], now: i64, step_secs: i64) -> String {
 }
 
 fn nonce_mac(key: &[u8; 32], step: i64) -> Vec<u8> {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    // HMAC takes a key of any length: this never fails.
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return Vec::new();
+    };
     mac.update(b"skedcast dpop nonce\n");
     mac.update(&step.to_be_bytes());
     mac.finalize().into_bytes().to_vec()
@@ -183,7 +186,7 @@ fn nonce_mac(key: &[u8; 32], step: i64) -> Vec<u8> {
 
 /// Pure: whether `nonce` is the nonce of the current or the previous step.
 pub fn nonce_is_current(key: &[u8; 32], nonce: &str, now: i64, step_secs: i64) -> bool {
-    let Some(sent) = b64url_decode(nonce) else {
+    let Some(sent) = b64url_decode(nonce).filter(|s| s.len() == 32) else {
         return false;
     };
     let step = now.div_euclid(step_secs);

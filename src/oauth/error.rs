@@ -127,7 +127,8 @@ pub struct OAuthError {
 pub struct OAuthErrorBody {
     /// `invalid_request`, `invalid_client`, `invalid_grant`,
     /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
-    /// `invalid_target`, `too_many_requests`, `server_error` or
+    /// `invalid_target`, `invalid_dpop_proof`, `use_dpop_nonce` (with a
+    /// `DPoP-Nonce` header), `too_many_requests`, `server_error` or
     /// `temporarily_unavailable`.
     pub error: String,
     /// What is wrong and what to change.

@@ -499,7 +499,8 @@ mod tests {
             key.sign_raw(key.header(), &c)
         };
         let e = expected();
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Change, &str)> = vec![
             (
                 Box::new(|c| drop(c.as_object_mut().unwrap().remove("jti"))),
                 "no jti",
