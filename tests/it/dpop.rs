@@ -187,6 +187,20 @@ async fn each_bad_proof_is_refused_and_the_code_is_not_consumed() {
         .await
         .unwrap();
     assert!(refused(resp).await.contains("exactly one"));
+    // A header that is not visible ASCII.
+    let resp = f
+        .app
+        .client
+        .post(f.app.url("/oauth/token"))
+        .header(
+            "DPoP",
+            reqwest::header::HeaderValue::from_bytes(b"a.\xffb.c").unwrap(),
+        )
+        .form(&form2)
+        .send()
+        .await
+        .unwrap();
+    assert!(refused(resp).await.contains("visible ASCII"));
     // Nothing was consumed: the same code works with a good proof.
     let body = ok_json(send(Some(proof(&f.app, &key))).await).await;
     assert_eq!(body["token_type"], "DPoP");
@@ -194,7 +208,6 @@ async fn each_bad_proof_is_refused_and_the_code_is_not_consumed() {
         jwt_parts(body["access_token"].as_str().unwrap()).1["cnf"]["jkt"],
         key.jkt()
     );
-    let _ = &mut f;
 }
 
 #[tokio::test]
@@ -351,7 +364,6 @@ async fn a_public_clients_refresh_tokens_are_bound_to_its_key() {
         "invalid_grant",
     )
     .await;
-    let _ = &mut f;
 }
 
 #[tokio::test]
@@ -591,7 +603,6 @@ async fn a_member_flow_with_dpop_through_skedcast_api() {
         meta["dpop_signing_alg_values_supported"],
         json!(["ES256", "RS256", "PS256"])
     );
-    let _ = &mut f;
 }
 
 #[tokio::test]
