@@ -56,6 +56,8 @@ pub struct AppState {
     pub jwks: oauth::client::jwks::JwksCache,
     /// The `DPoP-Nonce` key shared in the database, once read.
     pub dpop_nonce_key: tokio::sync::OnceCell<[u8; 32]>,
+    /// Verifiers of DPoP proof keys seen by this instance.
+    pub dpop_keys: skedcast_verify::dpop::KeyCache,
 }
 
 pub struct App {
@@ -98,6 +100,7 @@ impl App {
                 documents: Default::default(),
                 jwks: Default::default(),
                 dpop_nonce_key: Default::default(),
+                dpop_keys: Default::default(),
             }),
         })
     }

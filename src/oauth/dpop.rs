@@ -58,7 +58,7 @@ pub async fn check(
         window_secs: window,
         access_token: None,
     };
-    let valid = dpop::verify(proof, &expected).map_err(|why| {
+    let valid = dpop::verify_with(proof, &expected, &state.dpop_keys).map_err(|why| {
         metrics::counter!("dpop_proofs_refused_total").increment(1);
         OAuthError::invalid_dpop_proof(format!("the DPoP proof {why}"))
     })?;

@@ -11,6 +11,8 @@
 //! A failure is a sentence completing "the DPoP proof ...", sent as the
 //! `error_description` of `invalid_dpop_proof`.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::Jwk;
@@ -127,9 +129,59 @@ pub fn normalize_htu(htu: &str) -> Option<String> {
     Some(out)
 }
 
+/// Verifiers made from proof keys, by algorithm and RFC 7638 thumbprint: a
+/// client signs its proofs with one key, and making an OpenSSL key from a
+/// JWK costs twice the signature check. The thumbprint covers every member
+/// that defines the public key, so an equal thumbprint is the same key.
+/// Bounded; when full it is emptied (a miss only costs one import).
+pub struct KeyCache {
+    capacity: usize,
+    map: std::sync::RwLock<std::collections::HashMap<(&'static str, String), Arc<dyn JwsVerifier>>>,
+}
+
+/// Keys remembered by default.
+pub const KEY_CACHE_SIZE: usize = 10_000;
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        KeyCache::new(KEY_CACHE_SIZE)
+    }
+}
+
+impl KeyCache {
+    /// `capacity` 0 disables it.
+    pub fn new(capacity: usize) -> Self {
+        KeyCache {
+            capacity,
+            map: Default::default(),
+        }
+    }
+
+    fn get(&self, alg: &'static str, jkt: &str) -> Option<Arc<dyn JwsVerifier>> {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        map.get(&(alg, jkt.to_string())).cloned()
+    }
+
+    fn insert(&self, alg: &'static str, jkt: &str, v: Arc<dyn JwsVerifier>) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= self.capacity {
+            map.clear();
+        }
+        map.insert((alg, jkt.to_string()), v);
+    }
+}
+
 /// Check a DPoP proof (the `DPoP` header's value) against `expected`.
 /// The `jti` and `nonce` are the caller's to judge.
 pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<Proof, String> {
+    verify_with(proof, expected, &KeyCache::new(0))
+}
+
+/// [`verify`], reusing the verifier of a key seen before.
+pub fn verify_with(proof: &str, expected: &Expected<'_>, keys: &KeyCache) -> Result<Proof, String> {
     if proof.len() > MAX_LEN {
         return Err(format!("is longer than {MAX_LEN} bytes"));
     }
@@ -160,30 +212,13 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<Proof, String> {
         ));
     }
     let jkt = thumbprint(jwk).ok_or("has a jwk that is not an EC or RSA public key")?;
-    // The key's own kid, alg and use say nothing here: it is chosen by the
-    // proof, and josekit would otherwise ask for a matching kid header.
-    let mut key = jwk.clone();
-    key.remove("kid");
-    key.remove("use");
-    key.remove("alg");
-    key.remove("key_ops");
-    let key = Jwk::from_map(key).map_err(|_| "has a jwk that is not a valid JWK")?;
-    let verifier: Box<dyn JwsVerifier> = match alg {
-        "RS256" => Box::new(
-            josekit::jws::RS256
-                .verifier_from_jwk(&key)
-                .map_err(unusable)?,
-        ),
-        "PS256" => Box::new(
-            josekit::jws::PS256
-                .verifier_from_jwk(&key)
-                .map_err(unusable)?,
-        ),
-        _ => Box::new(
-            josekit::jws::ES256
-                .verifier_from_jwk(&key)
-                .map_err(unusable)?,
-        ),
+    let verifier = match keys.get(alg, &jkt) {
+        Some(v) => v,
+        None => {
+            let v = import(alg, jwk)?;
+            keys.insert(alg, &jkt, v.clone());
+            v
+        }
     };
     let (payload, _) = josekit::jws::deserialize_compact(proof, &*verifier)
         .map_err(|_| "has a signature that does not verify with its jwk".to_string())?;
@@ -195,6 +230,35 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<Proof, String> {
         })
         .ok_or("has a payload that is not a JSON object")?;
     check_claims(&claims, jkt, expected)
+}
+
+/// A verifier for `alg` from the proof's public `jwk`.
+fn import(alg: &str, jwk: &Map<String, Value>) -> Result<Arc<dyn JwsVerifier>, String> {
+    // The key's own kid, alg and use say nothing here: it is chosen by the
+    // proof, and josekit would otherwise ask for a matching kid header.
+    let mut key = jwk.clone();
+    key.remove("kid");
+    key.remove("use");
+    key.remove("alg");
+    key.remove("key_ops");
+    let key = Jwk::from_map(key).map_err(|_| "has a jwk that is not a valid JWK")?;
+    Ok(match alg {
+        "RS256" => Arc::new(
+            josekit::jws::RS256
+                .verifier_from_jwk(&key)
+                .map_err(unusable)?,
+        ),
+        "PS256" => Arc::new(
+            josekit::jws::PS256
+                .verifier_from_jwk(&key)
+                .map_err(unusable)?,
+        ),
+        _ => Arc::new(
+            josekit::jws::ES256
+                .verifier_from_jwk(&key)
+                .map_err(unusable)?,
+        ),
+    })
 }
 
 fn unusable(_: josekit::JoseError) -> String {
@@ -409,6 +473,29 @@ mod tests {
             assert_eq!((p.jti.as_str(), p.iat), ("j-1", NOW));
             assert_eq!((p.nonce.as_deref(), p.ath), (Some("n1"), None));
         }
+    }
+
+    #[test]
+    fn a_cached_key_checks_the_same() {
+        let keys = KeyCache::new(1);
+        let (key, other) = (ProofKey::es256(), ProofKey::es256());
+        for _ in 0..2 {
+            let p = key.sign_raw(key.header(), &claims());
+            assert_eq!(verify_with(&p, &expected(), &keys).unwrap().jkt, key.jkt());
+            // Signed by another key while naming the cached one: refused.
+            let forged = other.sign_raw(key.header(), &claims());
+            assert!(
+                verify_with(&forged, &expected(), &keys)
+                    .unwrap_err()
+                    .contains("signature")
+            );
+        }
+        // Full: emptied, still correct.
+        let p = other.sign_raw(other.header(), &claims());
+        assert_eq!(
+            verify_with(&p, &expected(), &keys).unwrap().jkt,
+            other.jkt()
+        );
     }
 
     #[test]

@@ -135,6 +135,7 @@ pub struct Verifier {
     public_url: String,
     dpop_window_secs: i64,
     proofs: replay::ReplayCache,
+    proof_keys: dpop::KeyCache,
 }
 
 /// What a bound token sent as `Bearer` is told (RFC 9449 §7.2).
@@ -167,6 +168,7 @@ impl Verifier {
             public_url,
             dpop_window_secs: config.dpop_window_secs.clamp(1, 600) as i64,
             proofs: replay::ReplayCache::new(config.dpop_replay_cache_size),
+            proof_keys: dpop::KeyCache::default(),
             expected: Expected {
                 issuer: config.issuer.clone(),
                 resource: config.resource.clone(),
@@ -382,7 +384,7 @@ impl Verifier {
             window_secs: self.dpop_window_secs,
             access_token: Some(token),
         };
-        let valid = dpop::verify(proof, &expected)
+        let valid = dpop::verify_with(proof, &expected, &self.proof_keys)
             .map_err(|why| AuthError::InvalidDpopProof(format!("the DPoP proof {why}")))?;
         if valid.jkt != jkt {
             return Err(AuthError::InvalidDpopProof(
