@@ -136,8 +136,11 @@ pub fn normalize_htu(htu: &str) -> Option<String> {
 /// Bounded; when full it is emptied (a miss only costs one import).
 pub struct KeyCache {
     capacity: usize,
-    map: std::sync::RwLock<std::collections::HashMap<(&'static str, String), Arc<dyn JwsVerifier>>>,
+    map: std::sync::RwLock<std::collections::HashMap<KeyId, Arc<dyn JwsVerifier>>>,
 }
+
+/// A proof key: its algorithm and thumbprint.
+type KeyId = (&'static str, String);
 
 /// Keys remembered by default.
 pub const KEY_CACHE_SIZE: usize = 10_000;
