@@ -1,6 +1,8 @@
 //! Load generator: N keep-alive HTTP/1.1 connections, each sending one
 //! request after the other for D seconds, against
-//! - `POST /oauth/token` (client_credentials, client_secret_basic), and
+//! - `POST /oauth/token` (client_credentials, client_secret_basic),
+//! - the same with a DPoP proof (RFC 9449; a fresh proof per request, all
+//!   signed before the run so the generator does no signing while measured),
 //! - `GET /.well-known/jwks.json`,
 //!
 //! with the app spawned in-process on port 0, on SQLite and on Postgres.
@@ -11,7 +13,9 @@
 //!
 //! Environment (all optional):
 //! - `LOAD_CONNECTIONS` (64), `LOAD_SECONDS` (10), `LOAD_WARMUP_SECONDS` (1)
-//! - `LOAD_DATABASES` (`sqlite,postgres`), `LOAD_SCENARIOS` (`token,jwks`)
+//! - `LOAD_DATABASES` (`sqlite,postgres`), `LOAD_SCENARIOS` (`token,dpop,jwks`)
+//! - `LOAD_DPOP_PROOFS` (200000): proofs prepared for the DPoP scenario; a
+//!   connection stops when they run out (reported)
 //! - `LOAD_SERVER_THREADS` (2) / `LOAD_CLIENT_THREADS` (2): worker threads
 //!   of the server's and the load generator's Tokio runtimes
 //! - `LOAD_TARGET=http://host:port`: load an already running server instead
@@ -62,6 +66,8 @@ struct Scenario {
     path: &'static str,
     authorization: Option<String>,
     body: Option<Bytes>,
+    /// A `DPoP` header per request, each used once.
+    proofs: Option<Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
 struct Outcome {
@@ -153,6 +159,13 @@ async fn connection(
             .header(HOST, host.as_str());
         if let Some(a) = &scenario.authorization {
             req = req.header(AUTHORIZATION, a.as_str());
+        }
+        if let Some(pool) = &scenario.proofs {
+            let Some(p) = pool.lock().expect("pool").pop() else {
+                eprintln!("out of DPoP proofs: raise LOAD_DPOP_PROOFS");
+                break;
+            };
+            req = req.header("dpop", p);
         }
         if scenario.body.is_some() {
             req = req.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
@@ -271,8 +284,18 @@ async fn client_credentials_auth(base: &str, initial_access_token: &str) -> anyh
     Ok(auth)
 }
 
-fn scenarios(auth: &str) -> Vec<Scenario> {
-    let wanted = env_list("LOAD_SCENARIOS", "token,jwks");
+fn scenarios(auth: &str, base: &str) -> Vec<Scenario> {
+    let wanted = env_list("LOAD_SCENARIOS", "token,dpop,jwks");
+    // Signed only when the scenario runs.
+    let proofs = wanted.iter().any(|w| w == "dpop").then(|| {
+        let key = skedcast_auth::verify::dpop::testing::ProofKey::es256();
+        let (htu, now) = (format!("{base}/oauth/token"), skedcast_auth::clock::now());
+        let n: usize = env_or("LOAD_DPOP_PROOFS", 200_000);
+        let pool = (0..n)
+            .map(|_| key.proof("POST", &htu, now, None, None))
+            .collect();
+        Arc::new(std::sync::Mutex::new(pool))
+    });
     let all = [
         Scenario {
             name: "client_credentials",
@@ -280,6 +303,15 @@ fn scenarios(auth: &str) -> Vec<Scenario> {
             path: "/oauth/token",
             authorization: Some(auth.to_string()),
             body: Some(Bytes::from_static(b"grant_type=client_credentials")),
+            proofs: None,
+        },
+        Scenario {
+            name: "client_credentials+dpop",
+            method: hyper::Method::POST,
+            path: "/oauth/token",
+            authorization: Some(auth.to_string()),
+            body: Some(Bytes::from_static(b"grant_type=client_credentials")),
+            proofs,
         },
         Scenario {
             name: "jwks",
@@ -287,13 +319,16 @@ fn scenarios(auth: &str) -> Vec<Scenario> {
             path: "/.well-known/jwks.json",
             authorization: None,
             body: None,
+            proofs: None,
         },
     ];
     all.into_iter()
         .filter(|s| {
-            wanted
-                .iter()
-                .any(|w| (w == "token" && s.name == "client_credentials") || w == s.name)
+            wanted.iter().any(|w| {
+                (w == "token" && s.name == "client_credentials")
+                    || (w == "dpop" && s.name == "client_credentials+dpop")
+                    || w == s.name
+            })
         })
         .collect()
 }
@@ -393,7 +428,7 @@ fn main() -> anyhow::Result<()> {
             anyhow::anyhow!("LOAD_TARGET needs LOAD_INITIAL_ACCESS_TOKEN (see the module docs)")
         })?;
         let auth = client_rt.block_on(client_credentials_auth(&base, &token))?;
-        for s in scenarios(&auth) {
+        for s in scenarios(&auth, &base) {
             let name = s.name;
             let o = client_rt.block_on(run(addr, s, connections, secs));
             report("target", name, connections, &o);
@@ -415,7 +450,7 @@ fn main() -> anyhow::Result<()> {
             let addr = spawn_app(&server_rt, &url, &token)?;
             let base = format!("http://{addr}");
             let auth = client_rt.block_on(client_credentials_auth(&base, &token))?;
-            for s in scenarios(&auth) {
+            for s in scenarios(&auth, &base) {
                 let name = s.name;
                 let o = client_rt.block_on(run(addr, s, connections, secs));
                 report(&kind, name, connections, &o);

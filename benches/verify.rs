@@ -1,6 +1,7 @@
 //! Access-token verification in-process: the pure pipeline (split, header,
 //! ES256 signature, claims), the embedded `Verifier` with its token cache
-//! off (every call a full check) and on (a repeated token).
+//! off (every call a full check) and on (a repeated token); a DPoP proof
+//! check (RFC 9449, the pure `dpop::verify`) and its JWK import alone.
 //!
 //! Run: `cargo bench --bench verify` (criterion prints verifications/s as
 //! `thrpt`).
@@ -56,6 +57,24 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("verifier_cached_token", |b| {
         b.iter(|| rt.block_on(cached.verify_access_token(&token)).unwrap())
+    });
+    let key = skedcast_auth::verify::dpop::testing::ProofKey::es256();
+    let htu = format!("{}/v1/agency", services.api_base);
+    let now = skedcast_auth::verify::now_unix();
+    let proof = key.proof("GET", &htu, now, Some(&token), None);
+    g.bench_function("dpop_proof_es256", |b| {
+        let expected = skedcast_auth::verify::dpop::Expected {
+            htm: "GET",
+            htu: &htu,
+            now,
+            window_secs: 60,
+            access_token: Some(&token),
+        };
+        b.iter(|| skedcast_auth::verify::dpop::verify(&proof, &expected).unwrap())
+    });
+    g.bench_function("dpop_jwk_import_es256", |b| {
+        let jwk = josekit::jwk::Jwk::from_map(key.public.clone()).unwrap();
+        b.iter(|| josekit::jws::ES256.verifier_from_jwk(&jwk).unwrap())
     });
     g.finish();
 }

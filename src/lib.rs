@@ -55,6 +55,10 @@ pub struct AppState {
     pub documents: oauth::client::metadata_document::memory::Documents,
     /// `private_key_jwt` clients' key sets fetched from their `jwks_uri`.
     pub jwks: oauth::client::jwks::JwksCache,
+    /// The `DPoP-Nonce` key shared in the database, once read.
+    pub dpop_nonce_key: tokio::sync::OnceCell<[u8; 32]>,
+    /// Verifiers of DPoP proof keys seen by this instance.
+    pub dpop_keys: skedcast_verify::dpop::KeyCache,
 }
 
 /// Called with every SQL statement the app runs (see [`App::build_observed`]).
@@ -112,6 +116,8 @@ impl App {
                 client_cache,
                 documents: Default::default(),
                 jwks: Default::default(),
+                dpop_nonce_key: Default::default(),
+                dpop_keys: Default::default(),
             }),
         })
     }

@@ -167,6 +167,7 @@ pub async fn run(db: &DatabaseConnection, sizes: &Sizes, password_hash: &str) ->
             require_pushed_authorization_requests: false,
             id_token_signed_response_alg: None,
             post_logout_redirect_uris: "[]".into(),
+            dpop_bound_access_tokens: false,
         }
         .into_active_model()
     })
@@ -203,6 +204,7 @@ pub async fn run(db: &DatabaseConnection, sizes: &Sizes, password_hash: &str) ->
             access_exp: Some(now + 600),
             nonce: None,
             auth_time: None,
+            dpop_jkt: None,
         }
         .into_active_model()
     })
@@ -220,6 +222,7 @@ pub async fn run(db: &DatabaseConnection, sizes: &Sizes, password_hash: &str) ->
             expires_at: later,
             revoked_at: None,
             auth_time: None,
+            dpop_jkt: None,
         }
         .into_active_model()
     })

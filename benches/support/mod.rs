@@ -80,6 +80,11 @@ pub async fn start(api_env: &[(&str, &str)]) -> Services {
 impl Services {
     /// An access token as the auth server issues them (contract claims).
     pub async fn token(&self, ttl_secs: i64) -> String {
+        self.token_bound(ttl_secs, None).await
+    }
+
+    /// The same, bound to the DPoP key `jkt` when given (`cnf.jkt`).
+    pub async fn token_bound(&self, ttl_secs: i64, jkt: Option<&str>) -> String {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")
@@ -91,6 +96,10 @@ impl Services {
             "iat": now, "exp": now + ttl_secs, "jti": uuid::Uuid::new_v4().to_string(),
             "agency_id": uuid::Uuid::new_v4().to_string(), "role": "editor",
         });
+        let mut claims = claims;
+        if let Some(jkt) = jkt {
+            claims["cnf"] = serde_json::json!({ "jkt": jkt });
+        }
         self.auth.keys.sign("at+jwt", &claims).await.expect("sign")
     }
 }

@@ -32,6 +32,9 @@ pub struct Model {
     pub nonce: Option<String>,
     /// When the member signed in (the session's start): the id_token's `auth_time`.
     pub auth_time: Option<i64>,
+    /// RFC 9449 §10: the `dpop_jkt` of the authorization request; the code
+    /// is redeemed only with a proof by that key.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -192,6 +192,8 @@ pub struct Model {
     /// OpenID Connect RP-Initiated Logout §3.1: JSON array of URIs.
     #[sea_orm(column_type = "Text")]
     pub post_logout_redirect_uris: String,
+    /// RFC 9449 §5.2: this client's token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,8 @@ pub mod client_metadata_document;
 pub mod consent;
 pub mod consent_decision;
 pub mod device_authorization;
+pub mod dpop_nonce_secret;
+pub mod dpop_proof_jti;
 pub mod membership;
 pub mod pending_authorization;
 pub mod rate_limit;

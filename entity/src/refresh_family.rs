@@ -19,6 +19,8 @@ pub struct Model {
     pub revoked_at: Option<i64>,
     /// The sign-in time of the grant (id_tokens issued on refresh repeat it).
     pub auth_time: Option<i64>,
+    /// RFC 9449 §5: the DPoP key a public client's refresh tokens are bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261127_000006_refresh_tokens;
 mod m20261127_000007_client_metadata_documents;
 mod m20261202_consent_001_consent_resource;
 mod m20261202_device_001_device_authorizations;
+mod m20261202_dpop_001_dpop;
 mod m20261202_keys_001_key_changes;
 mod m20261202_oidc_001_openid_connect;
 mod m20261202_par_001_pending_authorizations;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_device_001_device_authorizations::Migration),
             Box::new(m20261202_oidc_001_openid_connect::Migration),
             Box::new(m20261202_scale_001_indexes::Migration),
+            Box::new(m20261202_dpop_001_dpop::Migration),
         ]
     }
 }

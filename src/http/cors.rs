@@ -7,10 +7,10 @@
 //! - A preflight (`OPTIONS`) on one of them is answered here, `204`, with
 //!   `Access-Control-Allow-Origin: *`, the endpoint's methods, the request
 //!   headers a client sends (`Authorization`, `Content-Type`,
-//!   `MCP-Protocol-Version`) and a max-age.
+//!   `MCP-Protocol-Version`, `DPoP`) and a max-age.
 //! - Every other response of those endpoints, errors included, carries
-//!   `Access-Control-Allow-Origin: *` and exposes `WWW-Authenticate` and
-//!   `Retry-After`. The answer never depends on `Origin` (no `Vary`).
+//!   `Access-Control-Allow-Origin: *` and exposes `WWW-Authenticate`,
+//!   `Retry-After` and `DPoP-Nonce` (RFC 9449 §8). The answer never depends on `Origin` (no `Vary`).
 //! - Never `Access-Control-Allow-Credentials`: these endpoints do not use
 //!   cookies, and `*` with credentials is refused by browsers anyway.
 //!
@@ -26,9 +26,9 @@ use poem::http::{HeaderValue, Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 /// Request headers a browser-based client may send.
-pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, MCP-Protocol-Version";
+pub const ALLOW_HEADERS: &str = "Authorization, Content-Type, MCP-Protocol-Version, DPoP";
 /// Response headers a client may read besides the CORS-safelisted ones.
-pub const EXPOSE_HEADERS: &str = "WWW-Authenticate, Retry-After";
+pub const EXPOSE_HEADERS: &str = "WWW-Authenticate, Retry-After, DPoP-Nonce";
 /// Seconds a browser may cache a preflight answer.
 pub const MAX_AGE_SECS: &str = "86400";
 

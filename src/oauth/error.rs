@@ -45,6 +45,9 @@ pub enum ErrorCode {
     AuthorizationPending,
     SlowDown,
     ExpiredToken,
+    /// RFC 9449 §5, §8.
+    InvalidDpopProof,
+    UseDpopNonce,
     /// Not an RFC code: the registration rate limit (sent with `429` and
     /// `Retry-After`).
     TooManyRequests,
@@ -75,6 +78,8 @@ impl ErrorCode {
             ErrorCode::AuthorizationPending => "authorization_pending",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::TooManyRequests => "too_many_requests",
         }
     }
@@ -119,6 +124,8 @@ pub struct OAuthError {
     pub challenge: Option<&'static str>,
     /// `Retry-After` seconds (RFC 9110 §10.2.3), for a rate limit.
     pub retry_after: Option<u64>,
+    /// `DPoP-Nonce` (RFC 9449 §8), with `use_dpop_nonce`.
+    pub dpop_nonce: Option<String>,
 }
 
 /// RFC 6749 §5.2 error response (documentation shape).
@@ -127,7 +134,8 @@ pub struct OAuthError {
 pub struct OAuthErrorBody {
     /// `invalid_request`, `invalid_client`, `invalid_grant`,
     /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
-    /// `invalid_target`, `too_many_requests`, `server_error` or
+    /// `invalid_target`, `invalid_dpop_proof`, `use_dpop_nonce` (with a
+    /// `DPoP-Nonce` header), `too_many_requests`, `server_error` or
     /// `temporarily_unavailable`.
     pub error: String,
     /// What is wrong and what to change.
@@ -178,6 +186,7 @@ impl OAuthError {
             description: wire_safe(&description.into()),
             challenge: None,
             retry_after: None,
+            dpop_nonce: None,
         }
     }
 
@@ -197,6 +206,27 @@ impl OAuthError {
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidClient,
                 description,
+            )
+        }
+    }
+
+    /// RFC 9449 §5: `400 invalid_dpop_proof` with a DPoP challenge.
+    pub fn invalid_dpop_proof(description: impl Into<String>) -> Self {
+        OAuthError {
+            challenge: Some("DPoP error=\"invalid_dpop_proof\""),
+            ..Self::of(ErrorCode::InvalidDpopProof, description)
+        }
+    }
+
+    /// RFC 9449 §8: `400 use_dpop_nonce`, with the nonce to put in the
+    /// next proof.
+    pub fn use_dpop_nonce(nonce: String) -> Self {
+        OAuthError {
+            challenge: Some("DPoP error=\"use_dpop_nonce\""),
+            dpop_nonce: Some(nonce),
+            ..Self::of(
+                ErrorCode::UseDpopNonce,
+                "the DPoP proof must carry the nonce of the DPoP-Nonce header; make a new proof",
             )
         }
     }
@@ -299,6 +329,14 @@ impl IntoResponse for OAuthError {
         if let Some(challenge) = self.challenge {
             resp.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(v) = self
+            .dpop_nonce
+            .as_deref()
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            resp.headers_mut()
+                .insert(crate::oauth::dpop::NONCE_HEADER, v);
         }
         if let Some(secs) = self.retry_after {
             resp.headers_mut()

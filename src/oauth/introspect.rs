@@ -6,7 +6,8 @@
 //!   by HTTP Basic or in the body; anyone else gets `401 invalid_client`.
 //! - An active access token is answered with `active`, `scope`,
 //!   `client_id`, `sub`, `exp`, `iat`, `iss`, `aud`, `token_type` (`Bearer`,
-//!   the RFC 6749 §7.1 type, as RFC 7662 §2.2 defines the member), and
+//!   the RFC 6749 §7.1 type, as RFC 7662 §2.2 defines the member; `DPoP`
+//!   with `cnf.jkt` for a DPoP-bound token, RFC 9449 §6.2), and
 //!   `agency_id`/`role` when the token has them.
 //! - A token is reported active only to the resource server it is for
 //!   (`aud` equals the caller's resource, RFC 7662 §4): a resource server
@@ -104,13 +105,23 @@ pub struct IntrospectionResponse {
     pub iss: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub aud: Option<String>,
-    /// `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to a DPoP key.
     #[oai(skip_serializing_if_is_none)]
     pub token_type: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub agency_id: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub role: Option<String>,
+    /// RFC 9449 §6.2: the DPoP key a bound token is for.
+    #[oai(skip_serializing_if_is_none)]
+    pub cnf: Option<IntrospectionCnf>,
+}
+
+/// RFC 7800 confirmation of a DPoP-bound token (RFC 9449 §6.2).
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct IntrospectionCnf {
+    /// The RFC 7638 thumbprint of the key.
+    pub jkt: String,
 }
 
 impl IntrospectionResponse {
@@ -128,9 +139,10 @@ impl IntrospectionResponse {
             iat: Some(c.iat),
             iss: Some(c.iss),
             aud: Some(c.aud.resource().to_string()),
-            token_type: Some("Bearer".to_string()),
+            token_type: Some(access_token::token_type(c.cnf.is_some()).to_string()),
             agency_id: c.agency_id,
             role: c.role,
+            cnf: c.cnf.map(|c| IntrospectionCnf { jkt: c.jkt }),
         }
     }
 }
@@ -281,12 +293,24 @@ mod tests {
             jti: "j".into(),
             agency_id: None,
             role: None,
+            cnf: None,
         };
-        let v = IntrospectionResponse::from_claims(c).to_json().unwrap();
+        let v = IntrospectionResponse::from_claims(c.clone())
+            .to_json()
+            .unwrap();
         assert_eq!(
             v,
             serde_json::json!({"active": true, "scope": "x y", "client_id": "c", "sub": "s",
                 "exp": 2, "iat": 1, "iss": "i", "aud": "a", "token_type": "Bearer"})
+        );
+        let bound = Claims {
+            cnf: Some(access_token::Confirmation { jkt: "t".into() }),
+            ..c
+        };
+        let v = IntrospectionResponse::from_claims(bound).to_json().unwrap();
+        assert_eq!(
+            (&v["token_type"], &v["cnf"]),
+            (&"DPoP".into(), &serde_json::json!({"jkt": "t"}))
         );
     }
 }

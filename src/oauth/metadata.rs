@@ -71,6 +71,8 @@ pub struct ServerMetadata {
     /// Request objects by reference (OpenID Connect Core §6.2) are not
     /// served; RFC 9126 `request_uri`s are.
     pub request_uri_parameter_supported: bool,
+    /// RFC 9449 §5.1: the algorithms of DPoP proofs.
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// Client authentication at the token and revocation endpoints: every
@@ -139,6 +141,10 @@ pub fn build(settings: &Settings) -> ServerMetadata {
         claims_parameter_supported: false,
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
+        dpop_signing_alg_values_supported: skedcast_verify::dpop::ALGS
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
     }
 }
 

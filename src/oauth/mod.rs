@@ -3,6 +3,7 @@
 pub mod authorize;
 pub mod client;
 pub mod device;
+pub mod dpop;
 pub mod error;
 pub mod introspect;
 pub mod metadata;

@@ -102,6 +102,9 @@ pub struct ClientMetadataRequest {
     /// OpenID Connect RP-Initiated Logout: where the member may be sent
     /// after logout (matched exactly).
     pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// RFC 9449 §5.2: the client's token requests must carry a DPoP proof
+    /// (default false).
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Update (RFC 7592) only: must equal the client's client_id.
     pub client_id: Option<String>,
     /// Update (RFC 7592) only: if present, must equal the issued secret.
@@ -147,6 +150,8 @@ pub struct ClientInformation {
     pub id_token_signed_response_alg: String,
     /// OpenID Connect RP-Initiated Logout; present when registered.
     pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// RFC 9449 §5.2.
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// RFC 7591 §3.2.2 / RFC 6750 §3 error.
@@ -603,6 +608,7 @@ fn information(
         .to_string(),
         post_logout_redirect_uris: Some(model::list(&row.post_logout_redirect_uris))
             .filter(|l| !l.is_empty()),
+        dpop_bound_access_tokens: row.dpop_bound_access_tokens,
     }
 }
 

@@ -91,6 +91,18 @@ pub async fn authorize(
 ) -> Result<Arc<Principal>, Denial> {
     let token = match presented(req.headers(), req.uri().query()) {
         Presented::Bearer(t) => t,
+        Presented::Dpop(t) => {
+            let proof = match crate::verify::dpop::proof_header(req.headers()) {
+                Ok(p) => p,
+                Err(why) => return Err(Denial::InvalidDpopProof(why.into())),
+            };
+            let principal = state
+                .verifier
+                .authenticate_dpop(t, proof, req.method().as_str(), req.uri().path())
+                .await?;
+            require_agency_scope(&principal, scope).map_err(Denial::Forbidden)?;
+            return Ok(principal);
+        }
         Presented::Nothing => return Err(Denial::NoCredential),
         Presented::Malformed => {
             return Err(Denial::InvalidToken(

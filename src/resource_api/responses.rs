@@ -7,7 +7,7 @@ use poem::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::oauth::error::ErrorCode;
-use crate::verify::{AuthError, Challenge, Forbidden, Principal};
+use crate::verify::{AuthError, Challenge, Forbidden, Principal, dpop_challenge};
 
 pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
@@ -31,6 +31,8 @@ pub struct ProtectedResourceMetadata {
     pub scopes_supported: Vec<String>,
     pub bearer_methods_supported: Vec<String>,
     pub resource_name: String,
+    /// RFC 9728 §2 / RFC 9449 §5.1: the DPoP proof algorithms accepted.
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// `scopes_supported` lists the permission scopes of the contract (not
@@ -46,6 +48,10 @@ pub fn protected_resource_metadata(resource: &str, issuer: &str) -> ProtectedRes
             .collect(),
         bearer_methods_supported: vec!["header".into()],
         resource_name: "SkedCast API".into(),
+        dpop_signing_alg_values_supported: crate::verify::dpop::ALGS
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
     }
 }
 
@@ -82,6 +88,9 @@ pub enum Denial {
     BadRequest(&'static str),
     /// 401 `invalid_token`.
     InvalidToken(&'static str),
+    /// 401 `invalid_dpop_proof` (RFC 9449 §7.1): the error is in the DPoP
+    /// challenge.
+    InvalidDpopProof(String),
     /// 403 `insufficient_scope`: the route's scope is missing, or the
     /// credential acts for no agency.
     Forbidden(Forbidden),
@@ -96,6 +105,7 @@ impl From<AuthError> for Denial {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::InvalidToken(d) => Denial::InvalidToken(d),
+            AuthError::InvalidDpopProof(d) => Denial::InvalidDpopProof(d),
             AuthError::Unavailable {
                 retry_after_secs,
                 reason,
@@ -111,11 +121,11 @@ impl From<AuthError> for Denial {
 /// refusal of a route that needs `scope`: every challenge names that scope
 /// (RFC 6750 §3; issue 14, item 4), so a client asks for what the route
 /// needs, not for every scope in `scopes_supported`.
-pub fn denial_parts(
-    d: &Denial,
+pub fn denial_parts<'a>(
+    d: &'a Denial,
     scope: &str,
     metadata_url: &str,
-) -> (StatusCode, Option<String>, Option<ErrorCode>, &'static str) {
+) -> (StatusCode, Option<String>, Option<ErrorCode>, &'a str) {
     let challenge = |error: Option<ErrorCode>, desc: Option<&str>| {
         let error = error.map(|e| e.to_string());
         Challenge {
@@ -152,6 +162,12 @@ pub fn denial_parts(
                 desc,
             )
         }
+        Denial::InvalidDpopProof(desc) => (
+            StatusCode::UNAUTHORIZED,
+            Some(challenge(None, None)),
+            Some(ErrorCode::InvalidDpopProof),
+            desc,
+        ),
         Denial::Forbidden(why) => {
             let code = ErrorCode::InsufficientScope;
             let (desc, say) = match why {
@@ -193,6 +209,17 @@ pub fn denial_response(d: &Denial, scope: &str, metadata_url: &str) -> Response 
     let mut resp = json_response(status, body);
     if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        // RFC 9449 §7.1: the DPoP scheme beside Bearer, with the error
+        // when the proof was at fault.
+        let dpop = match d {
+            Denial::InvalidDpopProof(desc) => {
+                dpop_challenge(Some(ErrorCode::InvalidDpopProof.as_str()), Some(desc))
+            }
+            _ => dpop_challenge(None, None),
+        };
+        if let Ok(v) = HeaderValue::from_str(&dpop) {
+            resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
+        }
     }
     if let Denial::Unavailable {
         retry_after_secs, ..
@@ -337,6 +364,7 @@ mod tests {
             role: Some("viewer".into()),
             scopes: Scopes::parse("posts:read agency:read").unwrap(),
             expires_at: 0,
+            jkt: None,
         };
         assert_eq!(
             serde_json::to_value(agency_view(&p)).unwrap(),

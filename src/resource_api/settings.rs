@@ -38,6 +38,11 @@ pub struct ApiSettings {
     pub log: LogSettings,
     /// Bearer token for `/metrics`; empty: the endpoint is off.
     pub metrics_token: String,
+    /// `[dpop]`: where clients reach this service (`None`: the resource's
+    /// origin), the proof window, the replay cache's size.
+    pub dpop_public_url: Option<String>,
+    pub dpop_proof_window_secs: u64,
+    pub dpop_replay_cache_size: usize,
 }
 
 /// The document as it comes out of the layers. `server`, `log` and
@@ -52,6 +57,34 @@ struct Raw {
     introspection: RawIntrospection,
     log: RawLog,
     metrics: RawMetrics,
+    dpop: RawDpop,
+}
+
+/// `[dpop]`: DPoP proofs (RFC 9449 §7) sent with bound access tokens.
+#[derive(Deserialize)]
+struct RawDpop {
+    public_url: String,
+    proof_window_secs: u64,
+    replay_cache_size: usize,
+}
+
+impl RawDpop {
+    fn validate(self) -> Result<(Option<String>, u64, usize), SettingsError> {
+        let public_url = match self.public_url.trim() {
+            "" => None,
+            u => Some(base_url("dpop.public_url", u)?),
+        };
+        if !(5..=600).contains(&self.proof_window_secs) {
+            return Err(key_error(
+                "dpop.proof_window_secs",
+                "must be between 5 and 600",
+            ));
+        }
+        if self.replay_cache_size == 0 {
+            return Err(key_error("dpop.replay_cache_size", "must be at least 1"));
+        }
+        Ok((public_url, self.proof_window_secs, self.replay_cache_size))
+    }
 }
 
 /// `[auth_server]`: how this service reaches the issuer.
@@ -199,7 +232,12 @@ impl ApiSettings {
         let (internal_url, timeout) = raw.auth_server.validate()?;
         let verify = raw.verify.validate()?;
         let introspection = raw.introspection.validate()?;
+        let (dpop_public_url, dpop_proof_window_secs, dpop_replay_cache_size) =
+            raw.dpop.validate()?;
         Ok(ApiSettings {
+            dpop_public_url,
+            dpop_proof_window_secs,
+            dpop_replay_cache_size,
             bind,
             resource,
             issuer,
@@ -229,6 +267,9 @@ impl ApiSettings {
             api_key_cache_ttl: self.api_key_cache_ttl,
             api_key_negative_cache_ttl: self.api_key_negative_cache_ttl,
             api_key_cache_size: self.api_key_cache_size,
+            public_url: self.dpop_public_url.clone(),
+            dpop_window_secs: self.dpop_proof_window_secs,
+            dpop_replay_cache_size: self.dpop_replay_cache_size,
             ..VerifierConfig::new(&self.issuer, &self.resource)
         }
     }

@@ -14,6 +14,7 @@
 mod cimd;
 mod clients;
 mod database;
+mod dpop;
 mod issuer;
 mod keys;
 mod layers;
@@ -36,6 +37,7 @@ use serde::Deserialize;
 pub use cimd::CimdSettings;
 pub use clients::ClientSettings;
 pub use database::DatabaseSettings;
+pub use dpop::DpopSettings;
 pub use keys::KeySettings;
 pub(crate) use layers::load_layers;
 pub(crate) use log::RawLog;
@@ -77,6 +79,7 @@ pub struct Settings {
     pub metrics_token: String,
     pub clients: ClientSettings,
     pub cimd: CimdSettings,
+    pub dpop: DpopSettings,
 }
 
 /// The document as it comes out of the layers, one field per TOML section.
@@ -96,6 +99,7 @@ struct Raw {
     metrics: RawMetrics,
     clients: ClientSettings,
     cimd: CimdSettings,
+    dpop: DpopSettings,
 }
 
 impl Settings {
@@ -131,6 +135,7 @@ impl Settings {
             cimd: raw.cimd.validate()?,
             clients: raw.clients.validate()?,
             metrics_token: raw.metrics.validate()?,
+            dpop: raw.dpop.validate()?,
         })
     }
 

@@ -207,6 +207,8 @@ pub async fn submit(
         nonce: None,
         max_age: None,
         login_hint: None,
+        // A device's DPoP key is the one its token request proves.
+        dpop_jkt: None,
     };
     let allow = match field(&form, "decision") {
         None => {

@@ -16,6 +16,7 @@ mod code;
 mod cors;
 mod device;
 mod discovery;
+mod dpop;
 mod fuzz_regressions;
 mod introspect;
 mod metrics;

@@ -98,7 +98,10 @@ pub(crate) async fn start_api(
 
 /// Both services: the API's port is bound first so the auth server's
 /// `resource.default` (the `aud` of its tokens) can be the API's base URL.
-async fn spawn_pair(auth_env: &[(&str, &str)], api_env: &[(&str, &str)]) -> (TestApp, TestApi) {
+pub(crate) async fn spawn_pair(
+    auth_env: &[(&str, &str)],
+    api_env: &[(&str, &str)],
+) -> (TestApp, TestApi) {
     let (acceptor, api_base) = bind_port0().await;
     let mut env = vec![("SKEDCAST__RESOURCE__DEFAULT", api_base.as_str())];
     env.extend_from_slice(auth_env);

@@ -3,10 +3,16 @@
 
 /// The token of `Bearer <token>`, if well formed.
 pub fn parse(header: Option<&str>) -> Option<&str> {
-    let (scheme, token) = header?.trim().split_once(' ')?;
+    parse_scheme(header, "bearer")
+}
+
+/// The token of `<scheme> <token>` (e.g. `DPoP`, RFC 9449 §7.1, same
+/// syntax), if well formed; `scheme` in lowercase.
+pub fn parse_scheme<'a>(header: Option<&'a str>, scheme: &str) -> Option<&'a str> {
+    let (sent, token) = header?.trim().split_once(' ')?;
     let token = token.trim_start_matches(' ');
     let b64token = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.bytes().all(b64token))
+    (sent.eq_ignore_ascii_case(scheme) && !token.is_empty() && token.bytes().all(b64token))
         .then_some(token)
 }
 

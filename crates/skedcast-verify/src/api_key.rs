@@ -77,6 +77,7 @@ pub fn principal_from_introspection(i: &Introspection, now: i64) -> Option<Princ
         role: i.role.clone(),
         scopes: effective(&granted, i.role.as_deref()),
         expires_at: exp,
+        jkt: None,
     })
 }
 

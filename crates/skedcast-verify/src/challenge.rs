@@ -1,5 +1,6 @@
-//! The `WWW-Authenticate: Bearer` challenge of a refused request (RFC 6750
-//! §3, RFC 9728 §5.1), one format for every refusal of a route.
+//! The `WWW-Authenticate` challenges of a refused request: `Bearer` (RFC
+//! 6750 §3, RFC 9728 §5.1), one format for every refusal of a route, and
+//! beside it `DPoP` (RFC 9449 §7.1) with the accepted proof algorithms.
 
 /// What a refusal tells the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,19 @@ impl Challenge<'_> {
         }
         v
     }
+}
+
+/// The `DPoP` challenge (RFC 9449 §7.1): `DPoP algs="ES256 RS256 PS256"`,
+/// with `error` and `error_description` when the DPoP request failed.
+pub fn dpop_challenge(error: Option<&str>, error_description: Option<&str>) -> String {
+    let mut v = format!("DPoP algs=\"{}\"", crate::dpop::ALGS.join(" "));
+    if let Some(e) = error {
+        v.push_str(&format!(", error=\"{}\"", quotable(e)));
+    }
+    if let Some(d) = error_description {
+        v.push_str(&format!(", error_description=\"{}\"", quotable(d)));
+    }
+    v
 }
 
 /// RFC 6750 §3: attribute values are printable ASCII without `"` and `\`;

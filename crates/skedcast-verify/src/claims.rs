@@ -47,6 +47,9 @@ pub struct Principal {
     pub scopes: Scopes,
     /// Unix time after which the credential is no longer valid.
     pub expires_at: i64,
+    /// RFC 9449: the thumbprint of the DPoP key a bound access token is
+    /// for; every request with it must carry a proof by that key.
+    pub jkt: Option<String>,
 }
 
 impl Principal {
@@ -60,6 +63,7 @@ impl Principal {
             agency_id: c.agency_id,
             role: c.role,
             expires_at: c.exp,
+            jkt: c.cnf.and_then(|c| c.jkt),
         }
     }
 }

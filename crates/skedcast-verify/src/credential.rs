@@ -1,5 +1,5 @@
 //! Where a credential may come from: the `Authorization: Bearer` header
-//! only (RFC 6750 §2.1). A token in the query (§2.3) or a repeated header is
+//! (RFC 6750 §2.1) or `Authorization: DPoP` (RFC 9449 §7.1) only. A token in the query (§2.3) or a repeated header is
 //! a bad request; a form body is never read.
 
 use http::HeaderMap;
@@ -12,6 +12,8 @@ pub enum Presented<'a> {
     Nothing,
     /// `Authorization: Bearer <token>`.
     Bearer(&'a str),
+    /// `Authorization: DPoP <token>`: the request must carry a proof.
+    Dpop(&'a str),
     /// A Bearer header whose token is not a valid `b64token`.
     Malformed,
     /// A request the resource refuses outright (RFC 6750 §3.1
@@ -39,6 +41,12 @@ pub fn presented<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Presented<'
         return Presented::Malformed;
     };
     let scheme = value.trim_start().split(' ').next().unwrap_or("");
+    if scheme.eq_ignore_ascii_case("dpop") {
+        return match skedcast_core::bearer::parse_scheme(Some(value), "dpop") {
+            Some(token) => Presented::Dpop(token),
+            None => Presented::Malformed,
+        };
+    }
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Presented::Nothing;
     }
@@ -70,6 +78,15 @@ mod tests {
         assert_eq!(presented(&h, None), Presented::Bearer("sked_live_x"));
         assert_eq!(presented(&with(&[]), None), Presented::Nothing);
         assert_eq!(presented(&with(&["Basic YTpi"]), None), Presented::Nothing);
+        assert_eq!(
+            presented(&with(&["DPoP a.b.c"]), None),
+            Presented::Dpop("a.b.c")
+        );
+        assert_eq!(
+            presented(&with(&["dpop  a.b.c"]), None),
+            Presented::Dpop("a.b.c")
+        );
+        assert_eq!(presented(&with(&["DPoP a b"]), None), Presented::Malformed);
         assert_eq!(
             presented(&with(&["Bearer a b"]), None),
             Presented::Malformed

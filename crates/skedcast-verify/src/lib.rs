@@ -8,7 +8,9 @@ pub mod challenge;
 pub mod checks;
 pub mod claims;
 pub mod credential;
+pub mod dpop;
 pub mod jwks;
+pub mod replay;
 
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 use josekit::jws::alg::ecdsa::EcdsaJwsVerifier;
 
 pub use api_key::{IntrospectionCredentials, looks_like_api_key};
-pub use challenge::Challenge;
+pub use challenge::{Challenge, dpop_challenge};
 pub use checks::{Algorithm, Reject};
 pub use claims::{AccessClaims, Audience, Forbidden, Principal, Via, require_agency_scope};
 pub use credential::{Presented, presented};
@@ -59,6 +61,14 @@ pub struct VerifierConfig {
     pub api_key_cache_size: usize,
     /// Least time between two refetches caused by unknown `kid`s.
     pub unknown_kid_refetch: Duration,
+    /// The URL this service's root is reached at by clients (RFC 9449 `htu`
+    /// of DPoP proofs is this plus the request's path). `None`: the origin
+    /// of `resource`. Set it behind a proxy that changes the host or path.
+    pub public_url: Option<String>,
+    /// A DPoP proof's `iat` may be this many seconds from now either way.
+    pub dpop_window_secs: u64,
+    /// DPoP proofs remembered (their `jti`) within their window.
+    pub dpop_replay_cache_size: usize,
 }
 
 impl VerifierConfig {
@@ -77,6 +87,9 @@ impl VerifierConfig {
             api_key_negative_cache_ttl: Duration::from_secs(5),
             api_key_cache_size: 10_000,
             unknown_kid_refetch: jwks::UNKNOWN_KID_REFETCH,
+            public_url: None,
+            dpop_window_secs: 60,
+            dpop_replay_cache_size: 100_000,
         }
     }
 }
@@ -86,6 +99,8 @@ impl VerifierConfig {
 pub enum AuthError {
     /// 401 `invalid_token` with this description.
     InvalidToken(&'static str),
+    /// 401 `invalid_dpop_proof` (RFC 9449 §7.1) with this description.
+    InvalidDpopProof(String),
     /// 503 with `Retry-After`: the credential cannot be checked now.
     Unavailable {
         retry_after_secs: u64,
@@ -116,7 +131,16 @@ pub struct Verifier {
     fetch: tokio::sync::Mutex<FetchState>,
     tokens: TtlCache<Arc<Principal>>,
     api_keys: ApiKeys,
+    /// Where clients reach this service's root (`htu` base), no trailing `/`.
+    public_url: String,
+    dpop_window_secs: i64,
+    proofs: replay::ReplayCache,
+    proof_keys: dpop::KeyCache,
 }
+
+/// What a bound token sent as `Bearer` is told (RFC 9449 §7.2).
+const BOUND_AS_BEARER: &str =
+    "the access token is bound to a DPoP key: send it as Authorization: DPoP with a DPoP proof";
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn now_unix() -> i64 {
@@ -134,7 +158,17 @@ impl Verifier {
             config.internal_url.as_deref(),
             config.http_timeout,
         )?;
+        let public_url = match &config.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => url::Url::parse(&config.resource)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_else(|_| config.resource.trim_end_matches('/').to_string()),
+        };
         Ok(Verifier {
+            public_url,
+            dpop_window_secs: config.dpop_window_secs.clamp(1, 600) as i64,
+            proofs: replay::ReplayCache::new(config.dpop_replay_cache_size),
+            proof_keys: dpop::KeyCache::default(),
             expected: Expected {
                 issuer: config.issuer.clone(),
                 resource: config.resource.clone(),
@@ -300,12 +334,77 @@ impl Verifier {
         }
     }
 
-    /// The caller behind a bearer credential: an API key or an access token.
+    /// The caller behind a bearer credential: an API key or an access token
+    /// not bound to a DPoP key (a bound one needs [`Verifier::authenticate_dpop`]).
     pub async fn authenticate(&self, credential: &str) -> Result<Arc<Principal>, AuthError> {
         if looks_like_api_key(credential) {
             return self.api_keys.check(&self.auth, credential).await;
         }
-        self.verify_access_token(credential).await
+        let principal = self.verify_access_token(credential).await?;
+        if principal.jkt.is_some() {
+            return Err(AuthError::InvalidToken(BOUND_AS_BEARER));
+        }
+        Ok(principal)
+    }
+
+    /// The caller behind `Authorization: DPoP <token>` (RFC 9449 §7.1) of a
+    /// `method` request to `path` with the `DPoP` header `proof`: a token
+    /// bound to a key, and a fresh proof by that key for this request and
+    /// this token, used once. The token may come from the cache of verified
+    /// tokens; the proof is checked on every request.
+    pub async fn authenticate_dpop(
+        &self,
+        token: &str,
+        proof: Option<&str>,
+        method: &str,
+        path: &str,
+    ) -> Result<Arc<Principal>, AuthError> {
+        if looks_like_api_key(token) {
+            return Err(AuthError::InvalidToken(
+                "API keys are sent as Authorization: Bearer",
+            ));
+        }
+        let principal = self.verify_access_token(token).await?;
+        let Some(jkt) = principal.jkt.as_deref() else {
+            return Err(AuthError::InvalidToken(
+                "the access token is not bound to a DPoP key: send it as Authorization: Bearer",
+            ));
+        };
+        let Some(proof) = proof else {
+            return Err(AuthError::InvalidDpopProof(
+                "a DPoP proof (the DPoP header) is required with Authorization: DPoP".into(),
+            ));
+        };
+        let now = now_unix();
+        let htu = format!("{}{path}", self.public_url);
+        let expected = dpop::Expected {
+            htm: method,
+            htu: &htu,
+            now,
+            window_secs: self.dpop_window_secs,
+            access_token: Some(token),
+        };
+        let valid = dpop::verify_with(proof, &expected, &self.proof_keys)
+            .map_err(|why| AuthError::InvalidDpopProof(format!("the DPoP proof {why}")))?;
+        if valid.jkt != jkt {
+            return Err(AuthError::InvalidDpopProof(
+                "the DPoP proof is signed by another key than the one the token is bound to \
+                 (cnf.jkt)"
+                    .into(),
+            ));
+        }
+        let until = valid.iat.saturating_add(self.dpop_window_secs).max(now);
+        match self.proofs.use_once(jkt, &valid.jti, until, now) {
+            replay::Outcome::First => Ok(principal),
+            replay::Outcome::Replayed => Err(AuthError::InvalidDpopProof(
+                "the DPoP proof was used before (its jti); make a fresh proof for each request"
+                    .into(),
+            )),
+            replay::Outcome::Full => Err(AuthError::Unavailable {
+                retry_after_secs: 1,
+                reason: "too many DPoP proofs within their window to remember; retry",
+            }),
+        }
     }
 
     /// Verify an ES256 access token (RFC 9068) and return its caller.

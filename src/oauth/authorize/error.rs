@@ -61,6 +61,7 @@ impl AuthorizeError {
                 description: message.into(),
                 challenge: None,
                 retry_after: None,
+                dpop_nonce: None,
             },
             to: Destination::Page,
         }

@@ -674,6 +674,7 @@ async fn issue_code(
             resource: &v.resource,
             nonce: v.nonce.as_deref(),
             auth_time: session.created_at,
+            dpop_jkt: v.dpop_jkt.as_deref(),
         },
         now,
     )

@@ -32,6 +32,8 @@ pub const REQUEST_PARAMS: &[&str] = &[
     "nonce",
     "max_age",
     "login_hint",
+    // RFC 9449 §10.
+    "dpop_jkt",
 ];
 
 /// The longest `nonce` and `login_hint` accepted.
@@ -158,6 +160,8 @@ pub struct ValidRequest {
     pub max_age: Option<i64>,
     /// OpenID Connect: pre-fills the sign-in page's email.
     pub login_hint: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 impl ValidRequest {
@@ -360,6 +364,18 @@ pub fn validate(
             )
         })?),
     };
+    let dpop_jkt = match params.get("dpop_jkt") {
+        None => None,
+        Some(j) if pkce::is_valid_challenge(j) => Some(j.to_string()),
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "dpop_jkt must be the 43-character base64url SHA-256 thumbprint of the DPoP key \
+                 (RFC 7638)"
+                    .into(),
+            ));
+        }
+    };
     Ok(ValidRequest {
         client_id: client.client_id.clone(),
         redirect_uri_given: params.get("redirect_uri").is_some(),
@@ -374,6 +390,7 @@ pub fn validate(
         nonce,
         max_age,
         login_hint,
+        dpop_jkt,
     })
 }
 

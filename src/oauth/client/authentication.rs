@@ -581,6 +581,7 @@ mod tests {
             jwks: None,
             jwks_uri: None,
             id_token_alg: crate::keys::material::ES256,
+            dpop_bound_access_tokens: false,
         })
     }
 

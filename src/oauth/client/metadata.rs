@@ -205,6 +205,7 @@ pub fn validate_with(
         .unwrap_or(false),
         id_token_signed_response_alg: id_token_alg(obj)?,
         post_logout_redirect_uris: post_logout_redirect_uris(obj)?,
+        dpop_bound_access_tokens: opt_bool(obj, "dpop_bound_access_tokens")?.unwrap_or(false),
     })
 }
 

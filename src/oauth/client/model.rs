@@ -81,6 +81,8 @@ pub struct ClientMetadata {
     pub id_token_signed_response_alg: Option<String>,
     /// OpenID Connect RP-Initiated Logout §3.1.
     pub post_logout_redirect_uris: Vec<String>,
+    /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ClientMetadata {
@@ -137,6 +139,8 @@ pub struct ClientRecord {
     /// The algorithm of this client's id_tokens (`ES256` unless it
     /// registered `RS256`).
     pub id_token_alg: &'static str,
+    /// RFC 9449 §5.2: token requests without a DPoP proof are refused.
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ClientRecord {
@@ -158,6 +162,7 @@ impl ClientRecord {
             jwks: m.jwks.clone(),
             jwks_uri: m.jwks_uri.clone(),
             id_token_alg: id_token_alg(m.id_token_signed_response_alg.as_deref()),
+            dpop_bound_access_tokens: m.dpop_bound_access_tokens,
         }
     }
 
@@ -201,6 +206,7 @@ pub fn test_record(scope: &str, grants: &[GrantType], secret: bool) -> ClientRec
         jwks: None,
         jwks_uri: None,
         id_token_alg: crate::keys::material::ES256,
+        dpop_bound_access_tokens: false,
     }
 }
 
@@ -237,6 +243,7 @@ pub fn test_row() -> Model {
         require_pushed_authorization_requests: false,
         id_token_signed_response_alg: None,
         post_logout_redirect_uris: "[]".into(),
+        dpop_bound_access_tokens: false,
     }
 }
 

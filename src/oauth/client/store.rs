@@ -56,6 +56,7 @@ fn model(
         require_pushed_authorization_requests: meta.require_pushed_authorization_requests,
         id_token_signed_response_alg: meta.id_token_signed_response_alg.clone(),
         post_logout_redirect_uris: to_json(&meta.post_logout_redirect_uris),
+        dpop_bound_access_tokens: meta.dpop_bound_access_tokens,
     }
 }
 
@@ -331,6 +332,7 @@ pub async fn insert_resource_server(
         require_pushed_authorization_requests: false,
         id_token_signed_response_alg: None,
         post_logout_redirect_uris: to_json(Vec::<String>::new()),
+        dpop_bound_access_tokens: false,
     };
     Entity::insert(row.clone().into_active_model().reset_all())
         .exec_without_returning(db)

@@ -35,6 +35,15 @@ pub struct Claims {
     pub agency_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// RFC 9449 §6.1: the DPoP key the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 `cnf` with the RFC 9449 §6.1 `jkt` member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 /// RFC 7519 §4.1.3 `aud`: one string, or several (the resource first).
@@ -92,6 +101,9 @@ pub struct Grant<'a> {
     pub scopes: &'a [&'a str],
     pub audience: &'a str,
     pub member: Option<Member<'a>>,
+    /// The thumbprint of the DPoP key of the token request (RFC 9449 §5):
+    /// the token is bound to it (`cnf.jkt`, `token_type` DPoP).
+    pub jkt: Option<&'a str>,
 }
 
 impl Grant<'_> {
@@ -115,6 +127,9 @@ pub fn claims(grant: &Grant<'_>, issuer: &str, now: i64, ttl_secs: u64, jti: Str
         jti,
         agency_id: grant.member.map(|m| m.agency_id.to_string()),
         role: grant.member.map(|m| m.role.as_str().to_string()),
+        cnf: grant.jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_string(),
+        }),
     }
 }
 
@@ -167,12 +182,17 @@ pub async fn issue(
         .map_err(|e| OAuthError::server_error(e, "sign access token"))?;
     Ok(TokenResponse {
         access_token: token,
-        token_type: "Bearer".into(),
+        token_type: token_type(grant.jkt.is_some()).into(),
         expires_in: ttl,
         scope: claims.scope,
         refresh_token,
         id_token: None,
     })
+}
+
+/// RFC 9449 §5: `DPoP` for a bound token, else `Bearer`.
+pub fn token_type(bound: bool) -> &'static str {
+    if bound { "DPoP" } else { "Bearer" }
 }
 
 /// Whether `token` has the shape of a compact JWS (three base64url parts).
@@ -220,6 +240,7 @@ mod tests {
             scopes: &scopes,
             audience: "https://api.example",
             member: None,
+            jkt: None,
         };
         let c = claims(&grant, "https://as.example", 1000, 900, "j1".into());
         let v = serde_json::to_value(&c).unwrap();
@@ -247,10 +268,13 @@ mod tests {
                 agency_id: "ag-1",
                 role: Role::Editor,
             }),
+            jkt: Some("thumb"),
         };
         let c = claims(&grant, "https://as.example", 0, 60, "j".into());
         assert_eq!(c.agency_id.as_deref(), Some("ag-1"));
         assert_eq!(c.role.as_deref(), Some("editor"));
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["cnf"], serde_json::json!({"jkt": "thumb"}));
         let back: Claims = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
         assert_eq!(back, c);
     }
@@ -265,6 +289,7 @@ mod tests {
             scopes: &["agency:read"],
             audience: "https://api.example",
             member: None,
+            jkt: None,
         };
         let c = claims(
             &grant,

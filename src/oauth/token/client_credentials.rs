@@ -75,6 +75,7 @@ pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
     request: ClientCredentialsRequest,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let scopes = decide(client, request.scope.as_deref())?;
     let settings = &state.settings;
@@ -86,6 +87,7 @@ pub async fn exchange(
         scopes: &scopes,
         audience: &audience,
         member: None,
+        jkt,
     };
     let stamp = Stamp::new(crate::clock::now(), settings.tokens.access_token_ttl_secs);
     let jti = stamp.jti.clone();

@@ -73,6 +73,19 @@ pub fn check(
     Ok(())
 }
 
+/// Pure: a code bound to a DPoP key (`dpop_jkt` of the authorization
+/// request, RFC 9449 §10) is redeemed only with a proof by that key.
+pub fn check_binding(bound: Option<&str>, jkt: Option<&str>) -> Result<(), OAuthError> {
+    match (bound, jkt) {
+        (Some(b), Some(k)) if crate::crypto::ct_eq(b.as_bytes(), k.as_bytes()) => Ok(()),
+        (Some(_), _) => Err(OAuthError::invalid_grant(
+            "the authorization request bound the code to a DPoP key (dpop_jkt): redeem it \
+             with a DPoP proof by that key",
+        )),
+        (None, _) => Ok(()),
+    }
+}
+
 /// Pure: the permission scopes of a grant the role allows now.
 pub fn effective(scope: &str, role: Role) -> Vec<&str> {
     // The stored grant was written by this server: unreadable means nothing.
@@ -99,6 +112,7 @@ pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
     request: CodeRequest,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let db = &state.db;
     let now = crate::clock::now();
@@ -112,6 +126,7 @@ pub async fn exchange(
         return Err(replayed(state, &code, now).await);
     }
     check(&code, &client.client_id, &request, now)?;
+    check_binding(code.dpop_jkt.as_deref(), jkt)?;
     let role = accounts::role_in(db, &code.user_id, &code.agency_id)
         .await
         .map_err(|e| OAuthError::db(e, "find membership"))?
@@ -159,10 +174,14 @@ pub async fn exchange(
             nonce: code.nonce.as_deref(),
             auth_time: code.auth_time,
         },
+        jkt,
     };
-    let family = client
-        .gets_refresh_tokens()
-        .then_some(Family::Start { code_hash: &hash });
+    // RFC 9449 §5: a confidential client's refresh tokens are bound to its
+    // authentication; a public client's to its DPoP key.
+    let family = client.gets_refresh_tokens().then_some(Family::Start {
+        code_hash: &hash,
+        dpop_jkt: jkt.filter(|_| !client.auth_method.is_confidential()),
+    });
     let jti = stamp.jti.clone();
     let response = member::finish(state, txn, stamp, &grant, family).await?;
     tracing::info!(client_id = %code.client_id, user_id = %code.user_id, %jti, "authorization code redeemed");

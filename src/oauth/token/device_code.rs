@@ -87,6 +87,7 @@ pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
     request: DeviceCodeRequest,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let db = &state.db;
     let now = crate::clock::now();
@@ -142,12 +143,15 @@ pub async fn exchange(
             nonce: None,
             auth_time: None,
         },
+        jkt,
     };
     // The family records what started it: here the device code's hash
     // (never an authorization code's, so a code replay cannot reach it).
-    let family = client
-        .gets_refresh_tokens()
-        .then_some(Family::Start { code_hash: &hash });
+    // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
+    let family = client.gets_refresh_tokens().then_some(Family::Start {
+        code_hash: &hash,
+        dpop_jkt: jkt.filter(|_| !client.auth_method.is_confidential()),
+    });
     let jti = stamp.jti.clone();
     let response = member::finish(state, txn, stamp, &grant, family).await?;
     tracing::info!(client_id = %device.client_id, %user_id, %jti, "device code redeemed");

@@ -35,6 +35,8 @@ pub struct MemberGrant<'a> {
     /// OpenID Connect: with `openid` among `scopes`, the id_token's
     /// algorithm, `nonce` and `auth_time`.
     pub id_token: IdTokenParams<'a>,
+    /// The DPoP key of the request (RFC 9449 §5), bound into the token.
+    pub jkt: Option<&'a str>,
 }
 
 /// What an id_token needs beyond the grant.
@@ -47,8 +49,13 @@ pub struct IdTokenParams<'a> {
 
 /// The refresh-token family the new refresh token belongs to.
 pub enum Family<'a> {
-    /// A new family, started by redeeming the code of hash `code_hash`.
-    Start { code_hash: &'a str },
+    /// A new family, started by redeeming the code of hash `code_hash`;
+    /// its refresh tokens bound to the DPoP key `dpop_jkt` (a public
+    /// client's, RFC 9449 §5).
+    Start {
+        code_hash: &'a str,
+        dpop_jkt: Option<&'a str>,
+    },
     /// The family of a rotated refresh token.
     Rotate(&'a refresh_family::Model),
 }
@@ -75,7 +82,10 @@ pub async fn finish(
         None => None,
         Some(family) => {
             let (family_id, family_exp) = match family {
-                Family::Start { code_hash } => {
+                Family::Start {
+                    code_hash,
+                    dpop_jkt,
+                } => {
                     let id = uuid::Uuid::new_v4().to_string();
                     let expires_at = now + tokens.refresh_token_ttl_secs as i64;
                     families::insert_family(
@@ -91,6 +101,7 @@ pub async fn finish(
                             expires_at,
                             revoked_at: None,
                             auth_time: grant.id_token.auth_time,
+                            dpop_jkt: dpop_jkt.map(str::to_string),
                         },
                     )
                     .await
@@ -130,6 +141,7 @@ pub async fn finish(
             agency_id: grant.agency_id,
             role: grant.role,
         }),
+        jkt: grant.jkt,
     };
     let now = stamp.iat;
     let mut response = access_token::issue(state, &access, stamp, refresh).await?;

@@ -13,6 +13,11 @@
 //! The member grants end in [`member`] (the refresh-token family of
 //! [`families`], then the access token); every access token is minted by
 //! [`access_token::issue`].
+//!
+//! A `DPoP` proof header is checked here too, once for every grant
+//! ([`crate::oauth::dpop`]), before the grant runs: a bad proof changes
+//! nothing. Its key's thumbprint goes with the grant to `issue`, which binds
+//! the access token to it (`cnf.jkt`).
 
 pub mod access_token;
 pub mod client_credentials;
@@ -28,6 +33,7 @@ use std::sync::Arc;
 
 use poem::web::RemoteAddr;
 
+use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
@@ -37,6 +43,7 @@ use crate::http::form_body::FormBody;
 use crate::http::no_store::no_store;
 use crate::oauth::TokenTag;
 use crate::oauth::client::authentication::{self as client_auth, Rule};
+use crate::oauth::dpop;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{self, MAX_FORM_BYTES, Params};
 use crate::rate_limit;
@@ -48,7 +55,7 @@ use request::{TokenRequest, TokenRequestDoc};
 pub struct TokenResponse {
     /// An ES256 JWT (RFC 9068, `typ` at+jwt).
     pub access_token: String,
-    /// `Bearer`.
+    /// `Bearer`, or `DPoP` when the request had a DPoP proof (RFC 9449 §5).
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
@@ -81,13 +88,18 @@ impl TokenApi {
     )]
     async fn token(
         &self,
+        req: &poem::Request,
         remote: &RemoteAddr,
         authorization: ClientAuthorization,
+        /// A DPoP proof (RFC 9449 §4): the access token is bound to its key.
+        #[oai(name = "DPoP")]
+        _dpop: Header<Option<String>>,
         body: FormBody<TokenRequestDoc, MAX_FORM_BYTES>,
     ) -> Result<Json<TokenResponse>, OAuthError> {
         let params = params::from_body(body)?;
         let ip = rate_limit::client_ip(remote);
-        exchange(&self.state, ip, authorization.header(), &params)
+        let proof = dpop::proof_header(req.headers())?;
+        exchange(&self.state, ip, authorization.header(), proof, &params)
             .await
             .map(Json)
     }
@@ -101,6 +113,7 @@ pub async fn exchange(
     state: &AppState,
     ip: Option<IpAddr>,
     authorization: Option<&str>,
+    proof: Option<&str>,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
     let grant = request::grant_type(params)?;
@@ -108,12 +121,21 @@ pub async fn exchange(
         client_auth::authenticate(state, ip, authorization, params, Rule::Registered).await?;
     request::admit(grant, &client)?;
     let request = TokenRequest::parse(grant, params)?;
+    let jkt = dpop::check(state, proof, &state.settings.endpoint("/oauth/token")).await?;
+    if client.dpop_bound_access_tokens && jkt.is_none() {
+        return Err(OAuthError::invalid_dpop_proof(
+            "the client is registered with dpop_bound_access_tokens: send a DPoP proof",
+        ));
+    }
+    let jkt = jkt.as_deref();
     let label = request.as_str();
     let response = match request {
-        TokenRequest::AuthorizationCode(r) => code::exchange(state, &client, r).await,
-        TokenRequest::RefreshToken(r) => refresh::exchange(state, &client, r).await,
-        TokenRequest::ClientCredentials(r) => client_credentials::exchange(state, &client, r).await,
-        TokenRequest::DeviceCode(r) => device_code::exchange(state, &client, r).await,
+        TokenRequest::AuthorizationCode(r) => code::exchange(state, &client, r, jkt).await,
+        TokenRequest::RefreshToken(r) => refresh::exchange(state, &client, r, jkt).await,
+        TokenRequest::ClientCredentials(r) => {
+            client_credentials::exchange(state, &client, r, jkt).await
+        }
+        TokenRequest::DeviceCode(r) => device_code::exchange(state, &client, r, jkt).await,
     }?;
     metrics::counter!("tokens_issued_total", "grant" => label).increment(1);
     Ok(response)

@@ -76,12 +76,28 @@ pub fn decide<'a>(
     Ok(allowed)
 }
 
+/// Pure: a public client's refresh token bound to a DPoP key (RFC 9449 §5)
+/// is used only with a proof by that key.
+pub fn check_binding(bound: Option<&str>, jkt: Option<&str>) -> Result<(), OAuthError> {
+    match (bound, jkt) {
+        (Some(b), Some(k)) if crate::crypto::ct_eq(b.as_bytes(), k.as_bytes()) => Ok(()),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_grant(
+            "the refresh token is bound to another DPoP key (RFC 9449 section 5)",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_grant(
+            "the refresh token is bound to a DPoP key: send a DPoP proof by that key",
+        )),
+        (None, _) => Ok(()),
+    }
+}
+
 /// Serve a refresh_token request of an authenticated client admitted to
 /// the grant.
 pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
     request: RefreshRequest,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let secret = &request.refresh_token;
     let db = &state.db;
@@ -107,6 +123,7 @@ pub async fn exchange(
     if !families::alive(&token, &family, now) {
         return Err(OAuthError::invalid_grant(INVALID_TOKEN));
     }
+    check_binding(family.dpop_jkt.as_deref(), jkt)?;
     if let Some(r) = request.resource.first()
         && (!resource::same(r, &family.resource) || request.resource.len() > 1)
     {
@@ -171,6 +188,7 @@ pub async fn exchange(
             nonce: None,
             auth_time: family.auth_time,
         },
+        jkt,
     };
     member::finish(state, txn, stamp, &grant, Some(Family::Rotate(&family))).await
 }
