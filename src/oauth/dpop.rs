@@ -38,12 +38,25 @@ pub fn proof_header(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
     dpop::proof_header(headers).map_err(OAuthError::invalid_dpop_proof)
 }
 
-/// Check the proof of a `POST` to `htu`: the key's thumbprint, or `None`
-/// when the request has no proof.
+/// Check the proof of a `POST` to `htu` (the token endpoint): the key's
+/// thumbprint, or `None` when the request has no proof.
 pub async fn check(
     state: &AppState,
     proof: Option<&str>,
     htu: &str,
+) -> Result<Option<String>, OAuthError> {
+    check_request(state, proof, "POST", htu, None).await
+}
+
+/// Check the proof of an `htm` request to `htu`; with `access_token`, the
+/// proof's `ath` must be its hash (RFC 9449 §7, a protected resource of
+/// this server such as UserInfo).
+pub async fn check_request(
+    state: &AppState,
+    proof: Option<&str>,
+    htm: &str,
+    htu: &str,
+    access_token: Option<&str>,
 ) -> Result<Option<String>, OAuthError> {
     let Some(proof) = proof else {
         return Ok(None);
@@ -52,11 +65,11 @@ pub async fn check(
     let now = crate::clock::now();
     let window = settings.proof_window_secs as i64;
     let expected = Expected {
-        htm: "POST",
+        htm,
         htu,
         now,
         window_secs: window,
-        access_token: None,
+        access_token,
     };
     let valid = dpop::verify_with(proof, &expected, &state.dpop_keys).map_err(|why| {
         metrics::counter!("dpop_proofs_refused_total").increment(1);

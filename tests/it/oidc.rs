@@ -886,3 +886,97 @@ async fn the_rsa_key_rotates_and_revokes_like_the_ec_key() {
     let bad = cli(&db.url, &["signing-key", "rotate", "--alg", "HS256"], &[]);
     assert!(!bad.status.success());
 }
+
+/// UserInfo with a DPoP-bound access token (RFC 9449 §7): only as
+/// `Authorization: DPoP` with a fresh proof by the bound key for this
+/// request (`htm`, `htu`, `ath`); as Bearer, with another key, a replayed
+/// proof or a proof for the token endpoint it is refused.
+#[tokio::test]
+async fn userinfo_wants_a_dpop_bound_token_with_a_proof_by_its_key() {
+    use skedcast_auth::verify::dpop::testing::ProofKey;
+    let app = spawn_app().await;
+    let (user_id, client_id) = setup(&app, json!({})).await;
+    let mut b = Browser::new(&app);
+    let resp =
+        authorize_with_consent(&app, &mut b, &client_id, EMAIL, &[("scope", OIDC_SCOPE)]).await;
+    let code = location_params(&resp)["code"].clone();
+    let key = ProofKey::es256();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    let t = ok_json(
+        app.client
+            .post(app.url("/oauth/token"))
+            .header(
+                "DPoP",
+                key.proof("POST", &app.url("/oauth/token"), now(), None, None),
+            )
+            .form(&[
+                ("client_id", client_id.as_str()),
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", REDIRECT),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(t["token_type"], "DPoP");
+    let token = t["access_token"].as_str().unwrap();
+    let url = app.url("/oauth/userinfo");
+    let dpop = |proof: String| {
+        app.client
+            .get(&url)
+            .header("authorization", format!("DPoP {token}"))
+            .header("DPoP", proof)
+            .send()
+    };
+
+    // Bearer: refused, though the token is valid.
+    let resp = userinfo(&app, "GET", Some(token)).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_token", "{body}");
+
+    // A proof by another key, and one made for the token endpoint.
+    let other = ProofKey::es256().proof("GET", &url, now(), Some(token), None);
+    let resp = dpop(other).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("DPoP ")
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_dpop_proof", "{body}");
+    let wrong_htu = key.proof("GET", &app.url("/oauth/token"), now(), Some(token), None);
+    let resp = dpop(wrong_htu).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // No proof header at all.
+    let resp = app
+        .client
+        .get(&url)
+        .header("authorization", format!("DPoP {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // The right proof answers the claims; the same proof again does not.
+    let good = key.proof("GET", &url, now(), Some(token), None);
+    let resp = dpop(good.clone()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["sub"], user_id.as_str());
+    assert_eq!(body["email"], EMAIL);
+    let resp = dpop(good).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_dpop_proof", "{body}");
+}
