@@ -113,6 +113,7 @@ pub async fn run(db: &DatabaseConnection, sizes: &Sizes, password_hash: &str) ->
             id: agency_id(i),
             name: format!("Seed agency {i}"),
             created_at: now,
+            require_mfa: false,
         }
         .into_active_model()
     })
@@ -203,6 +204,7 @@ pub async fn run(db: &DatabaseConnection, sizes: &Sizes, password_hash: &str) ->
             access_exp: Some(now + 600),
             nonce: None,
             auth_time: None,
+            amr: None,
         }
         .into_active_model()
     })
@@ -220,6 +222,7 @@ pub async fn run(db: &DatabaseConnection, sizes: &Sizes, password_hash: &str) ->
             expires_at: later,
             revoked_at: None,
             auth_time: None,
+            amr: None,
         }
         .into_active_model()
     })

@@ -32,6 +32,8 @@ pub struct Model {
     pub nonce: Option<String>,
     /// When the member signed in (the session's start): the id_token's `auth_time`.
     pub auth_time: Option<i64>,
+    /// How the member signed in (space-separated; None: `pwd`).
+    pub amr: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

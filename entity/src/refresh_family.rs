@@ -19,6 +19,8 @@ pub struct Model {
     pub revoked_at: Option<i64>,
     /// The sign-in time of the grant (id_tokens issued on refresh repeat it).
     pub auth_time: Option<i64>,
+    /// How the member signed in (space-separated; None: `pwd`).
+    pub amr: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

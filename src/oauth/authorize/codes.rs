@@ -27,6 +27,8 @@ pub struct NewCode<'a> {
     pub nonce: Option<&'a str>,
     /// When the member signed in.
     pub auth_time: i64,
+    /// How (space-separated RFC 8176 values, e.g. `pwd otp`).
+    pub amr: &'a str,
 }
 
 /// Store a new code and return it (the only time it exists in clear).
@@ -49,6 +51,7 @@ pub async fn issue(db: &impl ConnectionTrait, c: NewCode<'_>, now: i64) -> Resul
         access_exp: Set(None),
         nonce: Set(c.nonce.map(str::to_string)),
         auth_time: Set(Some(c.auth_time)),
+        amr: Set(Some(c.amr.to_string())),
     })
     .exec_without_returning(db)
     .await?;

@@ -35,6 +35,9 @@ pub struct Claims {
     pub agency_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// How the member signed in (RFC 8176: `["pwd"]` or `["pwd","otp"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
 }
 
 /// RFC 7519 §4.1.3 `aud`: one string, or several (the resource first).
@@ -82,6 +85,8 @@ impl From<&str> for Audience {
 pub struct Member<'a> {
     pub agency_id: &'a str,
     pub role: Role,
+    /// How the member signed in (space-separated; None: a password).
+    pub amr: Option<&'a str>,
 }
 
 /// What a grant decided to issue.
@@ -115,6 +120,9 @@ pub fn claims(grant: &Grant<'_>, issuer: &str, now: i64, ttl_secs: u64, jti: Str
         jti,
         agency_id: grant.member.map(|m| m.agency_id.to_string()),
         role: grant.member.map(|m| m.role.as_str().to_string()),
+        amr: grant
+            .member
+            .map(|m| crate::oauth::oidc::id_token::amr_values(m.amr)),
     }
 }
 
@@ -246,6 +254,7 @@ mod tests {
             member: Some(Member {
                 agency_id: "ag-1",
                 role: Role::Editor,
+                amr: Some("pwd otp"),
             }),
         };
         let c = claims(&grant, "https://as.example", 0, 60, "j".into());

@@ -58,6 +58,7 @@ pub async fn insert_family(
         expires_at: Set(f.expires_at),
         revoked_at: Set(None),
         auth_time: Set(f.auth_time),
+        amr: Set(f.amr),
     })
     .exec_without_returning(db)
     .await
@@ -253,6 +254,7 @@ mod tests {
                 expires_at: abs,
                 revoked_at: revoked,
                 auth_time: None,
+                amr: None,
             },
         )
     }
