@@ -281,6 +281,7 @@ mod tests {
             jti: "j".into(),
             agency_id: None,
             role: None,
+            amr: None,
         };
         let v = IntrospectionResponse::from_claims(c).to_json().unwrap();
         assert_eq!(

@@ -88,6 +88,7 @@ async fn resource_servers_introspect_access_tokens() {
         jti: uuid::Uuid::new_v4().to_string(),
         agency_id: None,
         role: None,
+        amr: None,
     };
     let t = app.state.keys.sign("at+jwt", &expired).await.unwrap();
     assert_eq!(introspect(&app, &rs, &t).await, inactive());

@@ -19,6 +19,7 @@ mod discovery;
 mod fuzz_regressions;
 mod introspect;
 mod metrics;
+mod mfa;
 mod oidc;
 mod operations;
 mod par;
