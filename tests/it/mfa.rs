@@ -433,5 +433,9 @@ async fn the_agency_policy_sends_members_to_enrol_before_consent() {
     assert!(out.status.success());
     let mut b2 = signed_in(&app).await;
     let resp = b2.get(&url).await;
-    assert!(location_params(&resp).contains_key("code"), "{}", location(&resp));
+    assert!(
+        location_params(&resp).contains_key("code"),
+        "{}",
+        location(&resp)
+    );
 }
