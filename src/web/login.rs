@@ -243,7 +243,6 @@ pub(crate) async fn start_session(
             secure,
         ),
         cookies::clear(session::LOGIN_CSRF_COOKIE, secure),
-        cookies::clear(mfa::challenge::COOKIE, secure),
     ] {
         if let Ok(v) = c.parse() {
             resp.headers_mut().append("Set-Cookie", v);

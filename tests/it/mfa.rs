@@ -137,6 +137,10 @@ async fn enrolment_then_each_code_signs_in_once() {
     let next_code = code_of(&secret, 1);
     let resp = second_step(&mut b2, &page, &next_code).await;
     assert_eq!(resp.status(), 303);
+    assert!(
+        !b2.cookies.contains_key("skedcast_mfa"),
+        "the challenge cookie is cleared"
+    );
     assert!(has_session(&mut b2).await);
     let mut b3 = Browser::new(&app);
     let resp = sign_in_with(&mut b3, &next_code).await;
