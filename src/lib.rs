@@ -13,6 +13,7 @@ pub mod db;
 pub mod http;
 pub mod keys;
 pub mod maintenance;
+pub mod mfa;
 pub mod oauth;
 pub mod rate_limit;
 pub mod resource_api;

@@ -141,6 +141,15 @@ enum AgencyAction {
         #[arg(long)]
         name: String,
     },
+    /// Whether the agency's members need a second factor before any consent
+    /// or API key for it.
+    SetPolicy {
+        /// Agency id or unique name.
+        #[arg(long)]
+        agency: String,
+        #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
+        require_mfa: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,6 +172,12 @@ enum UserAction {
         /// member can change it on /settings/security).
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Remove a user's second factors (TOTP and recovery codes), e.g. after
+    /// a lost phone; they sign in with the password alone until they add one.
+    ResetMfa {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -306,6 +321,41 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = open_db(&settings).await?;
             let agency = accounts::create_agency(&db, &name).await?;
             println!("{}", agency.id);
+            Ok(())
+        }
+        Command::Agency {
+            action:
+                AgencyAction::SetPolicy {
+                    agency,
+                    require_mfa,
+                },
+        } => {
+            let db = open_db(&settings).await?;
+            let agency = accounts::find_agency(&db, &agency)
+                .await?
+                .ok_or_else(|| accounts::AccountError::UnknownAgency(agency.trim().into()))?;
+            skedcast_auth::mfa::policy::set(&db, &agency.id, require_mfa).await?;
+            let says = if require_mfa {
+                "requires"
+            } else {
+                "does not require"
+            };
+            eprintln!("{} {says} a second factor", agency.name);
+            Ok(())
+        }
+        Command::User {
+            action: UserAction::ResetMfa { email },
+        } => {
+            accounts::normalize_email(&email)?;
+            let db = open_db(&settings).await?;
+            let user = accounts::find_user_by_email(&db, &email)
+                .await?
+                .ok_or_else(|| accounts::AccountError::UnknownUser(email.trim().into()))?;
+            if skedcast_auth::mfa::reset(&db, &user.id).await? {
+                eprintln!("removed the second factors of {}", user.email);
+            } else {
+                eprintln!("{} had no second factor", user.email);
+            }
             Ok(())
         }
         Command::User {

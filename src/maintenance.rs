@@ -30,6 +30,9 @@ pub async fn run_once(state: &AppState, now: i64) {
     if let Err(e) = crate::session::prune(&state.db, now, &state.settings.session).await {
         tracing::warn!(error = %e, "pruning expired sessions failed");
     }
+    if let Err(e) = crate::mfa::challenge::prune(&state.db, now).await {
+        tracing::warn!(error = %e, "pruning expired second-factor challenges failed");
+    }
     if let Err(e) = crate::oauth::authorize::codes::prune(&state.db, now).await {
         tracing::warn!(error = %e, "pruning expired authorization codes failed");
     }

@@ -113,6 +113,7 @@ pub async fn run(db: &DatabaseConnection, sizes: &Sizes, password_hash: &str) ->
             id: agency_id(i),
             name: format!("Seed agency {i}"),
             created_at: now,
+            require_mfa: false,
         }
         .into_active_model()
     })
@@ -205,6 +206,7 @@ pub async fn run(db: &DatabaseConnection, sizes: &Sizes, password_hash: &str) ->
             nonce: None,
             auth_time: None,
             dpop_jkt: None,
+            amr: None,
         }
         .into_active_model()
     })
@@ -223,6 +225,7 @@ pub async fn run(db: &DatabaseConnection, sizes: &Sizes, password_hash: &str) ->
             revoked_at: None,
             auth_time: None,
             dpop_jkt: None,
+            amr: None,
         }
         .into_active_model()
     })

@@ -8,6 +8,9 @@ pub struct Model {
     #[sea_orm(unique)]
     pub name: String,
     pub created_at: i64,
+    /// Members must have a second factor before any consent or API key
+    /// for this agency.
+    pub require_mfa: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -35,6 +35,8 @@ pub struct Model {
     /// RFC 9449 §10: the `dpop_jkt` of the authorization request; the code
     /// is redeemed only with a proof by that key.
     pub dpop_jkt: Option<String>,
+    /// How the member signed in (space-separated; None: `pwd`).
+    pub amr: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,8 @@ pub struct Model {
     pub auth_time: Option<i64>,
     /// RFC 9449 §5: the DPoP key a public client's refresh tokens are bound to.
     pub dpop_jkt: Option<String>,
+    /// How the member signed in (space-separated; None: `pwd`).
+    pub amr: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

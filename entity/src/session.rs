@@ -12,6 +12,9 @@ pub struct Model {
     pub created_at: i64,
     /// Updated at most once a minute: the idle timeout counts from here.
     pub last_seen_at: i64,
+    /// How the member signed in (RFC 8176, space-separated): `pwd` or
+    /// `pwd otp`.
+    pub amr: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,7 @@ mod m20261202_par_001_pending_authorizations;
 mod m20261202_par_002_require_pushed_requests;
 mod m20261202_pkjwt_001_client_keys;
 mod m20261202_scale_001_indexes;
+mod m20261202_totp_001_second_factors;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_oidc_001_openid_connect::Migration),
             Box::new(m20261202_scale_001_indexes::Migration),
             Box::new(m20261202_dpop_001_dpop::Migration),
+            Box::new(m20261202_totp_001_second_factors::Migration),
         ]
     }
 }

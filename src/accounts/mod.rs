@@ -75,11 +75,13 @@ pub async fn create_agency(
         id: uuid::Uuid::new_v4().to_string(),
         name: name.to_string(),
         created_at: crate::clock::now(),
+        require_mfa: false,
     };
     agency::Entity::insert(agency::ActiveModel {
         id: Set(model.id.clone()),
         name: Set(model.name.clone()),
         created_at: Set(model.created_at),
+        require_mfa: Set(false),
     })
     .exec_without_returning(db)
     .await

@@ -368,7 +368,7 @@ async fn load(
                 ));
                 published.push(jwk);
             }
-            let pem = seal::unseal(&row.private_key, kek, &row.kid)?;
+            let pem = seal::unseal(&row.private_key, kek, &format!("signing key {}", row.kid))?;
             let unreadable = |e| anyhow::anyhow!("signing key {} is unreadable: {e}", row.kid);
             let signer: Box<dyn JwsSigner> = if alg == material::RS256 {
                 Box::new(

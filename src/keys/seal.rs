@@ -4,6 +4,8 @@
 //! by a compact JWE (`alg` dir, `enc` A256GCM) of its PEM: the database alone
 //! does not reveal it, and tampering is detected by the GCM tag. Without it,
 //! the PEM is stored as is and the database is the boundary to protect.
+//! Members' TOTP secrets are sealed the same way (`what` names the secret
+//! in errors).
 
 use josekit::jwe::{Dir, JweHeader};
 
@@ -20,20 +22,18 @@ pub fn seal(pem: &str, kek: Option<&[u8; 32]>) -> anyhow::Result<String> {
     Ok(format!("{SEALED_PREFIX}{jwe}"))
 }
 
-pub fn unseal(stored: &str, kek: Option<&[u8; 32]>, kid: &str) -> anyhow::Result<String> {
+pub fn unseal(stored: &str, kek: Option<&[u8; 32]>, what: &str) -> anyhow::Result<String> {
     let Some(jwe) = stored.strip_prefix(SEALED_PREFIX) else {
         return Ok(stored.to_string());
     };
     let kek = kek.ok_or_else(|| {
-        anyhow::anyhow!("signing key {kid} is encrypted but `keys.encryption_key` is not set")
+        anyhow::anyhow!("{what} is encrypted but `keys.encryption_key` is not set")
     })?;
     let decrypter = Dir.decrypter_from_bytes(kek)?;
     let (pem, _) = josekit::jwe::deserialize_compact(jwe, &decrypter).map_err(|_| {
-        anyhow::anyhow!(
-            "signing key {kid} cannot be decrypted with `keys.encryption_key` (wrong key?)"
-        )
+        anyhow::anyhow!("{what} cannot be decrypted with `keys.encryption_key` (wrong key?)")
     })?;
-    String::from_utf8(pem).map_err(|_| anyhow::anyhow!("signing key {kid} is not valid PEM"))
+    String::from_utf8(pem).map_err(|_| anyhow::anyhow!("{what} is not valid UTF-8"))
 }
 
 #[cfg(test)]

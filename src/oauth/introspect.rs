@@ -294,6 +294,7 @@ mod tests {
             agency_id: None,
             role: None,
             cnf: None,
+            amr: None,
         };
         let v = IntrospectionResponse::from_claims(c.clone())
             .to_json()

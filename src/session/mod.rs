@@ -36,6 +36,9 @@ pub struct Session {
     pub user_id: String,
     /// Sign-in time.
     pub created_at: i64,
+    /// How the member signed in (RFC 8176, space-separated): `pwd` or
+    /// `pwd otp`; carried to codes and refresh families like `created_at`.
+    pub amr: String,
 }
 
 impl Session {
@@ -61,14 +64,21 @@ pub fn is_alive(created_at: i64, last_seen_at: i64, now: i64, cfg: &SessionSetti
         && now < last_seen_at.saturating_add(cfg.idle_timeout_secs as i64)
 }
 
-/// Start a session for `user_id`; returns it with the cookie value.
-pub async fn create(db: &impl ConnectionTrait, user_id: &str, now: i64) -> Result<Session, DbErr> {
+/// Start a session for `user_id`, signed in by `amr`; returns it with the
+/// cookie value.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    amr: &str,
+    now: i64,
+) -> Result<Session, DbErr> {
     let raw_id = random_token();
     Entity::insert(session::ActiveModel {
         id_hash: Set(sha256_hex(&raw_id)),
         user_id: Set(user_id.to_string()),
         created_at: Set(now),
         last_seen_at: Set(now),
+        amr: Set(amr.to_string()),
     })
     .exec_without_returning(db)
     .await?;
@@ -76,6 +86,7 @@ pub async fn create(db: &impl ConnectionTrait, user_id: &str, now: i64) -> Resul
         raw_id,
         user_id: user_id.to_string(),
         created_at: now,
+        amr: amr.to_string(),
     })
 }
 
@@ -108,7 +119,19 @@ pub async fn load(
         raw_id: raw_id.to_string(),
         user_id: row.user_id,
         created_at: row.created_at,
+        amr: row.amr,
     }))
+}
+
+/// Record that session `raw_id` has now also proved `amr` (a second factor
+/// confirmed in it).
+pub async fn set_amr(db: &impl ConnectionTrait, raw_id: &str, amr: &str) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::Amr, Expr::value(amr))
+        .filter(Column::IdHash.eq(sha256_hex(raw_id)))
+        .exec(db)
+        .await
+        .map(|_| ())
 }
 
 pub async fn destroy(db: &impl ConnectionTrait, raw_id: &str) -> Result<(), DbErr> {
@@ -173,6 +196,7 @@ mod tests {
             raw_id: random_token(),
             user_id: "u".into(),
             created_at: 0,
+            amr: "pwd".into(),
         };
         let t = s.csrf_token();
         assert!(s.csrf_ok(Some(&t)));

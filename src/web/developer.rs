@@ -176,6 +176,17 @@ fn sign_in_first(state: &AppState) -> String {
     format!("{}?next={next}", state.settings.local_path("/login"))
 }
 
+/// An agency's MFA policy comes before any API key (issue 17 item 3).
+async fn enrolment_gate(
+    state: &AppState,
+    s: &Session,
+    status: StatusCode,
+) -> Result<Option<Response>, PageError> {
+    let memberships = accounts::memberships(&state.db, &s.user_id).await?;
+    let here = state.settings.local_path("/settings/developer");
+    Ok(super::security::enrolment_gate(state, &s.user_id, &memberships, &here, status).await?)
+}
+
 #[handler]
 pub async fn show(
     state: Data<&Arc<AppState>>,
@@ -185,6 +196,9 @@ pub async fn show(
     let Some(s) = current_session(&state, req).await? else {
         return Ok(redirect(StatusCode::FOUND, &sign_in_first(&state)));
     };
+    if let Some(to) = enrolment_gate(&state, &s, StatusCode::FOUND).await? {
+        return Ok(to);
+    }
     render(
         &state,
         &s,
@@ -209,6 +223,9 @@ pub async fn submit(
     };
     if !session.csrf_ok(field(&form, "csrf_token")) {
         return Err(PageError::FormExpired);
+    }
+    if let Some(to) = enrolment_gate(&state, &session, StatusCode::SEE_OTHER).await? {
+        return Ok(to);
     }
     let agency = field(&form, "agency").unwrap_or_default().to_string();
     let now = crate::clock::now();

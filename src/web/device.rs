@@ -183,6 +183,18 @@ pub async fn submit(
             message: "Your account is not a member of any agency.".into(),
         });
     }
+    let here = state.settings.local_path(crate::oauth::device::PAGE);
+    if let Some(to) = super::security::enrolment_gate(
+        &state,
+        &session.user_id,
+        &memberships,
+        &here,
+        StatusCode::SEE_OTHER,
+    )
+    .await?
+    {
+        return Ok(to);
+    }
     let asked = crate::scopes::split(&device.scope).unwrap_or_default();
     let request = ValidRequest {
         client_id: device.client_id.clone(),

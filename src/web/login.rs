@@ -6,6 +6,10 @@
 //! `login.max_queued_checks` wait for a password check at once. An unknown
 //! email and a wrong password get the same answer after the same work (a
 //! dummy argon2 verification).
+//!
+//! A member with a second factor then gets the second step
+//! ([`super::second_factor`]) instead of a session; its form posts here too
+//! (it has an `otp` field).
 
 use std::sync::Arc;
 
@@ -21,6 +25,7 @@ use super::{
 };
 use crate::AppState;
 use crate::accounts::{self, password};
+use crate::mfa;
 use crate::rate_limit::Decision;
 use crate::session::{self, cookies};
 
@@ -53,7 +58,7 @@ pub fn safe_next(base: &str, next: Option<&str>) -> String {
     }
 }
 
-fn csrf_cookie(state: &AppState, req: &Request) -> Option<String> {
+pub(crate) fn csrf_cookie(state: &AppState, req: &Request) -> Option<String> {
     cookies::get(
         super::cookie_header(req),
         session::LOGIN_CSRF_COOKIE,
@@ -150,6 +155,9 @@ pub async fn submit(
         return Err(PageError::FormExpired);
     }
     let next = safe_next(state.settings.issuer_path(), field(&form, "next"));
+    if let Some(otp) = field(&form, "otp") {
+        return super::second_factor::submit(&state, req, otp, &next).await;
+    }
     let email_raw = field(&form, "email").unwrap_or_default();
     let password_raw = field(&form, "password").unwrap_or_default();
     let email =
@@ -199,6 +207,22 @@ pub async fn submit(
     if let Err(e) = login_limits::forget_success(&state.db, cfg, &buckets, now).await {
         tracing::warn!(error = %e, "sign-in counters not reset");
     }
+    if mfa::has_second_factor(&state.db, &user.id).await? {
+        return super::second_factor::ask(&state, req, &user.id, &next, now).await;
+    }
+    start_session(&state, req, &user.id, mfa::AMR_PASSWORD, &next, now).await
+}
+
+/// The member is signed in (by `amr`): a new session, its cookie, and on to
+/// `next`.
+pub(crate) async fn start_session(
+    state: &AppState,
+    req: &Request,
+    user_id: &str,
+    amr: &str,
+    next: &str,
+    now: i64,
+) -> Result<Response, PageError> {
     // A fresh session id at every sign-in (no session fixation).
     if let Some(old) = cookies::get(
         super::cookie_header(req),
@@ -207,10 +231,10 @@ pub async fn submit(
     ) {
         let _ = session::destroy(&state.db, old).await;
     }
-    let s = session::create(&state.db, &user.id, now).await?;
-    tracing::info!(user_id = %user.id, "signed in");
+    let s = session::create(&state.db, user_id, amr, now).await?;
+    tracing::info!(user_id = %user_id, amr, "signed in");
     let secure = state.settings.issuer_is_https();
-    let mut resp = redirect(StatusCode::SEE_OTHER, &next);
+    let mut resp = redirect(StatusCode::SEE_OTHER, next);
     for c in [
         cookies::set(
             session::SESSION_COOKIE,

@@ -48,6 +48,19 @@ impl Buckets {
         }
     }
 
+    /// The buckets of second-factor codes for `email` from `ip`: the same
+    /// limits, counted apart from passwords, so a correct password (which
+    /// clears its own address's count) does not clear code guesses.
+    pub fn second_factor(email: &str, ip: Option<IpAddr>) -> Buckets {
+        let b = Buckets::new(email, ip);
+        let tag = |s: String| format!("mfa-{s}");
+        Buckets {
+            ip: b.ip.map(tag),
+            account_ip: tag(b.account_ip),
+            account: tag(b.account),
+        }
+    }
+
     /// Each bucket with its limit, in counting order.
     fn with_limits<'a>(&'a self, cfg: &LoginSettings) -> Vec<(&'a str, u32)> {
         let mut v = Vec::with_capacity(3);

@@ -6,6 +6,7 @@ pub mod device;
 pub mod error;
 pub mod login;
 pub mod login_limits;
+pub mod second_factor;
 pub mod security;
 
 pub use error::PageError;

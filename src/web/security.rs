@@ -1,20 +1,28 @@
 //! `Settings → Security` (`/settings/security`): the signed-in member's
-//! account. For now the display name (the OpenID Connect `name` claim);
-//! each later part (password, TOTP, passkeys, sessions) is one more
-//! section of the page and one more `action` of its form POST, handled by
-//! its own function below. Every form is CSRF-checked.
+//! account: the display name (the OpenID Connect `name` claim) and TOTP
+//! (issue 17 item 1); each later part (password, passkeys, sessions) is one
+//! more section of the page and one more `action` of its form POST, handled
+//! by its own function below. Every form is CSRF-checked.
+//!
+//! TOTP: `totp_start` shows a new secret (text with `data-totp-secret`,
+//! and a QR code rendered here as an SVG `data:` image); `totp_confirm`
+//! turns it on with a first code and shows ten recovery codes once;
+//! `totp_remove` turns it off. An agency's MFA policy sends members here
+//! with `next` (where to continue once enrolled).
 
 use std::sync::Arc;
 
 use askama::Template;
 use poem::http::StatusCode;
-use poem::web::Data;
+use poem::web::{Data, Query};
 use poem::{Body, Request, Response, handler};
+use serde::Deserialize;
 
+use super::login::safe_next;
 use super::{PageError, current_session, field, page, read_form, redirect};
 use crate::AppState;
-use crate::accounts;
-use crate::session::Session;
+use crate::session::{self, Session};
+use crate::{accounts, mfa};
 
 #[derive(Template)]
 #[template(path = "security.html")]
@@ -27,6 +35,54 @@ pub struct SecurityPage<'a> {
     /// What the last form did, or why it did not.
     pub notice: Option<String>,
     pub error: Option<String>,
+    /// `off`, `pending` or `on`.
+    pub totp_state: &'static str,
+    /// While pending: the secret (base32) and its QR code (`data:` URI).
+    pub totp_secret: Option<String>,
+    pub totp_qr: Option<String>,
+    pub recovery_left: u64,
+    /// Just made: shown this once.
+    pub recovery_codes: Vec<String>,
+    /// Where to continue (a local path), carried by every form.
+    pub next: Option<String>,
+}
+
+/// What one render shows beyond the account.
+#[derive(Default)]
+struct Shown {
+    notice: Option<String>,
+    error: Option<String>,
+    recovery_codes: Vec<String>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    next: Option<String>,
+}
+
+/// A `next` worth offering: a local target [`safe_next`] keeps.
+fn continue_to(state: &AppState, next: Option<&str>) -> Option<String> {
+    let base = state.settings.issuer_path();
+    let n = safe_next(base, next);
+    (next.is_some() && n != state.settings.local_path("/login")).then_some(n)
+}
+
+/// An agency's MFA policy (issue 17 item 3): a member who must add a
+/// second factor first is sent here, to continue at `next` (a local path
+/// under the issuer) once done. `None`: go on.
+pub async fn enrolment_gate(
+    state: &AppState,
+    user_id: &str,
+    memberships: &[(entity::agency::Model, crate::scopes::Role)],
+    next: &str,
+    status: StatusCode,
+) -> Result<Option<Response>, sea_orm::DbErr> {
+    if !mfa::policy::must_enrol(&state.db, user_id, memberships).await? {
+        return Ok(None);
+    }
+    let to = mfa::policy::enrol_first(state.settings.issuer_path(), next);
+    Ok(Some(redirect(status, &to)))
 }
 
 /// The sign-in page, coming back here.
@@ -41,13 +97,36 @@ fn sign_in_first(state: &AppState) -> String {
 async fn render(
     state: &AppState,
     s: &Session,
-    notice: Option<String>,
-    error: Option<String>,
+    shown: Shown,
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let user = accounts::find_user(&state.db, &s.user_id)
         .await?
         .ok_or_else(|| PageError::bad_request("Your account no longer exists."))?;
+    let kek = state.settings.keys.encryption_key.as_ref();
+    let (totp_state, totp_secret, recovery_left) =
+        match mfa::status(&state.db, kek, &s.user_id).await? {
+            mfa::Status::Off => ("off", None, 0),
+            mfa::Status::Pending { secret } => ("pending", Some(secret), 0),
+            mfa::Status::On {
+                recovery_codes_left,
+            } => ("on", None, recovery_codes_left),
+        };
+    let totp_qr = totp_secret.as_deref().and_then(|secret| {
+        let issuer = state.settings.issuer.as_str();
+        let label = url::Url::parse(issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "SkedCast".into());
+        mfa::totp::otpauth_uri(secret, &label, &user.email)
+            .and_then(|uri| mfa::totp::qr_data_uri(&uri))
+    });
+    let Shown {
+        notice,
+        error,
+        recovery_codes,
+        next,
+    } = shown;
     Ok(page(
         status,
         SecurityPage {
@@ -57,17 +136,31 @@ async fn render(
             csrf_token: s.csrf_token(),
             notice,
             error,
+            totp_state,
+            totp_secret,
+            totp_qr,
+            recovery_left,
+            recovery_codes,
+            next,
         }
         .render(),
     ))
 }
 
 #[handler]
-pub async fn show(state: Data<&Arc<AppState>>, req: &Request) -> Result<Response, PageError> {
+pub async fn show(
+    state: Data<&Arc<AppState>>,
+    req: &Request,
+    Query(q): Query<ShowQuery>,
+) -> Result<Response, PageError> {
     let Some(s) = current_session(&state, req).await? else {
         return Ok(redirect(StatusCode::FOUND, &sign_in_first(&state)));
     };
-    render(&state, &s, None, None, StatusCode::OK).await
+    let shown = Shown {
+        next: continue_to(&state, q.next.as_deref()),
+        ..Shown::default()
+    };
+    render(&state, &s, shown, StatusCode::OK).await
 }
 
 #[handler]
@@ -85,10 +178,102 @@ pub async fn submit(
     if !s.csrf_ok(field(&form, "csrf_token")) {
         return Err(PageError::FormExpired);
     }
+    let next = continue_to(&state, field(&form, "next"));
     match field(&form, "action") {
-        Some("name") => set_name(&state, &s, &form).await,
+        Some("name") => set_name(&state, &s, &form, next).await,
+        Some("totp_start") => totp_start(&state, &s, next).await,
+        Some("totp_confirm") => totp_confirm(&state, &s, &form, next).await,
+        Some("totp_remove") => totp_remove(&state, &s, next).await,
         _ => Err(PageError::bad_request("Unknown action.")),
     }
+}
+
+/// A page answering a form: `notice` or `error`.
+async fn answer(
+    state: &AppState,
+    s: &Session,
+    next: Option<String>,
+    outcome: Result<String, String>,
+) -> Result<Response, PageError> {
+    let (shown, status) = match outcome {
+        Ok(notice) => (
+            Shown {
+                notice: Some(notice),
+                next,
+                ..Shown::default()
+            },
+            StatusCode::OK,
+        ),
+        Err(error) => (
+            Shown {
+                error: Some(error),
+                next,
+                ..Shown::default()
+            },
+            StatusCode::BAD_REQUEST,
+        ),
+    };
+    render(state, s, shown, status).await
+}
+
+/// A new secret to scan (any earlier unconfirmed one is replaced).
+async fn totp_start(
+    state: &AppState,
+    s: &Session,
+    next: Option<String>,
+) -> Result<Response, PageError> {
+    let kek = state.settings.keys.encryption_key.as_ref();
+    let outcome = match mfa::start_enrolment(&state.db, kek, &s.user_id, crate::clock::now())
+        .await?
+    {
+        Some(_) => Ok("Scan the QR code or type the key, then enter a code to turn it on.".into()),
+        None => Err("Two-step sign-in is already on. Turn it off first to use a new app.".into()),
+    };
+    answer(state, s, next, outcome).await
+}
+
+/// The first code: TOTP on, recovery codes shown once. This session has
+/// now proved the second factor too, so it counts as `pwd otp`.
+async fn totp_confirm(
+    state: &AppState,
+    s: &Session,
+    form: &[(String, String)],
+    next: Option<String>,
+) -> Result<Response, PageError> {
+    let kek = state.settings.keys.encryption_key.as_ref();
+    let code = field(form, "otp").unwrap_or_default();
+    let now = crate::clock::now();
+    let Some(codes) = mfa::confirm_enrolment(&state.db, kek, &s.user_id, code, now).await? else {
+        let outcome =
+            Err("That code does not match. Check the time on your device and try again.".into());
+        return answer(state, s, next, outcome).await;
+    };
+    session::set_amr(&state.db, &s.raw_id, mfa::AMR_PASSWORD_OTP).await?;
+    tracing::info!(user_id = %s.user_id, "TOTP turned on");
+    let shown = Shown {
+        notice: Some(
+            "Two-step sign-in is on. Save these recovery codes now: they are shown only once."
+                .into(),
+        ),
+        recovery_codes: codes,
+        next,
+        ..Shown::default()
+    };
+    render(state, s, shown, StatusCode::OK).await
+}
+
+async fn totp_remove(
+    state: &AppState,
+    s: &Session,
+    next: Option<String>,
+) -> Result<Response, PageError> {
+    let outcome = if mfa::reset(&state.db, &s.user_id).await? {
+        tracing::info!(user_id = %s.user_id, "TOTP turned off");
+        Ok("Two-step sign-in is off; your recovery codes no longer work.".into())
+    } else {
+        Err("Two-step sign-in was not on.".into())
+    };
+    answer(state, s, next, outcome).await
 }
 
 /// The display name: set, changed, or cleared when empty.
@@ -96,17 +281,19 @@ async fn set_name(
     state: &AppState,
     s: &Session,
     form: &[(String, String)],
+    next: Option<String>,
 ) -> Result<Response, PageError> {
-    match accounts::normalize_name(field(form, "name").unwrap_or_default()) {
+    let outcome = match accounts::normalize_name(field(form, "name").unwrap_or_default()) {
         Ok(name) => {
             accounts::set_name(&state.db, &s.user_id, name.as_deref()).await?;
-            let said = if name.is_some() {
+            Ok(if name.is_some() {
                 "Your name is saved."
             } else {
                 "Your name is removed."
-            };
-            render(state, s, Some(said.into()), None, StatusCode::OK).await
+            }
+            .into())
         }
-        Err(e) => render(state, s, None, Some(e.to_string()), StatusCode::BAD_REQUEST).await,
-    }
+        Err(e) => Err(e.to_string()),
+    };
+    answer(state, s, next, outcome).await
 }

@@ -89,6 +89,7 @@ async fn resource_servers_introspect_access_tokens() {
         agency_id: None,
         role: None,
         cnf: None,
+        amr: None,
     };
     let t = app.state.keys.sign("at+jwt", &expired).await.unwrap();
     assert_eq!(introspect(&app, &rs, &t).await, inactive());

@@ -20,6 +20,7 @@ mod dpop;
 mod fuzz_regressions;
 mod introspect;
 mod metrics;
+mod mfa;
 mod oidc;
 mod operations;
 mod par;

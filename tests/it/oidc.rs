@@ -586,7 +586,13 @@ async fn the_display_name_is_set_by_the_cli_and_edited_on_the_security_page() {
     assert_eq!(b.sign_in(EMAIL, PASSWORD, None).await.status(), 303);
     let html = b.get("/settings/security").await.text().await.unwrap();
     assert!(html.contains(EMAIL));
-    let mut form = hidden_fields(&html);
+    // The name form's fields (the page has one form per section).
+    let name_form = html
+        .split(r#"<section id="name">"#)
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .unwrap();
+    let mut form = hidden_fields(name_form);
     form.retain(|(k, _)| k != "name");
     let with = |name: &str, csrf: bool| {
         let mut f: Vec<(String, String)> = form.clone();

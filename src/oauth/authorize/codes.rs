@@ -29,6 +29,8 @@ pub struct NewCode<'a> {
     pub auth_time: i64,
     /// RFC 9449 §10: the request's `dpop_jkt`.
     pub dpop_jkt: Option<&'a str>,
+    /// How (space-separated RFC 8176 values, e.g. `pwd otp`).
+    pub amr: &'a str,
 }
 
 /// Store a new code and return it (the only time it exists in clear).
@@ -52,6 +54,7 @@ pub async fn issue(db: &impl ConnectionTrait, c: NewCode<'_>, now: i64) -> Resul
         nonce: Set(c.nonce.map(str::to_string)),
         auth_time: Set(Some(c.auth_time)),
         dpop_jkt: Set(c.dpop_jkt.map(str::to_string)),
+        amr: Set(Some(c.amr.to_string())),
     })
     .exec_without_returning(db)
     .await?;

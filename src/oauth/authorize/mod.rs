@@ -30,6 +30,7 @@ use self::error::{AuthorizeError, cannot_complete};
 use self::request::{Params, ValidRequest};
 use crate::AppState;
 use crate::accounts;
+use crate::mfa;
 use crate::oauth::client::model::{self, ClientKind, ClientRecord};
 use crate::oauth::client::{metadata_document, store as clients};
 use crate::oauth::error::ErrorCode;
@@ -359,6 +360,20 @@ async fn authorize(
             )
             .into());
     }
+    // An agency's MFA policy comes before any consent, remembered or not.
+    if mfa::policy::must_enrol(&state.db, &session.user_id, &memberships).await? {
+        if v.prompt.none {
+            return Err(v
+                .refuse(
+                    ErrorCode::InteractionRequired,
+                    "the user must add a second factor first",
+                )
+                .into());
+        }
+        let r = kept(state, &params, reference.as_deref(), ip).await?;
+        let next = format!("{base}/oauth/authorize?{}={r}", pending::PARAM);
+        return Ok(redirect(status, &mfa::policy::enrol_first(base, &next)));
+    }
     // Remembered consent for this resource that covers this request skips
     // the page, unless the client asked for it (prompt=consent) or for the
     // agency picker on it (prompt=select_account).
@@ -582,6 +597,24 @@ async fn decide(
     if !session.csrf_ok(field(form, "csrf_token")) {
         return Err(PageError::FormExpired.into());
     }
+    let memberships = accounts::memberships(&state.db, &session.user_id).await?;
+    // The policy may have changed since the page was shown.
+    if let Some(r) = reference.as_deref()
+        && let Some(to) = web::security::enrolment_gate(
+            state,
+            &session.user_id,
+            &memberships,
+            &format!(
+                "{}/oauth/authorize?{}={r}",
+                state.settings.issuer_path(),
+                pending::PARAM
+            ),
+            StatusCode::SEE_OTHER,
+        )
+        .await?
+    {
+        return Ok(to);
+    }
     let now = crate::clock::now();
     let allow = match field(form, "decision") {
         Some("allow") => true,
@@ -606,7 +639,6 @@ async fn decide(
             .refuse(ErrorCode::AccessDenied, "the user denied the request")
             .into());
     }
-    let memberships = accounts::memberships(&state.db, &session.user_id).await?;
     let Some((agency, role)) = chosen_agency(form, &memberships) else {
         return Err(PageError::bad_request("Choose one of your agencies.").into());
     };
@@ -675,6 +707,7 @@ async fn issue_code(
             nonce: v.nonce.as_deref(),
             auth_time: session.created_at,
             dpop_jkt: v.dpop_jkt.as_deref(),
+            amr: &session.amr,
         },
         now,
     )

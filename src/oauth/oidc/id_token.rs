@@ -17,8 +17,17 @@ use crate::oauth::error::OAuthError;
 /// The `typ` header of id_tokens.
 pub const TYP: &str = "JWT";
 
-/// How the member authenticated (RFC 8176): a password, the only way yet.
+/// How the member authenticated (RFC 8176): a password.
 pub const AMR_PASSWORD: &str = "pwd";
+
+/// The `amr` values of a grant's stored sign-in method (space-separated,
+/// e.g. `pwd otp`); grants stored before it was recorded: a password.
+pub fn amr_values(stored: Option<&str>) -> Vec<String> {
+    match stored.map(str::split_whitespace) {
+        Some(v) if stored.is_some_and(|s| !s.trim().is_empty()) => v.map(str::to_string).collect(),
+        _ => vec![AMR_PASSWORD.to_string()],
+    }
+}
 
 /// What an id_token is about.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +42,8 @@ pub struct Subject<'a> {
     pub nonce: Option<&'a str>,
     /// When the member signed in.
     pub auth_time: Option<i64>,
+    /// How (space-separated; None: a password).
+    pub amr: Option<&'a str>,
 }
 
 /// The claims of an id_token.
@@ -71,7 +82,7 @@ pub fn claims(
         iat: now,
         auth_time: s.auth_time,
         nonce: s.nonce.map(str::to_string),
-        amr: vec![AMR_PASSWORD.to_string()],
+        amr: amr_values(s.amr),
         azp: s.client_id.to_string(),
         member,
     }
@@ -120,6 +131,7 @@ mod tests {
             scopes: &["openid"],
             nonce: Some("n-1"),
             auth_time: Some(900),
+            amr: None,
         };
         let c = claims(&s, "https://as.example", Map::new(), 1000, 300);
         let v = serde_json::to_value(&c).unwrap();

@@ -35,6 +35,9 @@ pub struct Claims {
     pub agency_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// How the member signed in (RFC 8176: `["pwd"]` or `["pwd","otp"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
     /// RFC 9449 §6.1: the DPoP key the token is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
@@ -91,6 +94,8 @@ impl From<&str> for Audience {
 pub struct Member<'a> {
     pub agency_id: &'a str,
     pub role: Role,
+    /// How the member signed in (space-separated; None: a password).
+    pub amr: Option<&'a str>,
 }
 
 /// What a grant decided to issue.
@@ -130,6 +135,9 @@ pub fn claims(grant: &Grant<'_>, issuer: &str, now: i64, ttl_secs: u64, jti: Str
         cnf: grant.jkt.map(|jkt| Confirmation {
             jkt: jkt.to_string(),
         }),
+        amr: grant
+            .member
+            .map(|m| crate::oauth::oidc::id_token::amr_values(m.amr)),
     }
 }
 
@@ -267,6 +275,7 @@ mod tests {
             member: Some(Member {
                 agency_id: "ag-1",
                 role: Role::Editor,
+                amr: Some("pwd otp"),
             }),
             jkt: Some("thumb"),
         };

@@ -173,6 +173,7 @@ pub async fn exchange(
             alg: client.id_token_alg,
             nonce: code.nonce.as_deref(),
             auth_time: code.auth_time,
+            amr: code.amr.as_deref(),
         },
         jkt,
     };

@@ -137,11 +137,13 @@ pub async fn exchange(
         granted,
         scopes: &scopes,
         // No nonce travels with a device authorization; the sign-in time
-        // is not kept with it either (auth_time is optional without max_age).
+        // is not kept with it either (auth_time is optional without max_age),
+        // nor how the member signed in (`amr` says a password).
         id_token: IdTokenParams {
             alg: client.id_token_alg,
             nonce: None,
             auth_time: None,
+            amr: None,
         },
         jkt,
     };

@@ -59,6 +59,7 @@ pub async fn insert_family(
         revoked_at: Set(None),
         auth_time: Set(f.auth_time),
         dpop_jkt: Set(f.dpop_jkt),
+        amr: Set(f.amr),
     })
     .exec_without_returning(db)
     .await
@@ -255,6 +256,7 @@ mod tests {
                 revoked_at: revoked,
                 auth_time: None,
                 dpop_jkt: None,
+                amr: None,
             },
         )
     }

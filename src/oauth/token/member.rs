@@ -33,7 +33,8 @@ pub struct MemberGrant<'a> {
     /// then the identity scopes of the grant (`openid`, `email`, `profile`).
     pub scopes: &'a [&'a str],
     /// OpenID Connect: with `openid` among `scopes`, the id_token's
-    /// algorithm, `nonce` and `auth_time`.
+    /// algorithm, `nonce`, `auth_time` and `amr` (the access token's `amr`
+    /// too).
     pub id_token: IdTokenParams<'a>,
     /// The DPoP key of the request (RFC 9449 §5), bound into the token.
     pub jkt: Option<&'a str>,
@@ -45,6 +46,8 @@ pub struct IdTokenParams<'a> {
     pub alg: &'a str,
     pub nonce: Option<&'a str>,
     pub auth_time: Option<i64>,
+    /// How the member signed in (space-separated; None: a password).
+    pub amr: Option<&'a str>,
 }
 
 /// The refresh-token family the new refresh token belongs to.
@@ -102,6 +105,7 @@ pub async fn finish(
                             revoked_at: None,
                             auth_time: grant.id_token.auth_time,
                             dpop_jkt: dpop_jkt.map(str::to_string),
+                            amr: grant.id_token.amr.map(str::to_string),
                         },
                     )
                     .await
@@ -140,6 +144,7 @@ pub async fn finish(
         member: Some(Member {
             agency_id: grant.agency_id,
             role: grant.role,
+            amr: grant.id_token.amr,
         }),
         jkt: grant.jkt,
     };
@@ -159,6 +164,7 @@ pub async fn finish(
             scopes: &identity,
             nonce: grant.id_token.nonce,
             auth_time: grant.id_token.auth_time,
+            amr: grant.id_token.amr,
         };
         response.id_token = Some(id_token::issue(state, &subject, now).await?);
     }

@@ -187,6 +187,7 @@ pub async fn exchange(
             alg: client.id_token_alg,
             nonce: None,
             auth_time: family.auth_time,
+            amr: family.amr.as_deref(),
         },
         jkt,
     };
