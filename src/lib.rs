@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod api;
 pub mod api_keys;
+pub mod audit;
 pub mod clock;
 pub mod crypto;
 pub mod db;

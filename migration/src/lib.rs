@@ -17,6 +17,7 @@ mod m20261202_par_001_pending_authorizations;
 mod m20261202_par_002_require_pushed_requests;
 mod m20261202_pkjwt_001_client_keys;
 mod m20261202_scale_001_indexes;
+mod m20261202_audit_001_audit_events;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_device_001_device_authorizations::Migration),
             Box::new(m20261202_oidc_001_openid_connect::Migration),
             Box::new(m20261202_scale_001_indexes::Migration),
+            Box::new(m20261202_audit_001_audit_events::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@
 //! rules and the layered loading are shared with `skedcast-api`
 //! (`crate::resource_api::settings`).
 
+mod audit;
 mod cimd;
 mod clients;
 mod database;
@@ -33,6 +34,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use audit::AuditSettings;
 pub use cimd::CimdSettings;
 pub use clients::ClientSettings;
 pub use database::DatabaseSettings;
@@ -77,6 +79,7 @@ pub struct Settings {
     pub metrics_token: String,
     pub clients: ClientSettings,
     pub cimd: CimdSettings,
+    pub audit: AuditSettings,
 }
 
 /// The document as it comes out of the layers, one field per TOML section.
@@ -96,6 +99,7 @@ struct Raw {
     metrics: RawMetrics,
     clients: ClientSettings,
     cimd: CimdSettings,
+    audit: AuditSettings,
 }
 
 impl Settings {
@@ -131,6 +135,7 @@ impl Settings {
             cimd: raw.cimd.validate()?,
             clients: raw.clients.validate()?,
             metrics_token: raw.metrics.validate()?,
+            audit: raw.audit.validate()?,
         })
     }
 

@@ -13,6 +13,7 @@ use askama::Template;
 use poem::http::StatusCode;
 use poem::web::{Data, Query};
 use poem::{Body, Request, Response, handler};
+use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::{
@@ -175,8 +176,12 @@ pub async fn submit(
     let user = accounts::find_user_by_email(&state.db, &email).await?;
     let phc = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = password::verify(password_raw.to_string(), phc.clone()).await;
-    let (Some(user), true) = (user, ok) else {
+    let at = crate::audit::At::of(req, now);
+    let (Some(user), true) = (&user, ok) else {
         tracing::info!("sign-in failed");
+        let known = user.as_ref().map(|u| (u.id.as_str(), u.email.as_str()));
+        crate::audit::record(&state.db, at, crate::audit::Event::SignInFailed { user: known })
+            .await?;
         metrics::counter!("sign_in_failures_total").increment(1);
         return Ok(login_form(
             &state,
@@ -207,7 +212,11 @@ pub async fn submit(
     ) {
         let _ = session::destroy(&state.db, old).await;
     }
-    let s = session::create(&state.db, &user.id, now).await?;
+    let txn = state.db.begin().await?;
+    let s = session::create(&txn, &user.id, now).await?;
+    let signed_in = crate::audit::Event::SignInSucceeded { user_id: &user.id };
+    crate::audit::record(&txn, at, signed_in).await?;
+    txn.commit().await?;
     tracing::info!(user_id = %user.id, "signed in");
     let secure = state.settings.issuer_is_https();
     let mut resp = redirect(StatusCode::SEE_OTHER, &next);
