@@ -238,14 +238,18 @@ pub struct At {
 }
 
 impl At {
-    pub fn cli(ts: i64) -> At {
+    pub fn no_ip(ts: i64) -> At {
         At { ts, ip: None }
     }
 
     pub fn of(req: &poem::Request, ts: i64) -> At {
+        At::of_addr(req.remote_addr(), ts)
+    }
+
+    pub fn of_addr(remote: &poem::web::RemoteAddr, ts: i64) -> At {
         At {
             ts,
-            ip: req.remote_addr().as_socket_addr().map(|a| a.ip()),
+            ip: remote.as_socket_addr().map(|a| a.ip()),
         }
     }
 }
@@ -253,7 +257,7 @@ impl At {
 /// A time alone (the CLI, and callers that predate the audit trail).
 impl From<i64> for At {
     fn from(ts: i64) -> At {
-        At::cli(ts)
+        At::no_ip(ts)
     }
 }
 

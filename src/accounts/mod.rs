@@ -288,7 +288,7 @@ async fn audit_role(
         agency_id,
         role,
     };
-    crate::audit::record(txn, crate::audit::At::cli(crate::clock::now()), event).await
+    crate::audit::record(txn, crate::audit::At::no_ip(crate::clock::now()), event).await
 }
 
 /// Remove a member from an agency (audited as a role change to none).

@@ -166,7 +166,7 @@ pub async fn rotate(
         let next = max_generation(&txn).await? + 1;
         if let Some(kid) = insert_generation(&txn, alg, next, activates_at, kek).await? {
             prune(&txn, retention_secs).await?;
-            let at = crate::audit::At::cli(crate::clock::now());
+            let at = crate::audit::At::no_ip(crate::clock::now());
             crate::audit::record(&txn, at, crate::audit::Event::SigningKeyRotated { kid: &kid })
                 .await?;
             txn.commit().await?;
@@ -237,7 +237,7 @@ pub async fn revoke(
     };
     crate::audit::record(
         &txn,
-        crate::audit::At::cli(now),
+        crate::audit::At::no_ip(now),
         crate::audit::Event::SigningKeyRevoked { kid },
     )
     .await?;
