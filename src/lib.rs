@@ -140,6 +140,7 @@ impl App {
                 "/settings/developer",
                 get(web::developer::show).post(web::developer::submit),
             )
+            .at("/settings/audit", get(web::audit::show))
             .at("/device", get(web::device::show).post(web::device::submit))
             .at(
                 "/oauth/authorize",
