@@ -28,10 +28,14 @@ pub const CLI: &str = "cli";
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
     /// `user_id` signed in with their password.
-    SignInSucceeded { user_id: &'a str },
+    SignInSucceeded {
+        user_id: &'a str,
+    },
     /// A sign-in was refused. `user` is `(id, email)` when the email names
     /// an account; an unknown email is not written down.
-    SignInFailed { user: Option<(&'a str, &'a str)> },
+    SignInFailed {
+        user: Option<(&'a str, &'a str)>,
+    },
     ConsentGranted {
         user_id: &'a str,
         agency_id: &'a str,
@@ -80,8 +84,12 @@ pub enum Event<'a> {
         agency_id: &'a str,
         key_id: &'a str,
     },
-    SigningKeyRotated { kid: &'a str },
-    SigningKeyRevoked { kid: &'a str },
+    SigningKeyRotated {
+        kid: &'a str,
+    },
+    SigningKeyRevoked {
+        kid: &'a str,
+    },
     /// `user_id`'s role in `agency_id` set to `role` (`None`: removed).
     RoleChanged {
         actor: &'a str,
@@ -161,7 +169,10 @@ impl Event<'_> {
                 "refresh_token.reuse_detected",
                 s(client_id),
                 o(agency_id),
-                Some(format!("family:{family_id} user:{}", user_id.unwrap_or("-"))),
+                Some(format!(
+                    "family:{family_id} user:{}",
+                    user_id.unwrap_or("-")
+                )),
                 "family_revoked",
             ),
             Event::ApiKeyCreated {

@@ -9,6 +9,7 @@ mod m20261127_000004_resource_servers;
 mod m20261127_000005_api_keys;
 mod m20261127_000006_refresh_tokens;
 mod m20261127_000007_client_metadata_documents;
+mod m20261202_audit_001_audit_events;
 mod m20261202_consent_001_consent_resource;
 mod m20261202_device_001_device_authorizations;
 mod m20261202_keys_001_key_changes;
@@ -17,7 +18,6 @@ mod m20261202_par_001_pending_authorizations;
 mod m20261202_par_002_require_pushed_requests;
 mod m20261202_pkjwt_001_client_keys;
 mod m20261202_scale_001_indexes;
-mod m20261202_audit_001_audit_events;
 
 pub struct Migrator;
 

@@ -167,8 +167,12 @@ pub async fn rotate(
         if let Some(kid) = insert_generation(&txn, alg, next, activates_at, kek).await? {
             prune(&txn, retention_secs).await?;
             let at = crate::audit::At::no_ip(crate::clock::now());
-            crate::audit::record(&txn, at, crate::audit::Event::SigningKeyRotated { kid: &kid })
-                .await?;
+            crate::audit::record(
+                &txn,
+                at,
+                crate::audit::Event::SigningKeyRotated { kid: &kid },
+            )
+            .await?;
             txn.commit().await?;
             return Ok(Rotated { kid, activates_at });
         }

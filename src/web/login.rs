@@ -180,8 +180,12 @@ pub async fn submit(
     let (Some(user), true) = (&user, ok) else {
         tracing::info!("sign-in failed");
         let known = user.as_ref().map(|u| (u.id.as_str(), u.email.as_str()));
-        crate::audit::record(&state.db, at, crate::audit::Event::SignInFailed { user: known })
-            .await?;
+        crate::audit::record(
+            &state.db,
+            at,
+            crate::audit::Event::SignInFailed { user: known },
+        )
+        .await?;
         metrics::counter!("sign_in_failures_total").increment(1);
         return Ok(login_form(
             &state,
