@@ -27,14 +27,17 @@ pub const CLI: &str = "cli";
 /// One recordable event. Ids only; see the module invariants.
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'a> {
-    /// `user_id` signed in with their password.
+    /// `user_id` signed in with their password. `agency_id`: one row per
+    /// agency of the member (see [`record_sign_in`]).
     SignInSucceeded {
         user_id: &'a str,
+        agency_id: Option<&'a str>,
     },
     /// A sign-in was refused. `user` is `(id, email)` when the email names
     /// an account; an unknown email is not written down.
     SignInFailed {
         user: Option<(&'a str, &'a str)>,
+        agency_id: Option<&'a str>,
     },
     ConsentGranted {
         user_id: &'a str,
@@ -113,11 +116,13 @@ impl Event<'_> {
         let s = |v: &str| Some(v.to_string());
         let o = |v: Option<&str>| v.map(str::to_string);
         let (event, actor, agency_id, target, outcome) = match *self {
-            Event::SignInSucceeded { user_id } => ("sign_in", s(user_id), None, None, "success"),
-            Event::SignInFailed { user } => (
+            Event::SignInSucceeded { user_id, agency_id } => {
+                ("sign_in", s(user_id), o(agency_id), None, "success")
+            }
+            Event::SignInFailed { user, agency_id } => (
                 "sign_in",
                 user.map(|u| u.0.to_string()),
-                None,
+                o(agency_id),
                 user.map(|u| u.1.to_string()),
                 "failure",
             ),
@@ -291,6 +296,48 @@ pub async fn record(db: &impl ConnectionTrait, at: At, event: Event<'_>) -> Resu
     .map(|_| ())
 }
 
+/// A sign-in attempt by `user` (`None`: the email names no account), once
+/// per agency the member belongs to so that each agency's owners see it
+/// (once, without an agency, for an account in none).
+pub async fn record_sign_in(
+    db: &impl ConnectionTrait,
+    at: At,
+    user: Option<&entity::user::Model>,
+    ok: bool,
+) -> Result<(), DbErr> {
+    let agencies: Vec<String> = match user {
+        Some(u) => {
+            entity::membership::Entity::find()
+                .select_only()
+                .column(entity::membership::Column::AgencyId)
+                .filter(entity::membership::Column::UserId.eq(&u.id))
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let agencies: Vec<Option<&str>> = if agencies.is_empty() {
+        vec![None]
+    } else {
+        agencies.iter().map(|a| Some(a.as_str())).collect()
+    };
+    for agency_id in agencies {
+        let event = match (user, ok) {
+            (Some(u), true) => Event::SignInSucceeded {
+                user_id: &u.id,
+                agency_id,
+            },
+            (u, _) => Event::SignInFailed {
+                user: u.map(|u| (u.id.as_str(), u.email.as_str())),
+                agency_id,
+            },
+        };
+        record(db, at, event).await?;
+    }
+    Ok(())
+}
+
 /// One event as exported and shown (`ts` in RFC 3339).
 #[derive(Debug, Serialize)]
 pub struct Exported {
@@ -411,10 +458,15 @@ mod tests {
 
     #[test]
     fn unknown_emails_are_not_written() {
-        let r = Event::SignInFailed { user: None }.row();
+        let r = Event::SignInFailed {
+            user: None,
+            agency_id: None,
+        }
+        .row();
         assert_eq!((r.actor, r.target, r.outcome), (None, None, "failure"));
         let r = Event::SignInFailed {
             user: Some(("u1", "a@example.com")),
+            agency_id: None,
         }
         .row();
         assert_eq!(r.target.as_deref(), Some("a@example.com"));

@@ -179,13 +179,7 @@ pub async fn submit(
     let at = crate::audit::At::of(req, now);
     let (Some(user), true) = (&user, ok) else {
         tracing::info!("sign-in failed");
-        let known = user.as_ref().map(|u| (u.id.as_str(), u.email.as_str()));
-        crate::audit::record(
-            &state.db,
-            at,
-            crate::audit::Event::SignInFailed { user: known },
-        )
-        .await?;
+        crate::audit::record_sign_in(&state.db, at, user.as_ref(), false).await?;
         metrics::counter!("sign_in_failures_total").increment(1);
         return Ok(login_form(
             &state,
@@ -218,8 +212,7 @@ pub async fn submit(
     }
     let txn = state.db.begin().await?;
     let s = session::create(&txn, &user.id, now).await?;
-    let signed_in = crate::audit::Event::SignInSucceeded { user_id: &user.id };
-    crate::audit::record(&txn, at, signed_in).await?;
+    crate::audit::record_sign_in(&txn, at, Some(user), true).await?;
     txn.commit().await?;
     tracing::info!(user_id = %user.id, "signed in");
     let secure = state.settings.issuer_is_https();

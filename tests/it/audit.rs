@@ -252,13 +252,15 @@ async fn every_recorded_action_leaves_its_row_and_no_secret() {
     let ok = one("sign_in", "success");
     assert!(
         ok.iter()
-            .all(|e| e.actor.as_deref() == Some(user_id.as_str()))
+            .all(|e| e.actor.as_deref() == Some(user_id.as_str())
+                && e.agency_id.as_deref() == Some(agency_id.as_str()))
     );
     assert_eq!(ok[0].ip.as_deref(), Some("127.0.0.1"));
     let failed = one("sign_in", "failure");
     assert_eq!(failed.len(), 2, "{failed:?}");
     assert_eq!(failed[0].target.as_deref(), Some("ann@example.com"));
     assert_eq!(failed[0].actor.as_deref(), Some(user_id.as_str()));
+    assert_eq!(failed[0].agency_id.as_deref(), Some(agency_id.as_str()));
     assert_eq!(
         (failed[1].actor.as_deref(), failed[1].target.as_deref()),
         (None, None)
@@ -489,12 +491,13 @@ async fn the_audit_page_shows_owners_their_agency_newest_first_in_pages() {
         .get(&format!("/settings/audit?agency={acme}&page=1"))
         .await;
     let html = next.text().await.unwrap();
-    // 10 older key events, the two role changes and the owner's sign-in
-    // (which has no agency, so is not here).
+    // 10 older key events, the two role changes and the two members'
+    // sign-ins (recorded for each agency of the member).
     assert!(html.contains("key-9<") && html.contains("key-0<"));
     assert!(html.contains("member.role_changed"));
+    assert_eq!(html.matches(r#"<tr data-event="sign_in">"#).count(), 2);
     assert!(html.contains("rel=\"prev\"") && !html.contains("rel=\"next\""));
-    assert_eq!(html.matches("<tr data-event=").count(), 12);
+    assert_eq!(html.matches("<tr data-event=").count(), 14);
     // An owner of another agency cannot ask for Acme's.
     let mut other = Browser::new(&app);
     other.sign_in("other@example.com", PASSWORD, None).await;
