@@ -420,6 +420,7 @@ pub async fn export(
 
 /// Events shown per page of `/settings/audit`.
 pub const PAGE_SIZE: u64 = 50;
+const MAX_PAGE: u64 = 1 << 32;
 
 /// Page `page` (from 0) of an agency's events, newest first, and whether
 /// an older page exists.
@@ -432,7 +433,9 @@ pub async fn page(
         .filter(Column::AgencyId.eq(agency_id))
         .order_by_desc(Column::Ts)
         .order_by_desc(Column::Id)
-        .offset(page.saturating_mul(PAGE_SIZE))
+        // Any page number is a valid (possibly empty) page: an offset past
+        // i64 would panic in the driver's binding.
+        .offset(page.min(MAX_PAGE).saturating_mul(PAGE_SIZE))
         .limit(PAGE_SIZE + 1)
         .all(db)
         .await?;

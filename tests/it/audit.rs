@@ -498,6 +498,10 @@ async fn the_audit_page_shows_owners_their_agency_newest_first_in_pages() {
     assert_eq!(html.matches(r#"<tr data-event="sign_in">"#).count(), 2);
     assert!(html.contains("rel=\"prev\"") && !html.contains("rel=\"next\""));
     assert_eq!(html.matches("<tr data-event=").count(), 14);
+    // Past the end: an empty page, not an error.
+    let far = b.get("/settings/audit?page=18446744073709551615").await;
+    assert_eq!(far.status(), 200);
+    assert!(far.text().await.unwrap().contains("No events."));
     // An owner of another agency cannot ask for Acme's.
     let mut other = Browser::new(&app);
     other.sign_in("other@example.com", PASSWORD, None).await;
