@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod api;
 pub mod api_keys;
+pub mod audit;
 pub mod clock;
 pub mod crypto;
 pub mod db;
@@ -146,6 +147,7 @@ impl App {
                 "/settings/developer",
                 get(web::developer::show).post(web::developer::submit),
             )
+            .at("/settings/audit", get(web::audit::show))
             .at("/device", get(web::device::show).post(web::device::submit))
             .at(
                 "/oauth/authorize",

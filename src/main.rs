@@ -8,7 +8,7 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use skedcast_auth::oauth::client::machine;
 use skedcast_auth::oauth::resource;
 use skedcast_auth::settings::Settings;
-use skedcast_auth::{App, accounts, api_keys, keys, telemetry};
+use skedcast_auth::{App, accounts, api_keys, audit, keys, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +61,11 @@ enum Command {
     ApiKey {
         #[command(subcommand)]
         action: ApiKeyAction,
+    },
+    /// Read the audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
     },
     /// Manage machine clients (the client_credentials grant).
     Client {
@@ -131,6 +136,20 @@ enum ApiKeyAction {
     Revoke {
         #[arg(long)]
         id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Print events as JSON lines (ts, event, actor, agency_id, ip, target,
+    /// outcome), oldest first.
+    Export {
+        /// Only events at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events of this agency (name or id).
+        #[arg(long)]
+        agency: Option<String>,
     },
 }
 
@@ -454,6 +473,36 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = open_db(&settings).await?;
             let key = api_keys::revoke(&db, &id, "cli", skedcast_auth::clock::now()).await?;
             eprintln!("revoked API key {} ({}…)", key.id, key.prefix);
+            Ok(())
+        }
+        Command::Audit {
+            action: AuditAction::Export { since, agency },
+        } => {
+            // Refuse a bad time before touching the database.
+            let since = since
+                .as_deref()
+                .map(audit::parse_since)
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let db = open_db(&settings).await?;
+            let agency_id = match agency {
+                Some(a) => Some(
+                    accounts::find_agency(&db, &a)
+                        .await?
+                        .ok_or_else(|| accounts::AccountError::UnknownAgency(a.trim().into()))?
+                        .id,
+                ),
+                None => None,
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let n = audit::export(&db, since, agency_id.as_deref(), |e| {
+                use std::io::Write;
+                serde_json::to_writer(&mut out, &e)?;
+                out.write_all(b"\n")
+            })
+            .await?;
+            std::io::Write::flush(&mut out)?;
+            eprintln!("{n} events");
             Ok(())
         }
         Command::ResourceServer {

@@ -15,7 +15,8 @@ const PERIOD: Duration = Duration::from_secs(3600);
 /// counters, expired sessions, codes and pending authorization requests, ended refresh-token families and
 /// expired refresh tokens, revoked access tokens past their expiry, expired
 /// metadata documents and the document clients no grant holds any more,
-/// used client assertion and DPoP proof ids past their windows.
+/// used client assertion and DPoP proof ids past their windows, and
+/// audit events older than `audit.retention_days`.
 /// Failures are logged; the next pass retries.
 pub async fn run_once(state: &AppState, now: i64) {
     let days = state.settings.registration.unused_public_client_days;
@@ -62,6 +63,11 @@ pub async fn run_once(state: &AppState, now: i64) {
         Ok(0) => {}
         Ok(n) => tracing::info!(deleted = n, "pruned used DPoP proof ids"),
         Err(e) => tracing::warn!(error = %e, "pruning DPoP proof ids failed"),
+    }
+    match crate::audit::prune(&state.db, now, state.settings.audit.retention_days).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "pruned audit events past retention"),
+        Err(e) => tracing::warn!(error = %e, "pruning audit events failed"),
     }
     let grace = state.settings.tokens.access_token_ttl_secs;
     match metadata_document::store::prune(&state.db, now, grace).await {

@@ -3,6 +3,7 @@
 
 pub mod agency;
 pub mod api_key;
+pub mod audit_event;
 pub mod authorization_code;
 pub mod client;
 pub mod client_assertion_jti;

@@ -9,6 +9,7 @@ mod m20261127_000004_resource_servers;
 mod m20261127_000005_api_keys;
 mod m20261127_000006_refresh_tokens;
 mod m20261127_000007_client_metadata_documents;
+mod m20261202_audit_001_audit_events;
 mod m20261202_consent_001_consent_resource;
 mod m20261202_device_001_device_authorizations;
 mod m20261202_dpop_001_dpop;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_scale_001_indexes::Migration),
             Box::new(m20261202_dpop_001_dpop::Migration),
             Box::new(m20261202_totp_001_second_factors::Migration),
+            Box::new(m20261202_audit_001_audit_events::Migration),
         ]
     }
 }

@@ -231,6 +231,7 @@ pub async fn create_user_named(
         }
     })?;
     upsert_membership(&txn, &user.id, &agency.id, role).await?;
+    audit_role(&txn, &user.id, &agency.id, Some(role)).await?;
     txn.commit().await?;
     Ok(user)
 }
@@ -257,9 +258,10 @@ async fn upsert_membership(
     .map(|_| ())
 }
 
-/// Set a member's role in an agency, adding the membership if needed.
+/// Set a member's role in an agency, adding the membership if needed
+/// (audited as done from the CLI).
 pub async fn set_role(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     email: &str,
     agency: &str,
     role: &str,
@@ -269,13 +271,31 @@ pub async fn set_role(
     let user = find_user_by_email(db, email)
         .await?
         .ok_or_else(|| AccountError::UnknownUser(email.trim().into()))?;
-    upsert_membership(db, &user.id, &agency.id, role).await?;
+    let txn = db.begin().await?;
+    upsert_membership(&txn, &user.id, &agency.id, role).await?;
+    audit_role(&txn, &user.id, &agency.id, Some(role)).await?;
+    txn.commit().await?;
     Ok((user, agency, role))
 }
 
-/// Remove a member from an agency.
+async fn audit_role(
+    txn: &impl ConnectionTrait,
+    user_id: &str,
+    agency_id: &str,
+    role: Option<Role>,
+) -> Result<(), DbErr> {
+    let event = crate::audit::Event::RoleChanged {
+        actor: crate::audit::CLI,
+        user_id,
+        agency_id,
+        role,
+    };
+    crate::audit::record(txn, crate::audit::At::no_ip(crate::clock::now()), event).await
+}
+
+/// Remove a member from an agency (audited as a role change to none).
 pub async fn remove_member(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     email: &str,
     agency: &str,
 ) -> Result<(), AccountError> {
@@ -283,14 +303,17 @@ pub async fn remove_member(
     let user = find_user_by_email(db, email)
         .await?
         .ok_or_else(|| AccountError::UnknownUser(email.trim().into()))?;
+    let txn = db.begin().await?;
     let res = membership::Entity::delete_many()
         .filter(membership::Column::UserId.eq(&user.id))
         .filter(membership::Column::AgencyId.eq(&agency.id))
-        .exec(db)
+        .exec(&txn)
         .await?;
     if res.rows_affected == 0 {
         return Err(AccountError::NotAMember(user.email, agency.name));
     }
+    audit_role(&txn, &user.id, &agency.id, None).await?;
+    txn.commit().await?;
     Ok(())
 }
 

@@ -5,8 +5,8 @@
 //! Only `owner` and `manager` create (and rotate) keys, within their own
 //! role. Expiry is mandatory (1–365 days). Rotation gives the same record a
 //! new secret; the old one keeps working for a grace period (0–7 days).
-//! Every create, rotate and revoke is logged (target `audit`) with actor,
-//! key id and display prefix, never the secret.
+//! Every create, rotate and revoke writes an audit event (actor, agency,
+//! key id; never the secret) in the same transaction, and is logged.
 
 pub mod format;
 
@@ -15,9 +15,11 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 
 use crate::accounts;
+use crate::audit::{self, At, Event};
 use crate::crypto::sha256_hex;
 use crate::scopes::{self, Role};
 
@@ -110,14 +112,16 @@ pub struct Issued {
 
 /// Create a key for `user_id` in `agency_id`, checked against their role now.
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     user_id: &str,
     agency_id: &str,
     name: &str,
     scope_list: &[&str],
     days: i64,
-    now: i64,
+    at: impl Into<At>,
 ) -> Result<Issued, ApiKeyError> {
+    let at = at.into();
+    let now = at.ts;
     let role = accounts::role_in(db, user_id, agency_id)
         .await?
         .ok_or(ApiKeyError::NotAMember)?;
@@ -138,6 +142,7 @@ pub async fn create(
         last_used_at: None,
         revoked_at: None,
     };
+    let txn = db.begin().await?;
     Entity::insert(ActiveModel {
         id: Set(key.id.clone()),
         user_id: Set(key.user_id.clone()),
@@ -153,8 +158,19 @@ pub async fn create(
         last_used_at: Set(None),
         revoked_at: Set(None),
     })
-    .exec_without_returning(db)
+    .exec_without_returning(&txn)
     .await?;
+    audit::record(
+        &txn,
+        at,
+        Event::ApiKeyCreated {
+            actor: user_id,
+            agency_id,
+            key_id: &key.id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
     tracing::info!(target: "audit", action = "api_key.create", actor = %user_id, key_id = %key.id, prefix = %key.prefix, agency_id = %agency_id, scope = %key.scope, "API key created");
     Ok(Issued { key, secret })
 }
@@ -180,12 +196,14 @@ pub async fn list(
 /// Give a key a new secret. The old secret works for `grace_days` more
 /// days (0: stops now). The actor must still be owner or manager.
 pub async fn rotate(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     key: &Model,
     actor: &str,
     grace_days: i64,
-    now: i64,
+    at: impl Into<At>,
 ) -> Result<Issued, ApiKeyError> {
+    let at = at.into();
+    let now = at.ts;
     if !(0..=MAX_GRACE_DAYS).contains(&grace_days) {
         return Err(ApiKeyError::BadGrace(grace_days));
     }
@@ -204,6 +222,7 @@ pub async fn rotate(
     let until = (grace_days > 0).then_some(now + grace_days * DAY);
     // Conditional on the secret we read: two concurrent rotations cannot
     // both succeed (the loser would orphan a secret it has shown).
+    let txn = db.begin().await?;
     let res = Entity::update_many()
         .col_expr(Column::SecretHash, Expr::value(hash.clone()))
         .col_expr(Column::Prefix, Expr::value(prefix.clone()))
@@ -214,11 +233,22 @@ pub async fn rotate(
         .col_expr(Column::PreviousValidUntil, Expr::value(until))
         .filter(Column::Id.eq(&key.id))
         .filter(Column::SecretHash.eq(&key.secret_hash))
-        .exec(db)
+        .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
         return Err(ApiKeyError::Inactive(key.id.clone()));
     }
+    audit::record(
+        &txn,
+        at,
+        Event::ApiKeyRotated {
+            actor,
+            agency_id: &key.agency_id,
+            key_id: &key.id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
     tracing::info!(target: "audit", action = "api_key.rotate", actor = %actor, key_id = %key.id, prefix = %prefix, old_prefix = %key.prefix, grace_days, "API key rotated");
     let mut key = key.clone();
     key.previous_secret_hash = until.map(|_| key.secret_hash.clone());
@@ -228,22 +258,38 @@ pub async fn rotate(
     Ok(Issued { key, secret })
 }
 
-/// Revoke at once (idempotent). `actor` is logged.
+/// Revoke at once (idempotent; only the revocation that took effect is
+/// audited).
 pub async fn revoke(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     id: &str,
     actor: &str,
-    now: i64,
+    at: impl Into<At>,
 ) -> Result<Model, ApiKeyError> {
+    let at = at.into();
     let key = find(db, id)
         .await?
         .ok_or_else(|| ApiKeyError::NotFound(id.to_string()))?;
-    Entity::update_many()
-        .col_expr(Column::RevokedAt, Expr::value(now))
+    let txn = db.begin().await?;
+    let res = Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(at.ts))
         .filter(Column::Id.eq(id))
         .filter(Column::RevokedAt.is_null())
-        .exec(db)
+        .exec(&txn)
         .await?;
+    if res.rows_affected == 1 {
+        audit::record(
+            &txn,
+            at,
+            Event::ApiKeyRevoked {
+                actor,
+                agency_id: &key.agency_id,
+                key_id: &key.id,
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
     tracing::info!(target: "audit", action = "api_key.revoke", actor = %actor, key_id = %key.id, prefix = %key.prefix, "API key revoked");
     Ok(key)
 }

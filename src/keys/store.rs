@@ -166,6 +166,13 @@ pub async fn rotate(
         let next = max_generation(&txn).await? + 1;
         if let Some(kid) = insert_generation(&txn, alg, next, activates_at, kek).await? {
             prune(&txn, retention_secs).await?;
+            let at = crate::audit::At::no_ip(crate::clock::now());
+            crate::audit::record(
+                &txn,
+                at,
+                crate::audit::Event::SigningKeyRotated { kid: &kid },
+            )
+            .await?;
             txn.commit().await?;
             return Ok(Rotated { kid, activates_at });
         }
@@ -232,6 +239,12 @@ pub async fn revoke(
             }
         }
     };
+    crate::audit::record(
+        &txn,
+        crate::audit::At::no_ip(now),
+        crate::audit::Event::SigningKeyRevoked { kid },
+    )
+    .await?;
     txn.commit().await?;
     Ok(revoked)
 }

@@ -21,9 +21,11 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaResponses, Registry};
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use sea_orm::TransactionTrait;
 use serde_json::{Map, Value};
 
 use crate::AppState;
+use crate::audit::{self, At, Event};
 use crate::crypto;
 use crate::http::bearer::{self, Bearer};
 use crate::http::json_body::{BodyProblem, JsonBody};
@@ -327,16 +329,29 @@ impl RegistrationApi {
             .uses_secret()
             .then(crypto::random_token);
         let registration_token = crypto::random_token();
-        let row = store::insert(
-            &self.state.db,
-            &client_id,
-            &meta,
-            secret.as_deref().map(crypto::sha256_hex),
-            crypto::sha256_hex(&registration_token),
-            now,
-        )
-        .await
-        .map_err(|e| OAuthError::db(e, "insert client"))?;
+        let at = At::of_addr(remote, now);
+        let registered = async {
+            let txn = self.state.db.begin().await?;
+            let row = store::insert(
+                &txn,
+                &client_id,
+                &meta,
+                secret.as_deref().map(crypto::sha256_hex),
+                crypto::sha256_hex(&registration_token),
+                now,
+            )
+            .await?;
+            let event = Event::ClientRegistered {
+                actor: &client_id,
+                agency_id: None,
+                client_id: &client_id,
+            };
+            audit::record(&txn, at, event).await?;
+            txn.commit().await.map(|_| row)
+        };
+        let row = registered
+            .await
+            .map_err(|e| OAuthError::db(e, "insert client"))?;
         tracing::info!(
             %client_id,
             auth_method = meta.token_endpoint_auth_method.as_str(),
@@ -391,6 +406,7 @@ impl RegistrationApi {
     )]
     async fn update(
         &self,
+        remote: &RemoteAddr,
         client_id: Path<String>,
         token: Bearer<RegistrationAccess>,
         body: Body,
@@ -410,23 +426,38 @@ impl RegistrationApi {
 
         let (secret_hash, new_secret) = secret_after_update(&meta, &current);
         let registration_token = crypto::random_token();
-        let row = store::replace(
-            &self.state.db,
-            &current,
-            &meta,
-            secret_hash,
-            crypto::sha256_hex(&registration_token),
-            crate::clock::now(),
-        )
-        .await
-        .map_err(|e| OAuthError::db(e, "update client"))?
-        // A concurrent update rotated the token or a delete won.
-        .ok_or_else(|| invalid_token(true, "registration access token"))?;
-        self.state.client_cache.invalidate(&row.client_id);
-        // What members consented to changed: ask them again (issue 13, item 7).
-        crate::oauth::authorize::consent::forget_client_if_changed(&self.state.db, &current, &row)
+        let at = At::of_addr(remote, crate::clock::now());
+        // The new metadata, the consents it voids and their audit events
+        // land together or not at all.
+        let updated = async {
+            let txn = self.state.db.begin().await?;
+            let row = store::replace(
+                &txn,
+                &current,
+                &meta,
+                secret_hash,
+                crypto::sha256_hex(&registration_token),
+                at.ts,
+            )
+            .await?;
+            if let Some(row) = &row {
+                let event = Event::ClientUpdated {
+                    actor: &row.client_id,
+                    client_id: &row.client_id,
+                };
+                audit::record(&txn, at, event).await?;
+                // What members consented to changed: ask them again (issue 13, item 7).
+                crate::oauth::authorize::consent::forget_client_if_changed(&txn, &current, row, at)
+                    .await?;
+            }
+            txn.commit().await.map(|_| row)
+        };
+        let row = updated
             .await
-            .map_err(|e| OAuthError::db(e, "forget consent"))?;
+            .map_err(|e| OAuthError::db(e, "update client"))?
+            // A concurrent update rotated the token or a delete won.
+            .ok_or_else(|| invalid_token(true, "registration access token"))?;
+        self.state.client_cache.invalidate(&row.client_id);
         tracing::info!(client_id = %row.client_id, "client updated");
         let info = information(
             &row,
@@ -446,6 +477,7 @@ impl RegistrationApi {
     )]
     async fn delete(
         &self,
+        remote: &RemoteAddr,
         client_id: Path<String>,
         token: Bearer<RegistrationAccess>,
     ) -> Result<Deleted, RegistrationError> {
@@ -454,7 +486,20 @@ impl RegistrationApi {
             .registration_token_hash
             .as_deref()
             .unwrap_or_default();
-        let deleted = store::delete(&self.state.db, &current.client_id, hash)
+        let at = At::of_addr(remote, crate::clock::now());
+        let deleted = async {
+            let txn = self.state.db.begin().await?;
+            let deleted = store::delete(&txn, &current.client_id, hash).await?;
+            if deleted {
+                let event = Event::ClientDeleted {
+                    actor: &current.client_id,
+                    client_id: &current.client_id,
+                };
+                audit::record(&txn, at, event).await?;
+            }
+            txn.commit().await.map(|_| deleted)
+        };
+        let deleted = deleted
             .await
             .map_err(|e| OAuthError::db(e, "delete client"))?;
         if !deleted {

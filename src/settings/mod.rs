@@ -11,6 +11,7 @@
 //! rules and the layered loading are shared with `skedcast-api`
 //! (`crate::resource_api::settings`).
 
+mod audit;
 mod cimd;
 mod clients;
 mod database;
@@ -34,6 +35,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use audit::AuditSettings;
 pub use cimd::CimdSettings;
 pub use clients::ClientSettings;
 pub use database::DatabaseSettings;
@@ -80,6 +82,7 @@ pub struct Settings {
     pub clients: ClientSettings,
     pub cimd: CimdSettings,
     pub dpop: DpopSettings,
+    pub audit: AuditSettings,
 }
 
 /// The document as it comes out of the layers, one field per TOML section.
@@ -100,6 +103,7 @@ struct Raw {
     clients: ClientSettings,
     cimd: CimdSettings,
     dpop: DpopSettings,
+    audit: AuditSettings,
 }
 
 impl Settings {
@@ -136,6 +140,7 @@ impl Settings {
             clients: raw.clients.validate()?,
             metrics_token: raw.metrics.validate()?,
             dpop: raw.dpop.validate()?,
+            audit: raw.audit.validate()?,
         })
     }
 

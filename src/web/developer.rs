@@ -228,7 +228,7 @@ pub async fn submit(
         return Ok(to);
     }
     let agency = field(&form, "agency").unwrap_or_default().to_string();
-    let now = crate::clock::now();
+    let at = crate::audit::At::of(req, crate::clock::now());
     let outcome: Result<Notice, ApiKeyError> = match field(&form, "action") {
         Some("create") => {
             let name = field(&form, "name").unwrap_or_default();
@@ -242,7 +242,7 @@ pub async fn submit(
                 name,
                 &fields(&form, "scope"),
                 days,
-                now,
+                at,
             )
             .await
             .map(|i| Notice {
@@ -256,14 +256,14 @@ pub async fn submit(
             match api_keys::find(&state.db, id).await {
                 Ok(Some(k)) if k.user_id == session.user_id => {
                     if action == "revoke" {
-                        api_keys::revoke(&state.db, &k.id, &session.user_id, now)
+                        api_keys::revoke(&state.db, &k.id, &session.user_id, at)
                             .await
                             .map(|_| Notice::default())
                     } else {
                         let grace = field(&form, "grace_days")
                             .and_then(|d| d.parse::<i64>().ok())
                             .unwrap_or(-1);
-                        api_keys::rotate(&state.db, &k, &session.user_id, grace, now)
+                        api_keys::rotate(&state.db, &k, &session.user_id, grace, at)
                             .await
                             .map(|i| Notice {
                                 error: None,

@@ -17,6 +17,7 @@ use askama::Template;
 use poem::http::StatusCode;
 use poem::web::{Data, Query};
 use poem::{Body, Request, Response, handler};
+use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::{
@@ -183,8 +184,10 @@ pub async fn submit(
     let user = accounts::find_user_by_email(&state.db, &email).await?;
     let phc = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = password::verify(password_raw.to_string(), phc.clone()).await;
-    let (Some(user), true) = (user, ok) else {
+    let at = crate::audit::At::of(req, now);
+    let (Some(user), true) = (&user, ok) else {
         tracing::info!("sign-in failed");
+        crate::audit::record_sign_in(&state.db, at, user.as_ref(), false).await?;
         metrics::counter!("sign_in_failures_total").increment(1);
         return Ok(login_form(
             &state,
@@ -210,7 +213,7 @@ pub async fn submit(
     if mfa::has_second_factor(&state.db, &user.id).await? {
         return super::second_factor::ask(&state, req, &user.id, &next, now).await;
     }
-    start_session(&state, req, &user.id, mfa::AMR_PASSWORD, &next, now).await
+    start_session(&state, req, user, mfa::AMR_PASSWORD, &next, now).await
 }
 
 /// The member is signed in (by `amr`): a new session, its cookie, and on to
@@ -218,7 +221,7 @@ pub async fn submit(
 pub(crate) async fn start_session(
     state: &AppState,
     req: &Request,
-    user_id: &str,
+    user: &entity::user::Model,
     amr: &str,
     next: &str,
     now: i64,
@@ -231,8 +234,12 @@ pub(crate) async fn start_session(
     ) {
         let _ = session::destroy(&state.db, old).await;
     }
-    let s = session::create(&state.db, user_id, amr, now).await?;
-    tracing::info!(user_id = %user_id, amr, "signed in");
+    // The session and its audit row (sign-in succeeded) are one write.
+    let txn = state.db.begin().await?;
+    let s = session::create(&txn, &user.id, amr, now).await?;
+    crate::audit::record_sign_in(&txn, crate::audit::At::of(req, now), Some(user), true).await?;
+    txn.commit().await?;
+    tracing::info!(user_id = %user.id, amr, "signed in");
     let secure = state.settings.issuer_is_https();
     let mut resp = redirect(StatusCode::SEE_OTHER, next);
     for c in [

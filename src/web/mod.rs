@@ -1,6 +1,7 @@
 //! The HTML pages: sign-in, consent, messages. Server-rendered with askama,
 //! no JavaScript, every page with anti-framing and no-store headers.
 
+pub mod audit;
 pub mod developer;
 pub mod device;
 pub mod error;

@@ -130,7 +130,7 @@ pub async fn submit(
         tracing::info!(user_id = %user.id, "recovery code used");
     }
     let mut resp =
-        super::login::start_session(state, req, &user.id, mfa::AMR_PASSWORD_OTP, next, now).await?;
+        super::login::start_session(state, req, &user, mfa::AMR_PASSWORD_OTP, next, now).await?;
     let clear = cookies::clear(challenge::COOKIE, state.settings.issuer_is_https());
     if let Ok(v) = clear.parse() {
         resp.headers_mut().append("Set-Cookie", v);

@@ -9,6 +9,7 @@ mod support;
 
 mod agents;
 mod api_keys;
+mod audit;
 mod authorize;
 mod browser;
 mod client_credentials;

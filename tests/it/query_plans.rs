@@ -138,6 +138,10 @@ async fn request_path_queries_use_indexes() {
         .await;
     assert_eq!(resp.status(), 401, "the form again");
 
+    // The owner's audit trail, a later page too (issue 17 item 5).
+    assert_eq!(f.b.get("/settings/audit").await.status(), 200);
+    assert_eq!(f.b.get("/settings/audit?page=1").await.status(), 200);
+
     // Housekeeping, which runs beside the requests.
     skedcast_auth::maintenance::run_once(&app.state, skedcast_auth::clock::now()).await;
 

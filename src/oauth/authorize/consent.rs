@@ -10,7 +10,7 @@ use entity::consent::{ActiveModel, Column, Entity};
 use entity::consent_decision;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::oauth::client::model;
 use crate::scopes::{Role, Scopes};
@@ -172,7 +172,29 @@ pub async fn decided(db: &impl ConnectionTrait, client_id: &str) -> Result<bool,
 /// Forget every remembered consent for `client_id` and that members acted
 /// on its page: the next authorization shows the page, and its errors are
 /// not redirected automatically until a member acts on it again.
-pub async fn forget_client(db: &impl ConnectionTrait, client_id: &str) -> Result<(), DbErr> {
+/// Each agency that held a consent gets a `consent.revoked` audit event
+/// (the caller's transaction makes them one change).
+pub async fn forget_client(
+    db: &impl ConnectionTrait,
+    client_id: &str,
+    at: crate::audit::At,
+) -> Result<(), DbErr> {
+    let agencies: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::AgencyId)
+        .distinct()
+        .filter(Column::ClientId.eq(client_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for agency_id in &agencies {
+        let event = crate::audit::Event::ConsentRevoked {
+            actor: client_id,
+            agency_id: Some(agency_id),
+            client_id,
+        };
+        crate::audit::record(db, at, event).await?;
+    }
     Entity::delete_many()
         .filter(Column::ClientId.eq(client_id))
         .exec(db)
@@ -205,11 +227,12 @@ pub async fn forget_client_if_changed(
     db: &impl ConnectionTrait,
     before: &Client,
     after: &Client,
+    at: crate::audit::At,
 ) -> Result<bool, DbErr> {
     if !members_saw_a_change(before, after) {
         return Ok(false);
     }
-    forget_client(db, &after.client_id).await?;
+    forget_client(db, &after.client_id, at).await?;
     tracing::info!(client_id = %after.client_id, "client changed what members consented to; consent forgotten");
     Ok(true)
 }

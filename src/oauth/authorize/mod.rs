@@ -658,7 +658,16 @@ async fn decide(
         agency_id: &agency.id,
         resource: &v.resource,
     };
-    consent::remember(&state.db, &grant, &set, now).await?;
+    // The consent and its audit event are one change.
+    let txn = sea_orm::TransactionTrait::begin(&state.db).await?;
+    consent::remember(&txn, &grant, &set, now).await?;
+    let granted_event = crate::audit::Event::ConsentGranted {
+        user_id: &session.user_id,
+        agency_id: &agency.id,
+        client_id: &v.client_id,
+    };
+    crate::audit::record(&txn, crate::audit::At::of(req, now), granted_event).await?;
+    txn.commit().await?;
     Ok(issue_code(
         state,
         &v,

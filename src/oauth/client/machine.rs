@@ -11,7 +11,7 @@
 //! signs assertions with a key whose public half is in `--jwks-file` or
 //! published at `--jwks-uri`.
 
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::DbErr;
 
 use super::metadata;
 use super::model::{AuthMethod, ClientMetadata, GrantType};
@@ -149,9 +149,10 @@ pub struct Created {
     pub client_secret: Option<String>,
 }
 
-/// Store a machine client with `meta` (from [`metadata`]).
+/// Store a machine client with `meta` (from [`metadata`]), with its audit
+/// event (actor `cli`) in the same transaction.
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     meta: &ClientMetadata,
     now: i64,
 ) -> Result<Created, DbErr> {
@@ -160,14 +161,22 @@ pub async fn create(
         .token_endpoint_auth_method
         .uses_secret()
         .then(crypto::random_token);
+    let txn = sea_orm::TransactionTrait::begin(db).await?;
     store::insert_machine(
-        db,
+        &txn,
         &client_id,
         meta,
         client_secret.as_deref().map(crypto::sha256_hex),
         now,
     )
     .await?;
+    let event = crate::audit::Event::ClientRegistered {
+        actor: crate::audit::CLI,
+        agency_id: None,
+        client_id: &client_id,
+    };
+    crate::audit::record(&txn, crate::audit::At::no_ip(now), event).await?;
+    txn.commit().await?;
     Ok(Created {
         client_id,
         client_secret,

@@ -118,7 +118,7 @@ pub async fn exchange(
         && family.revoked_at.is_none()
         && !families::within_grace(used_at, now, grace)
     {
-        return Err(reused(state, &family.id, now).await);
+        return Err(reused(state, &family, now).await);
     }
     if !families::alive(&token, &family, now) {
         return Err(OAuthError::invalid_grant(INVALID_TOKEN));
@@ -159,7 +159,7 @@ pub async fn exchange(
             .map_err(|e| OAuthError::db(e, "read refresh token"))?;
         if !used_at.is_some_and(|u| families::within_grace(u, now, grace)) {
             drop(txn);
-            return Err(reused(state, &family.id, now).await);
+            return Err(reused(state, &family, now).await);
         }
         tracing::info!(
             family_id = %family.id,
@@ -194,13 +194,26 @@ pub async fn exchange(
     member::finish(state, txn, stamp, &grant, Some(Family::Rotate(&family))).await
 }
 
-/// A used refresh token came back: someone holds a copy. Revoke the family.
-async fn reused(state: &AppState, family_id: &str, now: i64) -> OAuthError {
-    if let Err(e) = families::revoke_family(&state.db, family_id, now).await {
+/// A used refresh token came back: someone holds a copy. Revoke the family
+/// and record the detection, in one transaction.
+async fn reused(state: &AppState, family: &entity::refresh_family::Model, now: i64) -> OAuthError {
+    let revoked = async {
+        let txn = state.db.begin().await?;
+        families::revoke_family(&txn, &family.id, now).await?;
+        let event = crate::audit::Event::RefreshReuseDetected {
+            client_id: &family.client_id,
+            user_id: Some(&family.user_id),
+            agency_id: Some(&family.agency_id),
+            family_id: &family.id,
+        };
+        crate::audit::record(&txn, crate::audit::At::no_ip(now), event).await?;
+        txn.commit().await
+    };
+    if let Err(e) = revoked.await {
         return OAuthError::db(e, "revoke family");
     }
     tracing::warn!(
-        family_id,
+        family_id = %family.id,
         "refresh token reuse detected; the family is revoked"
     );
     OAuthError::invalid_grant(
