@@ -862,6 +862,13 @@ async fn the_rsa_key_rotates_and_revokes_like_the_ec_key() {
         String::from_utf8_lossy(&out.stderr)
     );
     let new_rsa = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    // Every instance sees a key change within 2 s (the contract), not at once.
+    let within = std::time::Duration::from_secs(2);
+    let done = std::time::Instant::now();
+    wait_until("the new RSA key is published", done, within, || async {
+        of(&app.get_json("/.well-known/jwks.json").await, "RSA").contains(&new_rsa)
+    })
+    .await;
     let after = app.get_json("/.well-known/jwks.json").await;
     assert_eq!(of(&after, "EC"), ec, "the EC key is untouched");
     assert_eq!(of(&after, "RSA"), vec![rsa[0].clone(), new_rsa.clone()]);
@@ -879,6 +886,14 @@ async fn the_rsa_key_rotates_and_revokes_like_the_ec_key() {
         String::from_utf8_lossy(&out.stderr)
     );
     let made = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let done = std::time::Instant::now();
+    wait_until(
+        "the revoked RSA key leaves the JWKS",
+        done,
+        within,
+        || async { !of(&app.get_json("/.well-known/jwks.json").await, "RSA").contains(&new_rsa) },
+    )
+    .await;
     let last = app.get_json("/.well-known/jwks.json").await;
     assert!(
         !of(&last, "RSA").contains(&new_rsa),
