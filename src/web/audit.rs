@@ -45,15 +45,6 @@ fn forbidden(message: &str) -> PageError {
     }
 }
 
-/// The sign-in page, coming back here.
-fn sign_in_first(state: &AppState) -> String {
-    let next = state.settings.local_path("/settings/audit");
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("next", &next)
-        .finish();
-    format!("{}?{q}", state.settings.local_path("/login"))
-}
-
 #[handler]
 pub async fn show(
     state: Data<&Arc<AppState>>,
@@ -61,7 +52,10 @@ pub async fn show(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, PageError> {
     let Some(s) = current_session(&state, req).await? else {
-        return Ok(redirect(StatusCode::FOUND, &sign_in_first(&state)));
+        return Ok(redirect(
+            StatusCode::FOUND,
+            &super::sign_in_then(&state, "/settings/audit"),
+        ));
     };
     let owned: Vec<_> = accounts::memberships(&state.db, &s.user_id)
         .await?

@@ -10,7 +10,7 @@ use poem::web::{Data, Query};
 use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 
-use super::{AgencyChoice, PageError, current_session, field, page, read_form, redirect};
+use super::{AgencyChoice, PageError, current_session, field, page, redirect};
 use crate::AppState;
 use crate::accounts;
 use crate::api_keys::{self, ApiKeyError};
@@ -169,13 +169,6 @@ async fn render(
     ))
 }
 
-/// The sign-in page, coming back here after (both under the issuer's path).
-fn sign_in_first(state: &AppState) -> String {
-    let next = state.settings.local_path("/settings/developer");
-    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    format!("{}?next={next}", state.settings.local_path("/login"))
-}
-
 /// An agency's MFA policy comes before any API key (issue 17 item 3).
 async fn enrolment_gate(
     state: &AppState,
@@ -194,7 +187,10 @@ pub async fn show(
     Query(q): Query<DevQuery>,
 ) -> Result<Response, PageError> {
     let Some(s) = current_session(&state, req).await? else {
-        return Ok(redirect(StatusCode::FOUND, &sign_in_first(&state)));
+        return Ok(redirect(
+            StatusCode::FOUND,
+            &super::sign_in_then(&state, "/settings/developer"),
+        ));
     };
     if let Some(to) = enrolment_gate(&state, &s, StatusCode::FOUND).await? {
         return Ok(to);
@@ -215,15 +211,11 @@ pub async fn submit(
     req: &Request,
     body: Body,
 ) -> Result<Response, PageError> {
-    let form = read_form(req, body)
-        .await
-        .ok_or_else(PageError::unreadable_form)?;
-    let Some(session) = current_session(&state, req).await? else {
-        return Ok(redirect(StatusCode::SEE_OTHER, &sign_in_first(&state)));
+    let (session, form) = match super::member_form(&state, req, body, "/settings/developer").await?
+    {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
     };
-    if !session.csrf_ok(field(&form, "csrf_token")) {
-        return Err(PageError::FormExpired);
-    }
     if let Some(to) = enrolment_gate(&state, &session, StatusCode::SEE_OTHER).await? {
         return Ok(to);
     }

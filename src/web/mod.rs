@@ -224,6 +224,38 @@ pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     it.next().is_none().then_some(first.1.as_str())
 }
 
+/// The sign-in page's URL, coming back to `page` after (both under the
+/// issuer's path).
+pub fn sign_in_then(state: &AppState, page: &str) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", &state.settings.local_path(page))
+        .finish();
+    format!("{}?{q}", state.settings.local_path("/login"))
+}
+
+/// A form a signed-in member POSTed to `page`, its CSRF token checked: the
+/// session and the fields, or (signed out) the redirect to sign in and back.
+pub async fn member_form(
+    state: &AppState,
+    req: &Request,
+    body: poem::Body,
+    page: &str,
+) -> Result<Result<(Session, Vec<(String, String)>), Response>, PageError> {
+    let form = read_form(req, body)
+        .await
+        .ok_or_else(PageError::unreadable_form)?;
+    let Some(s) = current_session(state, req).await? else {
+        return Ok(Err(redirect(
+            StatusCode::SEE_OTHER,
+            &sign_in_then(state, page),
+        )));
+    };
+    if !s.csrf_ok(field(&form, "csrf_token")) {
+        return Err(PageError::FormExpired);
+    }
+    Ok(Ok((s, form)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::humanise_secs;

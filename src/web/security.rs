@@ -19,7 +19,7 @@ use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 
 use super::login::safe_next;
-use super::{PageError, current_session, field, page, read_form, redirect};
+use super::{PageError, current_session, field, page, redirect};
 use crate::AppState;
 use crate::session::{self, Session};
 use crate::{accounts, mfa};
@@ -85,15 +85,6 @@ pub async fn enrolment_gate(
     Ok(Some(redirect(status, &to)))
 }
 
-/// The sign-in page, coming back here.
-fn sign_in_first(state: &AppState) -> String {
-    let next = state.settings.local_path("/settings/security");
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("next", &next)
-        .finish();
-    format!("{}?{q}", state.settings.local_path("/login"))
-}
-
 async fn render(
     state: &AppState,
     s: &Session,
@@ -154,7 +145,10 @@ pub async fn show(
     Query(q): Query<ShowQuery>,
 ) -> Result<Response, PageError> {
     let Some(s) = current_session(&state, req).await? else {
-        return Ok(redirect(StatusCode::FOUND, &sign_in_first(&state)));
+        return Ok(redirect(
+            StatusCode::FOUND,
+            &super::sign_in_then(&state, "/settings/security"),
+        ));
     };
     let shown = Shown {
         next: continue_to(&state, q.next.as_deref()),
@@ -169,15 +163,10 @@ pub async fn submit(
     req: &Request,
     body: Body,
 ) -> Result<Response, PageError> {
-    let form = read_form(req, body)
-        .await
-        .ok_or_else(PageError::unreadable_form)?;
-    let Some(s) = current_session(&state, req).await? else {
-        return Ok(redirect(StatusCode::SEE_OTHER, &sign_in_first(&state)));
+    let (s, form) = match super::member_form(&state, req, body, "/settings/security").await? {
+        Ok(signed_in) => signed_in,
+        Err(to_sign_in) => return Ok(to_sign_in),
     };
-    if !s.csrf_ok(field(&form, "csrf_token")) {
-        return Err(PageError::FormExpired);
-    }
     let next = continue_to(&state, field(&form, "next"));
     match field(&form, "action") {
         Some("name") => set_name(&state, &s, &form, next).await,

@@ -177,12 +177,7 @@ pub async fn exchange(
         },
         jkt,
     };
-    // RFC 9449 §5: a confidential client's refresh tokens are bound to its
-    // authentication; a public client's to its DPoP key.
-    let family = client.gets_refresh_tokens().then_some(Family::Start {
-        code_hash: &hash,
-        dpop_jkt: jkt.filter(|_| !client.auth_method.is_confidential()),
-    });
+    let family = Family::start(client, &hash, jkt);
     let jti = stamp.jti.clone();
     let response = member::finish(state, txn, stamp, &grant, family).await?;
     tracing::info!(client_id = %code.client_id, user_id = %code.user_id, %jti, "authorization code redeemed");

@@ -149,11 +149,7 @@ pub async fn exchange(
     };
     // The family records what started it: here the device code's hash
     // (never an authorization code's, so a code replay cannot reach it).
-    // RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key.
-    let family = client.gets_refresh_tokens().then_some(Family::Start {
-        code_hash: &hash,
-        dpop_jkt: jkt.filter(|_| !client.auth_method.is_confidential()),
-    });
+    let family = Family::start(client, &hash, jkt);
     let jti = stamp.jti.clone();
     let response = member::finish(state, txn, stamp, &grant, family).await?;
     tracing::info!(client_id = %device.client_id, %user_id, %jti, "device code redeemed");

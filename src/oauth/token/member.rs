@@ -63,6 +63,23 @@ pub enum Family<'a> {
     Rotate(&'a refresh_family::Model),
 }
 
+impl<'a> Family<'a> {
+    /// The family a grant redeeming `code_hash` starts for `client`, when it
+    /// gets refresh tokens. RFC 9449 §5: a confidential client's refresh
+    /// tokens are bound to its authentication; a public client's to the
+    /// DPoP key of the request (`jkt`).
+    pub fn start(
+        client: &crate::oauth::client::ClientRecord,
+        code_hash: &'a str,
+        jkt: Option<&'a str>,
+    ) -> Option<Self> {
+        client.gets_refresh_tokens().then_some(Family::Start {
+            code_hash,
+            dpop_jkt: jkt.filter(|_| !client.auth_method.is_confidential()),
+        })
+    }
+}
+
 /// Pure: when a refresh token issued at `now` expires: after the idle
 /// lifetime, and never after its family.
 pub fn refresh_expiry(family_expires_at: i64, now: i64, idle_ttl_secs: u64) -> i64 {
