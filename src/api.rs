@@ -19,13 +19,21 @@ enum Tag {
     Operations,
 }
 
-/// One public key of the JWKS (RFC 7517, EC P-256).
+/// One public key of the JWKS (RFC 7517): EC P-256 (`ES256`: access
+/// tokens and id_tokens) or RSA (`RS256`: id_tokens of clients that
+/// registered it).
 #[derive(Object)]
 pub struct Jwk {
+    /// `EC` or `RSA`.
     pub kty: String,
-    pub crv: String,
-    pub x: String,
-    pub y: String,
+    /// EC: `P-256`.
+    pub crv: Option<String>,
+    /// EC: the point's coordinates.
+    pub x: Option<String>,
+    pub y: Option<String>,
+    /// RSA: modulus and exponent.
+    pub n: Option<String>,
+    pub e: Option<String>,
     pub kid: String,
     #[oai(rename = "use")]
     pub use_: String,
