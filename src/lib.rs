@@ -103,7 +103,7 @@ impl App {
         let metadata = oauth::metadata::to_bytes(&oauth::metadata::build(&settings)).into();
         // The dummy hash of unknown-account sign-ins, made now rather than
         // on the first one.
-        tokio::task::spawn_blocking(accounts::password::warm_up).await?;
+        tokio::task::spawn_blocking(accounts::password::warm_up).await??;
         let client_cache = oauth::client::cache::ClientCache::new(std::time::Duration::from_secs(
             settings.clients.cache_ttl_secs,
         ));

@@ -108,15 +108,16 @@ fn verify_in(password: &str, phc: &str, memory: &mut [Block]) -> bool {
 
 /// A PHC string with the current parameters that no password matches (a
 /// random output), to spend the same time on an unknown account as on a
-/// wrong password.
-static DUMMY: LazyLock<String> = LazyLock::new(|| {
-    let salt = Salt::new(&crate::crypto::random_bytes::<16>()).expect("16 bytes is a valid salt");
+/// wrong password. Made by [`warm_up`] at start, which fails the start if
+/// it cannot be made, so no request ever sees the error.
+static DUMMY: LazyLock<anyhow::Result<String>> = LazyLock::new(|| {
+    let salt = Salt::new(&crate::crypto::random_bytes::<16>())
+        .map_err(|e| anyhow::anyhow!("dummy salt: {e}"))?;
     phc(
         current().params(),
         salt,
         &crate::crypto::random_bytes::<{ Params::DEFAULT_OUTPUT_LEN }>(),
     )
-    .expect("the current parameters encode")
 });
 
 pub async fn hash(password: String) -> anyhow::Result<String> {
@@ -127,7 +128,12 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 /// Verify `password` against `phc`, or against a dummy hash when there is
 /// no account (same cost, always false).
 pub async fn verify(password: String, phc: Option<String>) -> bool {
-    let phc = phc.unwrap_or_else(|| DUMMY.clone());
+    let phc = match (phc, &*DUMMY) {
+        (Some(phc), _) => phc,
+        (None, Ok(dummy)) => dummy.clone(),
+        // Not reached: the start fails without the dummy (`warm_up`).
+        (None, Err(_)) => return false,
+    };
     let blocks = blocks_for(&phc);
     hash_memory::run(blocks, move |memory| verify_in(&password, &phc, memory))
         .await
@@ -139,9 +145,14 @@ static WARM_UPS: AtomicUsize = AtomicUsize::new(0);
 
 /// Make the dummy hash now rather than on the first failed sign-in.
 /// [`crate::App::build`] calls it (on the blocking pool).
-pub fn warm_up() {
-    LazyLock::force(&DUMMY);
+pub fn warm_up() -> anyhow::Result<()> {
     WARM_UPS.fetch_add(1, Ordering::SeqCst);
+    match &*DUMMY {
+        Ok(_) => Ok(()),
+        Err(e) => Err(anyhow::anyhow!(
+            "could not make the dummy password hash: {e}"
+        )),
+    }
 }
 
 /// How many times [`warm_up`] ran in this process (its callers are
@@ -205,9 +216,10 @@ mod tests {
 
     #[test]
     fn the_dummy_matches_nothing_and_costs_the_same() {
-        assert!(!needs_rehash(&DUMMY));
-        assert_eq!(blocks_for(&DUMMY), current().params().block_count());
-        assert!(!verify_sync("", &DUMMY));
+        let dummy = DUMMY.as_ref().unwrap();
+        assert!(!needs_rehash(dummy));
+        assert_eq!(blocks_for(dummy), current().params().block_count());
+        assert!(!verify_sync("", dummy));
         assert!(!verify_sync("not a hash", "$argon2id$v=19$m=19456"));
     }
 

@@ -49,12 +49,35 @@ pub enum Audience {
 }
 
 impl Audience {
+    /// `resource`, plus `also` when given (and different): the authorization
+    /// server names itself beside the resource when `openid` is granted.
+    pub fn of(resource: &str, also: Option<&str>) -> Audience {
+        match also {
+            Some(a) if a != resource => Audience::Many(vec![resource.to_string(), a.to_string()]),
+            _ => Audience::One(resource.to_string()),
+        }
+    }
+
     /// Exact, case-sensitive match of one member (RFC 7519 §4.1.3).
     pub fn contains(&self, resource: &str) -> bool {
         match self {
             Audience::One(a) => a == resource,
             Audience::Many(all) => all.iter().any(|a| a == resource),
         }
+    }
+
+    /// The resource the token was issued for (the first audience).
+    pub fn resource(&self) -> &str {
+        match self {
+            Audience::One(a) => a,
+            Audience::Many(all) => all.first().map_or("", String::as_str),
+        }
+    }
+}
+
+impl From<&str> for Audience {
+    fn from(a: &str) -> Audience {
+        Audience::One(a.to_string())
     }
 }
 

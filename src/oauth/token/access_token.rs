@@ -49,45 +49,8 @@ pub struct Confirmation {
     pub jkt: String,
 }
 
-/// RFC 7519 §4.1.3 `aud`: one string, or several (the resource first).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Audience {
-    /// `resource`, plus `also` when given (and different).
-    pub fn of(resource: &str, also: Option<&str>) -> Audience {
-        match also {
-            Some(a) if a != resource => Audience::Many(vec![resource.to_string(), a.to_string()]),
-            _ => Audience::One(resource.to_string()),
-        }
-    }
-
-    /// Whether `a` is one of the audiences.
-    pub fn contains(&self, a: &str) -> bool {
-        match self {
-            Audience::One(s) => s == a,
-            Audience::Many(v) => v.iter().any(|s| s == a),
-        }
-    }
-
-    /// The resource the token was issued for (the first audience).
-    pub fn resource(&self) -> &str {
-        match self {
-            Audience::One(s) => s,
-            Audience::Many(v) => v.first().map_or("", String::as_str),
-        }
-    }
-}
-
-impl From<&str> for Audience {
-    fn from(a: &str) -> Audience {
-        Audience::One(a.to_string())
-    }
-}
+/// RFC 7519 §4.1.3 `aud`: the one type both services read (the resource first).
+pub use skedcast_core::claims::Audience;
 
 /// The member a token acts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
