@@ -33,6 +33,12 @@ pub struct Model {
     pub last_poll_at: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// When the approving member signed in (the session's start): the
+    /// id_token's `auth_time`.
+    pub auth_time: Option<i64>,
+    /// How the approving member signed in (RFC 8176, space-separated).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub amr: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

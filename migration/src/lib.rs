@@ -12,6 +12,7 @@ mod m20261127_000007_client_metadata_documents;
 mod m20261202_audit_001_audit_events;
 mod m20261202_consent_001_consent_resource;
 mod m20261202_device_001_device_authorizations;
+mod m20261202_device_002_sign_in;
 mod m20261202_dpop_001_dpop;
 mod m20261202_keys_001_key_changes;
 mod m20261202_oidc_001_openid_connect;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_dpop_001_dpop::Migration),
             Box::new(m20261202_totp_001_second_factors::Migration),
             Box::new(m20261202_audit_001_audit_events::Migration),
+            Box::new(m20261202_device_002_sign_in::Migration),
         ]
     }
 }

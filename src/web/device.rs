@@ -262,6 +262,8 @@ pub async fn submit(
                 user_id: &session.user_id,
                 agency_id,
                 granted_scope: &scope,
+                auth_time: session.created_at,
+                amr: &session.amr,
             };
             store::approve(&state.db, &code, &approval, now).await?
         }

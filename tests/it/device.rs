@@ -505,6 +505,36 @@ async fn a_denied_device_gets_access_denied() {
 }
 
 #[tokio::test]
+async fn the_tokens_say_when_and_how_the_approving_member_signed_in() {
+    let mut s = started(spawn_app().await, "editor", "agency:read openid").await;
+    // As if the session had started 100 s ago with a second factor: what
+    // the device's tokens must repeat.
+    let signed_in_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 100;
+    sql(
+        &s.app,
+        &format!("UPDATE sessions SET amr = 'pwd otp', created_at = {signed_in_at}"),
+    )
+    .await;
+    let (status, page) = answer(&mut s.b, &s.consent.clone(), "allow").await;
+    assert_eq!(status, 200, "{page}");
+    let code = s.device_code().to_string();
+    let tokens: Value = poll(&s.app, &s.client_id, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (_, id_token) = jwt_parts(tokens["id_token"].as_str().expect("an id_token"));
+    assert_eq!(id_token["auth_time"], signed_in_at, "{id_token}");
+    assert_eq!(id_token["amr"], json!(["pwd", "otp"]), "{id_token}");
+    let (_, access) = jwt_parts(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["amr"], json!(["pwd", "otp"]), "{access}");
+}
+
+#[tokio::test]
 async fn a_role_without_the_scopes_refuses_the_device() {
     let mut s = started(spawn_app().await, "viewer", "billing:write").await;
     let (status, page) = answer(&mut s.b, &s.consent.clone(), "allow").await;

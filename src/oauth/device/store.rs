@@ -64,6 +64,8 @@ pub async fn create(
             last_poll_at: Set(None),
             created_at: Set(now),
             expires_at: Set(now + ttl_secs),
+            auth_time: Set(None),
+            amr: Set(None),
         };
         match Entity::insert(row).exec_without_returning(db).await {
             Ok(_) => {
@@ -116,6 +118,10 @@ pub struct Approval<'a> {
     pub agency_id: &'a str,
     /// As an authorization code stores it (with `offline_access`).
     pub granted_scope: &'a str,
+    /// The approving session's start and sign-in methods, for the
+    /// id_token's `auth_time` and the tokens' `amr`.
+    pub auth_time: i64,
+    pub amr: &'a str,
 }
 
 /// Approve the pending authorization of `user_code`; false when it was
@@ -131,6 +137,8 @@ pub async fn approve(
         .col_expr(Column::UserId, Expr::value(a.user_id))
         .col_expr(Column::AgencyId, Expr::value(a.agency_id))
         .col_expr(Column::GrantedScope, Expr::value(a.granted_scope))
+        .col_expr(Column::AuthTime, Expr::value(a.auth_time))
+        .col_expr(Column::Amr, Expr::value(a.amr))
         .filter(Column::UserCode.eq(user_code))
         .filter(Column::Status.eq(PENDING))
         .filter(Column::ExpiresAt.gt(now))

@@ -136,14 +136,13 @@ pub async fn exchange(
         role,
         granted,
         scopes: &scopes,
-        // No nonce travels with a device authorization; the sign-in time
-        // is not kept with it either (auth_time is optional without max_age),
-        // nor how the member signed in (`amr` says a password).
+        // No nonce travels with a device authorization; the approving
+        // session's start and sign-in methods do.
         id_token: IdTokenParams {
             alg: client.id_token_alg,
             nonce: None,
-            auth_time: None,
-            amr: None,
+            auth_time: device.auth_time,
+            amr: device.amr.as_deref(),
         },
         jkt,
     };
