@@ -6,7 +6,7 @@ use entity::client::{ActiveModel, Column, Entity, Model};
 use sea_orm::ActiveValue::NotSet;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, Iterable,
     QueryFilter, QuerySelect,
 };
 
@@ -220,6 +220,29 @@ pub fn document_model(url: &str, meta: &ClientMetadata, now: i64) -> Model {
     }
 }
 
+/// The columns a fetched document rewrites: every one but the identity,
+/// the creation time, the first authorization and what a document never
+/// carries (secrets, registration token, resource). Listed by exclusion so
+/// that a new metadata column cannot be left stale by a refetch (issue 17
+/// review: `dpop_bound_access_tokens` and
+/// `require_pushed_authorization_requests` were).
+fn document_columns() -> Vec<Column> {
+    Column::iter()
+        .filter(|c| {
+            !matches!(
+                c,
+                Column::ClientId
+                    | Column::Kind
+                    | Column::ClientSecretHash
+                    | Column::RegistrationTokenHash
+                    | Column::CreatedAt
+                    | Column::FirstAuthorizedAt
+                    | Column::Resource
+            )
+        })
+        .collect()
+}
+
 /// Store (or refresh) the client a metadata document describes, under its
 /// URL as `client_id`: kind [`ClientKind::MetadataDocument`], public, no
 /// registration token.
@@ -238,27 +261,7 @@ pub async fn upsert_document_client(
     )
     .on_conflict(
         OnConflict::column(Column::ClientId)
-            .update_columns([
-                Column::TokenEndpointAuthMethod,
-                Column::GrantTypes,
-                Column::ResponseTypes,
-                Column::RedirectUris,
-                Column::Contacts,
-                Column::Scope,
-                Column::ClientName,
-                Column::ClientUri,
-                Column::LogoUri,
-                Column::TosUri,
-                Column::PolicyUri,
-                Column::SoftwareId,
-                Column::SoftwareVersion,
-                Column::ApplicationType,
-                Column::Jwks,
-                Column::JwksUri,
-                Column::IdTokenSignedResponseAlg,
-                Column::PostLogoutRedirectUris,
-                Column::UpdatedAt,
-            ])
+            .update_columns(document_columns())
             .to_owned(),
     )
     .exec_without_returning(db)

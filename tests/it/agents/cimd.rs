@@ -558,6 +558,9 @@ async fn documents_are_cached_in_the_database_for_every_instance() {
     // client follows it.
     let mut changed = document(&url);
     changed["client_name"] = json!("Research Agent 2");
+    // Every field follows, the security flags too.
+    changed["dpop_bound_access_tokens"] = json!(true);
+    changed["require_pushed_authorization_requests"] = json!(true);
     docs.serve(path, Answer::json(&changed));
     entity::client_metadata_document::Entity::update_many()
         .col_expr(
@@ -573,6 +576,14 @@ async fn documents_are_cached_in_the_database_for_every_instance() {
     assert_eq!(docs.hits(path), 2);
     let row = client_row(&one, &url).await.unwrap();
     assert_eq!(row.client_name.as_deref(), Some("Research Agent 2"));
+    assert!(
+        row.dpop_bound_access_tokens,
+        "dpop_bound_access_tokens follows"
+    );
+    assert!(
+        row.require_pushed_authorization_requests,
+        "require_pushed_authorization_requests follows"
+    );
 
     // A document that went bad after expiry makes the client unusable.
     docs.serve(path, Answer::json(&json!({"client_id": "nope"})));
