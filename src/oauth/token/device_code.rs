@@ -204,6 +204,8 @@ mod tests {
             last_poll_at: None,
             created_at: 0,
             expires_at: 600,
+            auth_time: None,
+            amr: None,
         }
     }
 
