@@ -100,6 +100,22 @@ pub enum Event<'a> {
         agency_id: &'a str,
         role: Option<Role>,
     },
+    /// `user_id` added passkey `passkey_id` (one row per agency of the
+    /// member, see [`agencies_of`]). Ids only: no credential material.
+    PasskeyAdded {
+        actor: &'a str,
+        user_id: &'a str,
+        agency_id: Option<&'a str>,
+        passkey_id: &'a str,
+    },
+    /// Passkey `passkey_id` of `user_id` removed by `actor` (the member, or
+    /// `cli` for `user reset-mfa`).
+    PasskeyRemoved {
+        actor: &'a str,
+        user_id: &'a str,
+        agency_id: Option<&'a str>,
+        passkey_id: &'a str,
+    },
 }
 
 /// The columns an event fills.
@@ -234,6 +250,30 @@ impl Event<'_> {
                 )),
                 "success",
             ),
+            Event::PasskeyAdded {
+                actor,
+                user_id,
+                agency_id,
+                passkey_id,
+            } => (
+                "passkey.added",
+                s(actor),
+                o(agency_id),
+                Some(format!("user:{user_id} passkey:{passkey_id}")),
+                "success",
+            ),
+            Event::PasskeyRemoved {
+                actor,
+                user_id,
+                agency_id,
+                passkey_id,
+            } => (
+                "passkey.removed",
+                s(actor),
+                o(agency_id),
+                Some(format!("user:{user_id} passkey:{passkey_id}")),
+                "success",
+            ),
         };
         Row {
             event,
@@ -336,6 +376,27 @@ pub async fn record_sign_in(
         record(db, at, event).await?;
     }
     Ok(())
+}
+
+/// The agencies of member `user_id`, as the agency column of events about
+/// them: one row per agency so each agency's owners see it, or one row
+/// without an agency for an account in none.
+pub async fn agencies_of(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<Option<String>>, DbErr> {
+    let agencies: Vec<String> = entity::membership::Entity::find()
+        .select_only()
+        .column(entity::membership::Column::AgencyId)
+        .filter(entity::membership::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(if agencies.is_empty() {
+        vec![None]
+    } else {
+        agencies.into_iter().map(Some).collect()
+    })
 }
 
 /// One event as exported and shown (`ts` in RFC 3339).

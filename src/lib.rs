@@ -135,7 +135,7 @@ impl App {
         }
         let spec = api.spec_endpoint();
         let docs = api.swagger_ui();
-        let routes = Route::new()
+        let routes = web::passkeys::mount(Route::new())
             .nest("/", api)
             .at("/openapi.json", spec)
             .nest("/docs", docs)

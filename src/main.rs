@@ -192,8 +192,9 @@ enum UserAction {
         #[arg(long)]
         name: Option<String>,
     },
-    /// Remove a user's second factors (TOTP and recovery codes), e.g. after
-    /// a lost phone; they sign in with the password alone until they add one.
+    /// Remove a user's second factors (TOTP, recovery codes and passkeys),
+    /// e.g. after a lost phone; they sign in with the password alone until
+    /// they add one.
     ResetMfa {
         #[arg(long)]
         email: String,
@@ -370,8 +371,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let user = accounts::find_user_by_email(&db, &email)
                 .await?
                 .ok_or_else(|| accounts::AccountError::UnknownUser(email.trim().into()))?;
-            if skedcast_auth::mfa::reset(&db, &user.id).await? {
-                eprintln!("removed the second factors of {}", user.email);
+            let totp = skedcast_auth::mfa::reset(&db, &user.id).await?;
+            let at = audit::At::no_ip(skedcast_auth::clock::now());
+            let passkeys =
+                skedcast_auth::mfa::passkeys::remove_all(&db, at, audit::CLI, &user.id).await?;
+            if totp || passkeys > 0 {
+                eprintln!(
+                    "removed the second factors of {} ({passkeys} passkeys)",
+                    user.email
+                );
             } else {
                 eprintln!("{} had no second factor", user.email);
             }

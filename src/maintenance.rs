@@ -34,6 +34,9 @@ pub async fn run_once(state: &AppState, now: i64) {
     if let Err(e) = crate::mfa::challenge::prune(&state.db, now).await {
         tracing::warn!(error = %e, "pruning expired second-factor challenges failed");
     }
+    if let Err(e) = crate::mfa::passkeys::ceremony::prune(&state.db, now).await {
+        tracing::warn!(error = %e, "pruning expired passkey ceremonies failed");
+    }
     if let Err(e) = crate::oauth::authorize::codes::prune(&state.db, now).await {
         tracing::warn!(error = %e, "pruning expired authorization codes failed");
     }

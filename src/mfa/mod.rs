@@ -1,6 +1,7 @@
-//! Second factors (issue 17 items 1 and 3): a member's TOTP secret and
-//! recovery codes, the half-signed-in step between password and code
-//! ([`challenge`]), and the agencies' MFA policy ([`policy`]).
+//! Second factors (issue 17 items 1 to 3): a member's TOTP secret and
+//! recovery codes, passkeys ([`passkeys`]), the half-signed-in step between
+//! password and second factor ([`challenge`]), and the agencies' MFA policy
+//! ([`policy`]).
 //!
 //! Single use is decided by the database: a TOTP code is accepted by a
 //! conditional UPDATE that moves `last_used_step` forward (a code of that
@@ -8,6 +9,7 @@
 //! conditional DELETE; the affected-row count decides.
 
 pub mod challenge;
+pub mod passkeys;
 pub mod policy;
 pub mod recovery;
 pub mod totp;
@@ -83,8 +85,13 @@ pub async fn status(
     })
 }
 
-/// Whether the member has a confirmed second factor.
+/// Whether the member has a second factor: a confirmed TOTP or a passkey.
 pub async fn has_second_factor(db: &impl ConnectionTrait, user_id: &str) -> Result<bool, DbErr> {
+    Ok(has_totp(db, user_id).await? || passkeys::any(db, user_id).await?)
+}
+
+/// Whether the member's TOTP is on (confirmed).
+pub async fn has_totp(db: &impl ConnectionTrait, user_id: &str) -> Result<bool, DbErr> {
     Ok(user_totp::Entity::find_by_id(user_id.to_string())
         .filter(user_totp::Column::ConfirmedAt.is_not_null())
         .one(db)
@@ -105,7 +112,7 @@ pub async fn start_enrolment(
         .filter(user_totp::Column::ConfirmedAt.is_null())
         .exec(db)
         .await?;
-    if has_second_factor(db, user_id).await? {
+    if has_totp(db, user_id).await? {
         return Ok(None);
     }
     let secret = totp::new_secret();

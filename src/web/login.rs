@@ -80,7 +80,7 @@ fn login_form(
     error: Option<&str>,
 ) -> Response {
     let token = csrf_cookie(state, req).unwrap_or_else(session::new_login_csrf);
-    let mut resp = page(
+    let mut resp = super::scripted_page(
         status,
         LoginPage {
             base: state.settings.issuer_path(),
@@ -88,6 +88,7 @@ fn login_form(
             next,
             email,
             error,
+            passkeys: super::passkeys::available(state),
         }
         .render(),
     );

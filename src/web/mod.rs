@@ -1,5 +1,7 @@
 //! The HTML pages: sign-in, consent, messages. Server-rendered with askama,
-//! no JavaScript, every page with anti-framing and no-store headers.
+//! every page with anti-framing and no-store headers. No JavaScript, except
+//! the same-origin passkey script on the pages that offer passkeys
+//! ([`passkeys`], [`scripted_page`]); every form works without it.
 
 pub mod audit;
 pub mod developer;
@@ -7,6 +9,7 @@ pub mod device;
 pub mod error;
 pub mod login;
 pub mod login_limits;
+pub mod passkeys;
 pub mod second_factor;
 pub mod security;
 
@@ -28,6 +31,8 @@ pub struct LoginPage<'a> {
     pub next: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,
+    /// Offer "Sign in with a passkey" (passkeys work at this issuer).
+    pub passkeys: bool,
 }
 
 pub struct ScopeLine {
@@ -141,6 +146,21 @@ pub fn page(status: StatusCode, body: Result<String, askama::Error>) -> Response
         .header("Referrer-Policy", "no-referrer")
         .header("Cache-Control", "no-store")
         .body(body)
+}
+
+/// The CSP of a page that runs the passkey script: [`page`]'s, plus scripts
+/// and `fetch` to this origin only (no inline script, no other origin).
+const SCRIPTED_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// [`page`] for the pages that load the passkey script (sign-in, second
+/// step, security).
+pub fn scripted_page(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    let mut resp = page(status, body);
+    resp.headers_mut().insert(
+        "Content-Security-Policy",
+        poem::http::HeaderValue::from_static(SCRIPTED_CSP),
+    );
+    resp
 }
 
 /// A message page (errors included).

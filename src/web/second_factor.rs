@@ -4,12 +4,15 @@
 //! sign-in form's CSRF token (double submit), and names the member only by
 //! the challenge cookie ([`mfa::challenge`]). Codes are throttled like
 //! passwords, in buckets of their own ([`login_limits::Buckets::second_factor`]).
+//! A member with a passkey also gets a "Use a passkey" button
+//! ([`super::passkeys`]); the code form shows when TOTP is on (or when no
+//! passkey can be used here, so the page always has a way on).
 
 use askama::Template;
 use poem::http::StatusCode;
 use poem::{Request, Response};
 
-use super::{PageError, login_limits, page};
+use super::{PageError, login_limits};
 use crate::AppState;
 use crate::accounts;
 use crate::mfa::{self, challenge};
@@ -23,27 +26,43 @@ pub struct SecondFactorPage<'a> {
     pub csrf_token: &'a str,
     pub next: &'a str,
     pub error: Option<&'a str>,
+    /// Show the code form (TOTP or a recovery code).
+    pub totp: bool,
+    /// Show the passkey button.
+    pub passkey: bool,
 }
 
-fn form(
+/// Which second factors the member can use on this page: (code, passkey).
+async fn methods(state: &AppState, user_id: &str) -> Result<(bool, bool), sea_orm::DbErr> {
+    let passkey =
+        super::passkeys::available(state) && mfa::passkeys::any(&state.db, user_id).await?;
+    let totp = !passkey || mfa::has_totp(&state.db, user_id).await?;
+    Ok((totp, passkey))
+}
+
+async fn form(
     state: &AppState,
     req: &Request,
+    user_id: &str,
     status: StatusCode,
     next: &str,
     error: Option<&str>,
-) -> Response {
+) -> Result<Response, PageError> {
     // The sign-in form's token: checked before anything reached here.
     let token = super::login::csrf_cookie(state, req).unwrap_or_default();
-    page(
+    let (totp, passkey) = methods(state, user_id).await?;
+    Ok(super::scripted_page(
         status,
         SecondFactorPage {
             base: state.settings.issuer_path(),
             csrf_token: &token,
             next,
             error,
+            totp,
+            passkey,
         }
         .render(),
-    )
+    ))
 }
 
 fn expired() -> PageError {
@@ -63,7 +82,7 @@ pub async fn ask(
     now: i64,
 ) -> Result<Response, PageError> {
     let raw = challenge::begin(&state.db, user_id, now).await?;
-    let mut resp = form(state, req, StatusCode::OK, next, None);
+    let mut resp = form(state, req, user_id, StatusCode::OK, next, None).await?;
     let set = cookies::set(
         challenge::COOKIE,
         &raw,
@@ -111,13 +130,15 @@ pub async fn submit(
     let Some(factor) = mfa::verify(&state.db, kek, &user.id, otp, now).await? else {
         tracing::info!("second factor failed");
         metrics::counter!("sign_in_failures_total").increment(1);
-        return Ok(form(
+        return form(
             state,
             req,
+            &user.id,
             StatusCode::UNAUTHORIZED,
             next,
             Some("Incorrect or already used code."),
-        ));
+        )
+        .await;
     };
     // One sign-in per challenge, even for two right codes at once.
     if !challenge::finish(&state.db, raw, now).await? {

@@ -9,6 +9,10 @@
 //! turns it on with a first code and shows ten recovery codes once;
 //! `totp_remove` turns it off. An agency's MFA policy sends members here
 //! with `next` (where to continue once enrolled).
+//!
+//! Passkeys: listed here, renamed and removed by `passkey_rename` and
+//! `passkey_remove`; added through the JSON ceremony of [`super::passkeys`]
+//! (the page loads its same-origin script).
 
 use std::sync::Arc;
 
@@ -19,7 +23,7 @@ use poem::{Body, Request, Response, handler};
 use serde::Deserialize;
 
 use super::login::safe_next;
-use super::{PageError, current_session, field, page, redirect};
+use super::{PageError, current_session, field, redirect};
 use crate::AppState;
 use crate::session::{self, Session};
 use crate::{accounts, mfa};
@@ -45,6 +49,7 @@ pub struct SecurityPage<'a> {
     pub recovery_codes: Vec<String>,
     /// Where to continue (a local path), carried by every form.
     pub next: Option<String>,
+    pub passkeys: super::passkeys::Section,
 }
 
 /// What one render shows beyond the account.
@@ -118,7 +123,8 @@ async fn render(
         recovery_codes,
         next,
     } = shown;
-    Ok(page(
+    let passkeys = super::passkeys::section(state, &s.user_id, next.as_deref()).await?;
+    Ok(super::scripted_page(
         status,
         SecurityPage {
             base: state.settings.issuer_path(),
@@ -133,6 +139,7 @@ async fn render(
             recovery_left,
             recovery_codes,
             next,
+            passkeys,
         }
         .render(),
     ))
@@ -173,6 +180,10 @@ pub async fn submit(
         Some("totp_start") => totp_start(&state, &s, next).await,
         Some("totp_confirm") => totp_confirm(&state, &s, &form, next).await,
         Some("totp_remove") => totp_remove(&state, &s, next).await,
+        Some(a @ ("passkey_rename" | "passkey_remove")) => {
+            let outcome = super::passkeys::form_action(&state, req, &s, a, &form).await?;
+            answer(&state, &s, next, outcome).await
+        }
         _ => Err(PageError::bad_request("Unknown action.")),
     }
 }
