@@ -25,6 +25,7 @@ mod mfa;
 mod oidc;
 mod operations;
 mod par;
+mod passkeys;
 mod path_issuer;
 mod pending_request;
 mod properties;

@@ -125,6 +125,22 @@ impl Browser {
         resp
     }
 
+    /// POST a JSON body as the passkey script does (`X-CSRF-Token` when
+    /// given), keeping cookies.
+    pub async fn post_json(&mut self, path: &str, csrf: Option<&str>, body: &Value) -> Response {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("cookie", self.cookie_header())
+            .json(body);
+        if let Some(token) = csrf {
+            req = req.header("x-csrf-token", token);
+        }
+        let resp = req.send().await.unwrap();
+        self.keep_cookies(&resp);
+        resp
+    }
+
     /// Sign in through the real form; returns the response to the POST.
     pub async fn sign_in(&mut self, email: &str, password: &str, next: Option<&str>) -> Response {
         let path = match next {

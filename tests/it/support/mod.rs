@@ -4,11 +4,13 @@
 //! Submodules: a form-walking browser, the code flow, token-endpoint
 //! clients, real processes, and the provisioning of outside tools.
 
+pub mod authenticator;
 pub mod browser;
 pub mod flow;
 pub mod process;
 pub mod provision;
 pub mod token;
+pub mod webdriver;
 
 use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
@@ -199,7 +201,8 @@ pub fn settings(db_url: &str, issuer: &str, env: &[(&str, &str)]) -> Settings {
 
 pub struct TestApp {
     pub addr: SocketAddr,
-    /// The issuer: `http://127.0.0.1:PORT`, plus its path for an app from
+    /// The issuer: `http://127.0.0.1:PORT` (`http://localhost:PORT` from
+    /// [`spawn_app_on_localhost`]), plus its path for an app from
     /// [`spawn_app_at_path`].
     pub base: String,
     pub state: Arc<AppState>,
@@ -338,7 +341,7 @@ pub async fn spawn_app_recording_sql(db: Arc<TestDb>) -> (TestApp, SqlLog) {
     let on_query = Box::new(move |st: &sea_orm::Statement| {
         sink.lock().unwrap().push(st.clone());
     });
-    let (app, _) = spawn_app_full(db, "", &[], Some(on_query)).await;
+    let (app, _) = spawn_app_full(db, LOOPBACK, "", &[], Some(on_query)).await;
     (app, log)
 }
 
@@ -347,11 +350,22 @@ async fn spawn_observed_at_path(
     path: &str,
     env: &[(&str, &str)],
 ) -> (TestApp, Arc<InFlight>) {
-    spawn_app_full(db, path, env, None).await
+    spawn_app_full(db, LOOPBACK, path, env, None).await
+}
+
+/// The host of a test app's issuer: its listening address.
+const LOOPBACK: &str = "127.0.0.1";
+
+/// The app with its issuer at `http://localhost:PORT` (listening on
+/// 127.0.0.1): a secure context with a domain name, which passkeys need
+/// (an IP address cannot be a WebAuthn RP ID).
+pub async fn spawn_app_on_localhost(db: Arc<TestDb>, env: &[(&str, &str)]) -> TestApp {
+    spawn_app_full(db, "localhost", "", env, None).await.0
 }
 
 async fn spawn_app_full(
     db: Arc<TestDb>,
+    issuer_host: &str,
     path: &str,
     env: &[(&str, &str)],
     on_query: Option<skedcast_auth::OnQuery>,
@@ -365,7 +379,7 @@ async fn spawn_app_full(
         .as_socket_addr()
         .copied()
         .expect("socket addr");
-    let base = format!("http://{addr}{path}");
+    let base = format!("http://{issuer_host}:{}{path}", addr.port());
     let app = App::build_observed(settings(&db.url, &base, env), on_query)
         .await
         .expect("app builds");
