@@ -315,7 +315,19 @@ struct FinishRegistration {
     ceremony: String,
     #[serde(default)]
     name: String,
-    credential: RegisterPublicKeyCredential,
+    /// A [`RegisterPublicKeyCredential`], parsed by [`credential`].
+    credential: serde_json::Value,
+}
+
+/// The `credential` of a finish body, or a 400 saying what is wrong with it.
+fn credential<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, JsonError> {
+    serde_json::from_value(value).map_err(|e| {
+        JsonError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("`credential` is not a WebAuthn credential: {e}"),
+        )
+    })
 }
 
 #[handler]
@@ -325,6 +337,7 @@ pub async fn register_finish(state: Data<&Arc<AppState>>, req: &Request, body: B
     let f: FinishRegistration = read_json(req, body).await?;
     let name = passkeys::normalize_name(&f.name)
         .map_err(|e| JsonError::new(StatusCode::BAD_REQUEST, "invalid_name", e))?;
+    let answer: RegisterPublicKeyCredential = credential(f.credential)?;
     let now = crate::clock::now();
     let Some(taken) = ceremony::take::<PasskeyRegistration>(
         &state.db,
@@ -340,7 +353,7 @@ pub async fn register_finish(state: Data<&Arc<AppState>>, req: &Request, body: B
         return Err(JsonError::expired_ceremony());
     }
     let passkey = rp
-        .finish_passkey_registration(&f.credential, &taken.state)
+        .finish_passkey_registration(&answer, &taken.state)
         .map_err(|e| {
             JsonError::new(
                 StatusCode::BAD_REQUEST,
@@ -412,7 +425,8 @@ pub async fn sign_in_start(state: Data<&Arc<AppState>>, req: &Request) -> Answer
 #[derive(Deserialize)]
 struct FinishSignIn {
     ceremony: String,
-    credential: PublicKeyCredential,
+    /// A [`PublicKeyCredential`], parsed by [`credential`].
+    credential: serde_json::Value,
     #[serde(default)]
     next: Option<String>,
 }
@@ -422,6 +436,7 @@ pub async fn sign_in_finish(state: Data<&Arc<AppState>>, req: &Request, body: Bo
     let rp = relying_party(&state)?;
     sign_in_csrf(&state, req)?;
     let f: FinishSignIn = read_json(req, body).await?;
+    let answer: PublicKeyCredential = credential(f.credential)?;
     let now = crate::clock::now();
     let Some(taken) = ceremony::take::<DiscoverableAuthentication>(
         &state.db,
@@ -434,7 +449,7 @@ pub async fn sign_in_finish(state: Data<&Arc<AppState>>, req: &Request, body: Bo
         return Err(JsonError::expired_ceremony());
     };
     let (handle, credential_id) = rp
-        .identify_discoverable_authentication(&f.credential)
+        .identify_discoverable_authentication(&answer)
         .map_err(JsonError::rejected)?;
     let Some((row, passkey)) = passkeys::find_by_credential(&state.db, credential_id).await?
     else {
@@ -445,7 +460,7 @@ pub async fn sign_in_finish(state: Data<&Arc<AppState>>, req: &Request, body: Bo
         return Err(JsonError::rejected("user handle of another member"));
     }
     let result = rp
-        .finish_discoverable_authentication_v2(&f.credential, taken.state, &passkey)
+        .finish_discoverable_authentication_v2(&answer, taken.state, &passkey)
         .map_err(JsonError::rejected)?;
     let Some(user) = accounts::find_user(&state.db, &row.user_id).await? else {
         return Err(JsonError::rejected("the account no longer exists"));
@@ -509,6 +524,7 @@ pub async fn second_factor_finish(
     let rp = relying_party(&state)?;
     sign_in_csrf(&state, req)?;
     let f: FinishSignIn = read_json(req, body).await?;
+    let answer: PublicKeyCredential = credential(f.credential)?;
     let now = crate::clock::now();
     let (raw, user_id) = owing(&state, req, now).await?;
     let Some(taken) = ceremony::take::<PasskeyAuthentication>(
@@ -525,7 +541,7 @@ pub async fn second_factor_finish(
         return Err(JsonError::expired_ceremony());
     }
     let Some((row, passkey)) =
-        passkeys::find_by_credential(&state.db, f.credential.get_credential_id()).await?
+        passkeys::find_by_credential(&state.db, answer.get_credential_id()).await?
     else {
         return Err(JsonError::rejected("unknown credential id"));
     };
@@ -533,7 +549,7 @@ pub async fn second_factor_finish(
         return Err(JsonError::rejected("a passkey of another member"));
     }
     let result = rp
-        .finish_passkey_authentication(&f.credential, &taken.state)
+        .finish_passkey_authentication(&answer, &taken.state)
         .map_err(JsonError::rejected)?;
     // One sign-in per challenge.
     if !challenge::finish(&state.db, &raw, now).await? {
@@ -630,7 +646,7 @@ pub struct Section {
     /// Passkeys can work at this issuer (else the section says why not).
     pub available: bool,
     pub items: Vec<Line>,
-    /// Where the script goes once a passkey is added (the page again).
+    /// Where the script goes once a passkey is added (this section again).
     pub done_url: String,
     pub can_add: bool,
 }
@@ -647,13 +663,18 @@ pub async fn section(
     next: Option<&str>,
 ) -> Result<Section, sea_orm::DbErr> {
     let rows = passkeys::list(&state.db, user_id).await?;
-    let mut done_url = state.settings.local_path("/settings/security");
+    // Back at this section, which now lists the new passkey (a new URL:
+    // the page may be the answer to a POST, which must not be repeated).
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("passkey", "added");
     if let Some(n) = next {
-        let q = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("next", n)
-            .finish();
-        done_url = format!("{done_url}?{q}");
+        q.append_pair("next", n);
     }
+    let done_url = format!(
+        "{}?{}#passkeys",
+        state.settings.local_path("/settings/security"),
+        q.finish()
+    );
     Ok(Section {
         available: available(state),
         can_add: (rows.len() as u64) < passkeys::MAX_PER_MEMBER,

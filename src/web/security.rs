@@ -64,6 +64,8 @@ struct Shown {
 #[derive(Deserialize)]
 pub struct ShowQuery {
     next: Option<String>,
+    /// `added`: the passkey script comes back after adding one.
+    passkey: Option<String>,
 }
 
 /// A `next` worth offering: a local target [`safe_next`] keeps.
@@ -159,6 +161,7 @@ pub async fn show(
     };
     let shown = Shown {
         next: continue_to(&state, q.next.as_deref()),
+        notice: (q.passkey.as_deref() == Some("added")).then(|| "Passkey added.".to_string()),
         ..Shown::default()
     };
     render(&state, &s, shown, StatusCode::OK).await

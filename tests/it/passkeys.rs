@@ -226,6 +226,9 @@ async fn chromium_registers_a_passkey_signs_out_and_signs_in_with_it_alone() {
     let html = d.source_containing("Work laptop</strong>").await;
     assert!(html.contains("Work laptop</strong>"), "listed: {html}");
     assert!(html.contains("never used"), "{html}");
+    assert!(html.contains("Passkey added."), "{html}");
+    let at = d.url().await;
+    assert!(at.ends_with("/settings/security?passkey=added#passkeys"), "{at}");
     let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/security-page.png");
     d.screenshot(&shot).await;
     assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
