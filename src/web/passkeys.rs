@@ -451,8 +451,7 @@ pub async fn sign_in_finish(state: Data<&Arc<AppState>>, req: &Request, body: Bo
     let (handle, credential_id) = rp
         .identify_discoverable_authentication(&answer)
         .map_err(JsonError::rejected)?;
-    let Some((row, passkey)) = passkeys::find_by_credential(&state.db, credential_id).await?
-    else {
+    let Some((row, passkey)) = passkeys::find_by_credential(&state.db, credential_id).await? else {
         return Err(JsonError::rejected("unknown credential id"));
     };
     // The authenticator's user handle must be this credential's member's.

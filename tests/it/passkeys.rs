@@ -228,7 +228,10 @@ async fn chromium_registers_a_passkey_signs_out_and_signs_in_with_it_alone() {
     assert!(html.contains("never used"), "{html}");
     assert!(html.contains("Passkey added."), "{html}");
     let at = d.url().await;
-    assert!(at.ends_with("/settings/security?passkey=added#passkeys"), "{at}");
+    assert!(
+        at.ends_with("/settings/security?passkey=added#passkeys"),
+        "{at}"
+    );
     let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/security-page.png");
     d.screenshot(&shot).await;
     assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
@@ -302,7 +305,10 @@ async fn a_passkey_signs_in_alone_or_as_the_second_step_and_amr_says_which() {
     let mut b = signed_in(&app).await;
     let (mut pk, added) = add_passkey(&app, &mut b, "  Phone  ").await;
     assert_eq!(added["name"], "Phone");
-    assert_eq!(pk.user_handle, uuid::Uuid::parse_str(&user_id).unwrap().as_bytes());
+    assert_eq!(
+        pk.user_handle,
+        uuid::Uuid::parse_str(&user_id).unwrap().as_bytes()
+    );
 
     // Alone: the finish answers where to go, with a session cookie.
     let mut alone = Browser::at(&app.base);
@@ -322,12 +328,14 @@ async fn a_passkey_signs_in_alone_or_as_the_second_step_and_amr_says_which() {
         "{set_cookie:?}"
     );
     let tokens = consent_and_redeem(&app, &mut alone, client_id).await;
-    assert_eq!(amrs(&tokens), (json!(["hwk", "user"]), json!(["hwk", "user"])));
+    assert_eq!(
+        amrs(&tokens),
+        (json!(["hwk", "user"]), json!(["hwk", "user"]))
+    );
 
     // A `next` off the site is not followed.
     let mut elsewhere = Browser::at(&app.base);
-    let resp =
-        passkey_sign_in(&app, &mut elsewhere, &mut pk, Some("https://evil.example/")).await;
+    let resp = passkey_sign_in(&app, &mut elsewhere, &mut pk, Some("https://evil.example/")).await;
     assert_eq!(json_of(resp, 200).await["redirect"], "/login");
 
     // After the password, the passkey is the second step (no TOTP: no code
@@ -345,8 +353,12 @@ async fn a_passkey_signs_in_alone_or_as_the_second_step_and_amr_says_which() {
     assert!(!page.contains(r#"name="otp""#), "{page}");
     let csrf = two.cookies[LOGIN_CSRF].clone();
     let started = json_of(
-        two.post_json("/login/second-factor/passkey/start", Some(&csrf), &json!({}))
-            .await,
+        two.post_json(
+            "/login/second-factor/passkey/start",
+            Some(&csrf),
+            &json!({}),
+        )
+        .await,
         200,
     )
     .await;
@@ -364,9 +376,15 @@ async fn a_passkey_signs_in_alone_or_as_the_second_step_and_amr_says_which() {
     )
     .await;
     assert_eq!(done["redirect"], "/login");
-    assert!(!two.cookies.contains_key("skedcast_mfa"), "the challenge ends");
+    assert!(
+        !two.cookies.contains_key("skedcast_mfa"),
+        "the challenge ends"
+    );
     let tokens = consent_and_redeem(&app, &mut two, client_id).await;
-    assert_eq!(amrs(&tokens), (json!(["pwd", "hwk"]), json!(["pwd", "hwk"])));
+    assert_eq!(
+        amrs(&tokens),
+        (json!(["pwd", "hwk"]), json!(["pwd", "hwk"]))
+    );
 
     // An authenticator that did not verify the user is refused.
     let mut lax = Browser::at(&app.base);
@@ -462,7 +480,12 @@ async fn a_finished_or_expired_ceremony_cannot_be_used_again() {
     let (csrf, started) = start_sign_in(&mut s).await;
     let credential = pk.get(&started["options"], &origin(&app));
     let body = json!({"ceremony": started["ceremony"], "credential": credential});
-    json_of(s.post_json("/login/passkey/finish", Some(&csrf), &body).await, 200).await;
+    json_of(
+        s.post_json("/login/passkey/finish", Some(&csrf), &body)
+            .await,
+        200,
+    )
+    .await;
     let mut replayer = Browser::at(&app.base);
     replayer.get("/login").await;
     let csrf2 = replayer.cookies[LOGIN_CSRF].clone();
@@ -539,7 +562,13 @@ async fn a_finished_or_expired_ceremony_cannot_be_used_again() {
         .await;
     let v = json_of(resp, 400).await;
     assert_eq!(v["error"], "invalid_request");
-    assert!(v["error_description"].as_str().unwrap().contains("credential"), "{v}");
+    assert!(
+        v["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("credential"),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -579,7 +608,12 @@ async fn passkeys_are_renamed_and_removed_on_the_security_page_and_audited() {
     let resp = b
         .post_form(
             "/settings/security",
-            &form("passkey_rename", &phone_row.id, &[("name", &"x".repeat(65))], &csrf),
+            &form(
+                "passkey_rename",
+                &phone_row.id,
+                &[("name", &"x".repeat(65))],
+                &csrf,
+            ),
         )
         .await;
     assert_eq!(resp.status(), 400);
@@ -678,7 +712,10 @@ async fn reset_mfa_removes_passkeys_and_the_agency_policy_counts_them() {
     let url = authorize_url(client_id, &[("scope", "openid agency:read")]);
     let resp = b.get(&url).await;
     assert_eq!(resp.status(), 302);
-    assert!(b.relative(&location(&resp)).starts_with("/settings/security?"));
+    assert!(
+        b.relative(&location(&resp))
+            .starts_with("/settings/security?")
+    );
     // ...and a passkey is one.
     let (mut pk, _) = add_passkey(&app, &mut b, "Laptop").await;
     let resp = b.get(&url).await;
@@ -713,7 +750,10 @@ async fn reset_mfa_removes_passkeys_and_the_agency_policy_counts_them() {
     assert_eq!(json_of(resp, 401).await["error"], "passkey_rejected");
     let resp = b3.get(&url).await;
     assert_eq!(resp.status(), 302);
-    assert!(b3.relative(&location(&resp)).starts_with("/settings/security?"));
+    assert!(
+        b3.relative(&location(&resp))
+            .starts_with("/settings/security?")
+    );
 }
 
 #[tokio::test]
@@ -793,6 +833,9 @@ async fn an_issuer_on_an_ip_address_offers_no_passkeys() {
     assert_eq!(json_of(resp, 404).await["error"], "passkeys_unavailable");
     b.sign_in(EMAIL, PASSWORD, None).await;
     let page = b.get("/settings/security").await.text().await.unwrap();
-    assert!(page.contains("Passkeys need this server at a domain name"), "{page}");
+    assert!(
+        page.contains("Passkeys need this server at a domain name"),
+        "{page}"
+    );
     assert!(!page.contains("<script"), "{page}");
 }

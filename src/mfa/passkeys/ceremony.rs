@@ -92,7 +92,12 @@ pub async fn take<S: DeserializeOwned>(
         return Ok(None);
     };
     // Of two requests finishing the same ceremony, one deletes the row.
-    let won = Entity::delete_many().filter(live()).exec(db).await?.rows_affected == 1;
+    let won = Entity::delete_many()
+        .filter(live())
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1;
     if !won {
         return Ok(None);
     }

@@ -303,7 +303,10 @@ mod tests {
         assert_eq!(normalize_name(""), Ok(DEFAULT_NAME.into()));
         assert_eq!(normalize_name("   "), Ok(DEFAULT_NAME.into()));
         assert_eq!(normalize_name("Téléphone 📱"), Ok("Téléphone 📱".into()));
-        assert_eq!(normalize_name(&"é".repeat(64)).map(|n| n.chars().count()), Ok(64));
+        assert_eq!(
+            normalize_name(&"é".repeat(64)).map(|n| n.chars().count()),
+            Ok(64)
+        );
         assert!(normalize_name(&"a".repeat(65)).is_err());
         assert!(normalize_name("a\u{0}b").is_err());
         assert!(normalize_name("a\u{7f}b").is_err());

@@ -93,7 +93,10 @@ mod tests {
         assert_eq!(id, "localhost");
         assert_eq!(origin.as_str(), "http://localhost:8080/");
         assert_eq!(rp_of("http://app.localhost:1").unwrap().0, "app.localhost");
-        assert_eq!(rp_of("https://Auth.Example.COM").unwrap().0, "auth.example.com");
+        assert_eq!(
+            rp_of("https://Auth.Example.COM").unwrap().0,
+            "auth.example.com"
+        );
         for none in [
             "http://127.0.0.1:8080",
             "https://127.0.0.1",
