@@ -712,12 +712,15 @@ async fn reset_mfa_removes_passkeys_and_the_agency_policy_counts_them() {
     let url = authorize_url(client_id, &[("scope", "openid agency:read")]);
     let resp = b.get(&url).await;
     assert_eq!(resp.status(), 302);
-    assert!(
-        b.relative(&location(&resp))
-            .starts_with("/settings/security?")
-    );
-    // ...and a passkey is one.
+    let to = location(&resp);
+    assert!(b.relative(&to).starts_with("/settings/security?"), "{to}");
+    let page = b.get(&to).await.text().await.unwrap();
+    assert!(page.contains("or add a passkey to continue"), "{page}");
+    assert!(!page.contains(r#"id="continue""#));
+    // ...and a passkey is one: the page offers the way back, and consent.
     let (mut pk, _) = add_passkey(&app, &mut b, "Laptop").await;
+    let page = b.get(&to).await.text().await.unwrap();
+    assert!(page.contains(r#"<a id="continue""#), "{page}");
     let resp = b.get(&url).await;
     assert_eq!(resp.status(), 200, "the consent page: {}", location(&resp));
     // The password alone no longer signs in: the passkey is asked for.
