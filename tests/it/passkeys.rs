@@ -842,3 +842,23 @@ async fn an_issuer_on_an_ip_address_offers_no_passkeys() {
     );
     assert!(!page.contains("<script"), "{page}");
 }
+
+#[tokio::test]
+async fn passkey_sign_in_starts_are_limited_per_address() {
+    let app = localhost_app().await;
+    let mut s = Browser::at(&app.base);
+    s.get("/login").await;
+    let csrf = s.cookies[LOGIN_CSRF].clone();
+    away_from_window_edge(15).await;
+    for i in 0..30 {
+        let resp = s
+            .post_json("/login/passkey/start", Some(&csrf), &json!({}))
+            .await;
+        assert_eq!(resp.status(), 200, "start {i}");
+    }
+    let resp = s
+        .post_json("/login/passkey/start", Some(&csrf), &json!({}))
+        .await;
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_eq!(json_of(resp, 429).await["error"], "too_many_requests");
+}
