@@ -197,6 +197,7 @@ async fn redirect_target() -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_registers_a_passkey_signs_out_and_signs_in_with_it_alone() {
+    // ...then, signed out again, uses it as the second step after the password.
     let (chromium, chromedriver) = crate::support::provision::chromium();
     let app = localhost_app().await;
     let user_id = member(&app, EMAIL, "Acme", "editor").await;
@@ -273,6 +274,31 @@ async fn chromium_registers_a_passkey_signs_out_and_signs_in_with_it_alone() {
     d.click("button[name=decision][value=allow]").await;
     let landed = d.url_starting_with(&redirect).await;
     assert!(landed.starts_with(&redirect), "{landed}");
+
+    // Signed out again, the password now asks for the passkey as the
+    // second step (no TOTP: no code form).
+    d.goto(&app.url("/login")).await;
+    d.click("form[action$='/logout'] button").await;
+    d.source_containing("You are signed out").await;
+    d.goto(&app.url("/login?next=%2Fsettings%2Fsecurity")).await;
+    d.type_into("input[name=email]", EMAIL).await;
+    d.type_into("input[name=password]", PASSWORD).await;
+    d.click("button[type=submit]").await;
+    let html = d.source_containing("Use a passkey").await;
+    assert!(html.contains("Two-step sign-in"), "{html}");
+    assert!(!html.contains(r#"name="otp""#), "{html}");
+    d.click("#passkey-second-factor").await;
+    let at = d.url_starting_with(&app.url("/settings/security")).await;
+    assert!(at.starts_with(&app.url("/settings/security")), "{at}");
+    let sessions = entity::session::Entity::find()
+        .filter(entity::session::Column::UserId.eq(user_id.as_str()))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions.iter().map(|s| s.amr.as_str()).collect::<Vec<_>>(),
+        ["pwd hwk"]
+    );
     let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
 
     let params: std::collections::BTreeMap<String, String> = url::Url::parse(&landed)
