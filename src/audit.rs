@@ -100,6 +100,23 @@ pub enum Event<'a> {
         agency_id: &'a str,
         role: Option<Role>,
     },
+    /// The member signed out one of their other sessions (named by its
+    /// public handle), or every other one (`session: None`). This event and
+    /// the four below are about the member's own account: written by
+    /// [`record_for_member`], once per agency of the member.
+    SessionSignedOut {
+        user_id: &'a str,
+        session: Option<&'a str>,
+    },
+    /// The member changed their password (never the password itself).
+    PasswordChanged { user_id: &'a str },
+    /// The member turned TOTP on (confirmed with a first code).
+    TotpEnabled { user_id: &'a str },
+    /// `user_id`'s TOTP and recovery codes removed, by `actor` (the member,
+    /// or `"cli"`: `user reset-mfa`).
+    TotpRemoved { actor: &'a str, user_id: &'a str },
+    /// The member signed in with a recovery code (which is now used up).
+    RecoveryCodeUsed { user_id: &'a str },
 }
 
 /// The columns an event fills.
@@ -234,6 +251,32 @@ impl Event<'_> {
                 )),
                 "success",
             ),
+            Event::SessionSignedOut { user_id, session } => (
+                "session.signed_out",
+                s(user_id),
+                None,
+                Some(session.map_or_else(
+                    || "other_sessions".to_string(),
+                    |id| format!("session:{id}"),
+                )),
+                "success",
+            ),
+            Event::PasswordChanged { user_id } => {
+                ("password.changed", s(user_id), None, s(user_id), "success")
+            }
+            Event::TotpEnabled { user_id } => {
+                ("mfa.totp_enabled", s(user_id), None, s(user_id), "success")
+            }
+            Event::TotpRemoved { actor, user_id } => {
+                ("mfa.totp_removed", s(actor), None, s(user_id), "success")
+            }
+            Event::RecoveryCodeUsed { user_id } => (
+                "mfa.recovery_code_used",
+                s(user_id),
+                None,
+                s(user_id),
+                "success",
+            ),
         };
         Row {
             event,
@@ -280,7 +323,10 @@ impl From<i64> for At {
 /// Write `event`, in the caller's transaction (or connection, when the
 /// change is itself one statement).
 pub async fn record(db: &impl ConnectionTrait, at: At, event: Event<'_>) -> Result<(), DbErr> {
-    let r = event.row();
+    insert(db, at, event.row()).await
+}
+
+async fn insert(db: &impl ConnectionTrait, at: At, r: Row) -> Result<(), DbErr> {
     Entity::insert(audit_event::ActiveModel {
         id: NotSet,
         ts: Set(at.ts),
@@ -305,24 +351,11 @@ pub async fn record_sign_in(
     user: Option<&entity::user::Model>,
     ok: bool,
 ) -> Result<(), DbErr> {
-    let agencies: Vec<String> = match user {
-        Some(u) => {
-            entity::membership::Entity::find()
-                .select_only()
-                .column(entity::membership::Column::AgencyId)
-                .filter(entity::membership::Column::UserId.eq(&u.id))
-                .into_tuple()
-                .all(db)
-                .await?
-        }
-        None => Vec::new(),
+    let agencies = match user {
+        Some(u) => member_agencies(db, &u.id).await?,
+        None => vec![None],
     };
-    let agencies: Vec<Option<&str>> = if agencies.is_empty() {
-        vec![None]
-    } else {
-        agencies.iter().map(|a| Some(a.as_str())).collect()
-    };
-    for agency_id in agencies {
+    for agency_id in agencies.iter().map(Option::as_deref) {
         let event = match (user, ok) {
             (Some(u), true) => Event::SignInSucceeded {
                 user_id: &u.id,
@@ -334,6 +367,41 @@ pub async fn record_sign_in(
             },
         };
         record(db, at, event).await?;
+    }
+    Ok(())
+}
+
+/// The agencies an event about member `user_id` is written for, one row
+/// each so that each agency's owners see it: every agency of the member,
+/// or none (`[None]`) for a member of none.
+pub async fn member_agencies(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<Option<String>>, DbErr> {
+    let agencies: Vec<String> = entity::membership::Entity::find()
+        .select_only()
+        .column(entity::membership::Column::AgencyId)
+        .filter(entity::membership::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(if agencies.is_empty() {
+        vec![None]
+    } else {
+        agencies.into_iter().map(Some).collect()
+    })
+}
+
+/// Write `event`, about member `user_id`'s own account, once for each of
+/// [`member_agencies`].
+pub async fn record_for_member(
+    db: &impl ConnectionTrait,
+    at: At,
+    user_id: &str,
+    event: Event<'_>,
+) -> Result<(), DbErr> {
+    for agency_id in member_agencies(db, user_id).await? {
+        insert(db, at, Row { agency_id, ..event.row() }).await?;
     }
     Ok(())
 }
