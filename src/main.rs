@@ -371,6 +371,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 .await?
                 .ok_or_else(|| accounts::AccountError::UnknownUser(email.trim().into()))?;
             if skedcast_auth::mfa::reset(&db, &user.id).await? {
+                let event = audit::Event::TotpRemoved {
+                    actor: audit::CLI,
+                    user_id: &user.id,
+                };
+                let at = audit::At::no_ip(skedcast_auth::clock::now());
+                audit::record_for_member(&db, at, &user.id, event).await?;
                 eprintln!("removed the second factors of {}", user.email);
             } else {
                 eprintln!("{} had no second factor", user.email);

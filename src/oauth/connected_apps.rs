@@ -241,15 +241,47 @@ pub async fn revoke(
     agency_id: &str,
     at: At,
 ) -> Result<bool, DbErr> {
-    let now = at.ts;
     let txn = db.begin().await?;
+    let any = revoke_in(&txn, user_id, client_id, agency_id, at).await?;
+    txn.commit().await?;
+    Ok(any)
+}
+
+/// Revoke every grant of the member (a password change that asks for it),
+/// in the caller's transaction. Returns how many there were.
+pub async fn revoke_all(
+    txn: &impl ConnectionTrait,
+    user_id: &str,
+    at: At,
+) -> Result<usize, DbErr> {
+    let consents = consent::Entity::find()
+        .filter(consent::Column::UserId.eq(user_id))
+        .all(txn)
+        .await?;
+    let families = live_families(txn, user_id, at.ts).await?;
+    let grants = gather(&consents, &families);
+    for g in &grants {
+        revoke_in(txn, user_id, &g.client_id, &g.agency_id, at).await?;
+    }
+    Ok(grants.len())
+}
+
+/// [`revoke`] in the caller's transaction.
+pub async fn revoke_in(
+    txn: &impl ConnectionTrait,
+    user_id: &str,
+    client_id: &str,
+    agency_id: &str,
+    at: At,
+) -> Result<bool, DbErr> {
+    let now = at.ts;
     // Codes not redeemed yet can no longer be.
     let codes = authorization_code::Entity::delete_many()
         .filter(authorization_code::Column::UserId.eq(user_id))
         .filter(authorization_code::Column::ClientId.eq(client_id))
         .filter(authorization_code::Column::AgencyId.eq(agency_id))
         .filter(authorization_code::Column::UsedAt.is_null())
-        .exec(&txn)
+        .exec(txn)
         .await?
         .rows_affected;
     // The access tokens of redeemed codes (a client without refresh tokens
@@ -259,11 +291,11 @@ pub async fn revoke(
         .filter(authorization_code::Column::ClientId.eq(client_id))
         .filter(authorization_code::Column::AgencyId.eq(agency_id))
         .filter(authorization_code::Column::AccessExp.gt(now))
-        .all(&txn)
+        .all(txn)
         .await?;
     for c in &redeemed {
         if let (Some(jti), Some(exp)) = (&c.access_jti, c.access_exp) {
-            revoked_tokens::record(&txn, jti, exp).await?;
+            revoked_tokens::record(txn, jti, exp).await?;
         }
     }
     // A device approved but not yet polled gets `access_denied`.
@@ -276,7 +308,7 @@ pub async fn revoke(
         .filter(device_authorization::Column::ClientId.eq(client_id))
         .filter(device_authorization::Column::AgencyId.eq(agency_id))
         .filter(device_authorization::Column::Status.eq(device_store::APPROVED))
-        .exec(&txn)
+        .exec(txn)
         .await?
         .rows_affected;
     let fams = refresh_family::Entity::find()
@@ -284,16 +316,16 @@ pub async fn revoke(
         .filter(refresh_family::Column::ClientId.eq(client_id))
         .filter(refresh_family::Column::AgencyId.eq(agency_id))
         .filter(refresh_family::Column::RevokedAt.is_null())
-        .all(&txn)
+        .all(txn)
         .await?;
     for f in &fams {
-        families::revoke_family(&txn, &f.id, now).await?;
+        families::revoke_family(txn, &f.id, now).await?;
     }
     let consents = consent::Entity::delete_many()
         .filter(consent::Column::UserId.eq(user_id))
         .filter(consent::Column::ClientId.eq(client_id))
         .filter(consent::Column::AgencyId.eq(agency_id))
-        .exec(&txn)
+        .exec(txn)
         .await?
         .rows_affected;
     let any = codes + devices + consents > 0 || !fams.is_empty() || !redeemed.is_empty();
@@ -303,9 +335,8 @@ pub async fn revoke(
             agency_id: Some(agency_id),
             client_id,
         };
-        audit::record(&txn, at, event).await?;
+        audit::record(txn, at, event).await?;
     }
-    txn.commit().await?;
     Ok(any)
 }
 

@@ -8,8 +8,11 @@ pub mod device;
 pub mod error;
 pub mod login;
 pub mod login_limits;
+pub mod password;
+pub mod reauth;
 pub mod second_factor;
 pub mod security;
+pub mod sessions;
 
 pub use error::PageError;
 
