@@ -109,14 +109,23 @@ pub enum Event<'a> {
         session: Option<&'a str>,
     },
     /// The member changed their password (never the password itself).
-    PasswordChanged { user_id: &'a str },
+    PasswordChanged {
+        user_id: &'a str,
+    },
     /// The member turned TOTP on (confirmed with a first code).
-    TotpEnabled { user_id: &'a str },
+    TotpEnabled {
+        user_id: &'a str,
+    },
     /// `user_id`'s TOTP and recovery codes removed, by `actor` (the member,
     /// or `"cli"`: `user reset-mfa`).
-    TotpRemoved { actor: &'a str, user_id: &'a str },
+    TotpRemoved {
+        actor: &'a str,
+        user_id: &'a str,
+    },
     /// The member signed in with a recovery code (which is now used up).
-    RecoveryCodeUsed { user_id: &'a str },
+    RecoveryCodeUsed {
+        user_id: &'a str,
+    },
 }
 
 /// The columns an event fills.
@@ -401,7 +410,15 @@ pub async fn record_for_member(
     event: Event<'_>,
 ) -> Result<(), DbErr> {
     for agency_id in member_agencies(db, user_id).await? {
-        insert(db, at, Row { agency_id, ..event.row() }).await?;
+        insert(
+            db,
+            at,
+            Row {
+                agency_id,
+                ..event.row()
+            },
+        )
+        .await?;
     }
     Ok(())
 }

@@ -69,7 +69,10 @@ impl MigrationTrait for Migration {
             }
             _ => "UPDATE sessions SET public_id = lower(hex(randomblob(32))) WHERE public_id = ''",
         };
-        manager.get_connection().execute_unprepared(backfill).await?;
+        manager
+            .get_connection()
+            .execute_unprepared(backfill)
+            .await?;
         manager
             .create_index(
                 Index::create()

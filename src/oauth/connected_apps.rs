@@ -147,7 +147,11 @@ pub fn identity(client_id: &str, c: Option<&client::Model>) -> (String, String, 
         return (name, host, true);
     }
     let host = c
-        .and_then(|c| crate::oauth::client::model::list(&c.redirect_uris).into_iter().next())
+        .and_then(|c| {
+            crate::oauth::client::model::list(&c.redirect_uris)
+                .into_iter()
+                .next()
+        })
         .map(|uri| crate::oauth::authorize::request::display_host(&uri))
         .unwrap_or_default();
     (name, host, false)
@@ -249,11 +253,7 @@ pub async fn revoke(
 
 /// Revoke every grant of the member (a password change that asks for it),
 /// in the caller's transaction. Returns how many there were.
-pub async fn revoke_all(
-    txn: &impl ConnectionTrait,
-    user_id: &str,
-    at: At,
-) -> Result<usize, DbErr> {
+pub async fn revoke_all(txn: &impl ConnectionTrait, user_id: &str, at: At) -> Result<usize, DbErr> {
     let consents = consent::Entity::find()
         .filter(consent::Column::UserId.eq(user_id))
         .all(txn)
@@ -428,6 +428,9 @@ mod tests {
         let (_, host, verified) = identity(id, Some(&c));
         assert_eq!((host.as_str(), verified), ("agent.example", true));
         let (name, host, verified) = identity("gone", None);
-        assert_eq!((name.as_str(), host.as_str(), verified), ("gone", "", false));
+        assert_eq!(
+            (name.as_str(), host.as_str(), verified),
+            ("gone", "", false)
+        );
     }
 }

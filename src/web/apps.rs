@@ -142,9 +142,14 @@ pub async fn submit(
         .into_iter()
         .find(|a| a.client_id == client_id && a.agency_id == agency_id)
         .map(|a| a.name);
-    let revoked =
-        connected_apps::revoke(&state.db, &s.user_id, client_id, agency_id, At::of(req, now))
-            .await?;
+    let revoked = connected_apps::revoke(
+        &state.db,
+        &s.user_id,
+        client_id,
+        agency_id,
+        At::of(req, now),
+    )
+    .await?;
     let outcome = if revoked {
         tracing::info!(user_id = %s.user_id, client_id, agency_id, "connected app revoked");
         Ok(format!(

@@ -126,14 +126,7 @@ pub fn humanise_secs(secs: u64) -> String {
 pub fn datetime(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix).map_or_else(
         |_| unix.to_string(),
-        |t| {
-            format!(
-                "{} {:02}:{:02} UTC",
-                t.date(),
-                t.hour(),
-                t.minute()
-            )
-        },
+        |t| format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()),
     )
 }
 

@@ -66,9 +66,15 @@ pub async fn submit(
     let txn = state.db.begin().await?;
     accounts::set_password_hash(&txn, &user.id, hash).await?;
     let ended = devices::end_all(&txn, &user.id).await?;
-    let fresh = session::create_from(&txn, &user.id, &s.amr, now, &devices::Origin::of(req)).await?;
-    audit::record_for_member(&txn, at, &user.id, Event::PasswordChanged { user_id: &user.id })
-        .await?;
+    let fresh =
+        session::create_from(&txn, &user.id, &s.amr, now, &devices::Origin::of(req)).await?;
+    audit::record_for_member(
+        &txn,
+        at,
+        &user.id,
+        Event::PasswordChanged { user_id: &user.id },
+    )
+    .await?;
     let apps = match disconnect {
         true => connected_apps::revoke_all(&txn, &user.id, at).await?,
         false => 0,
@@ -121,7 +127,10 @@ mod tests {
             Err("The two new passwords differ.".into())
         );
         let short = new_password(&form("short", "short")).unwrap_err();
-        assert!(short.starts_with("The password must be at least"), "{short}");
+        assert!(
+            short.starts_with("The password must be at least"),
+            "{short}"
+        );
         assert!(new_password(&[]).is_err(), "nothing typed");
     }
 }

@@ -140,7 +140,10 @@ mod tests {
             Some(Proof::Code("123456".into()))
         );
         assert_eq!(offered(&code, Accept::Password), None, "no code for this");
-        assert_eq!(offered(&form(&[("otp", "  ")]), Accept::PasswordOrCode), None);
+        assert_eq!(
+            offered(&form(&[("otp", "  ")]), Accept::PasswordOrCode),
+            None
+        );
         assert_eq!(offered(&form(&[]), Accept::PasswordOrCode), None);
         let repeated = form(&[("current_password", "a"), ("current_password", "b")]);
         assert_eq!(offered(&repeated, Accept::Password), None, "repeated: none");

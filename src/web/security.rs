@@ -257,7 +257,9 @@ async fn totp_confirm(
     session::set_amr(&state.db, &s.raw_id, mfa::AMR_PASSWORD_OTP).await?;
     tracing::info!(user_id = %s.user_id, "TOTP turned on");
     // Written once the change is committed (it has its own transaction).
-    let event = audit::Event::TotpEnabled { user_id: &s.user_id };
+    let event = audit::Event::TotpEnabled {
+        user_id: &s.user_id,
+    };
     audit::record_for_member(&state.db, audit::At::of(req, now), &s.user_id, event).await?;
     let shown = Shown {
         notice: Some(
@@ -283,9 +285,14 @@ async fn totp_remove(
     let user = accounts::find_user(&state.db, &s.user_id)
         .await?
         .ok_or_else(|| PageError::bad_request("Your account no longer exists."))?;
-    if let Err(msg) =
-        super::reauth::check(state, req, &user, form, super::reauth::Accept::PasswordOrCode)
-            .await?
+    if let Err(msg) = super::reauth::check(
+        state,
+        req,
+        &user,
+        form,
+        super::reauth::Accept::PasswordOrCode,
+    )
+    .await?
     {
         return answer(state, s, next, Err(msg)).await;
     }

@@ -38,8 +38,14 @@ impl From<devices::Listed> for SessionLine {
 /// The member's live sessions, for the page.
 pub async fn lines(state: &AppState, s: &Session) -> Result<Vec<SessionLine>, sea_orm::DbErr> {
     let now = crate::clock::now();
-    let listed = devices::list(&state.db, &s.user_id, &s.raw_id, now, &state.settings.session)
-        .await?;
+    let listed = devices::list(
+        &state.db,
+        &s.user_id,
+        &s.raw_id,
+        now,
+        &state.settings.session,
+    )
+    .await?;
     Ok(listed.into_iter().map(SessionLine::from).collect())
 }
 
