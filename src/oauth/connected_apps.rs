@@ -8,15 +8,17 @@
 //!   nothing issued before the revocation turns into tokens after it;
 //! - every refresh family is revoked, recording the `jti` of each access
 //!   token it issued that has not expired (introspection answers inactive),
-//!   and so are the access tokens of redeemed codes still alive;
+//!   and so are the access tokens of redeemed codes still alive (then the
+//!   redeemed codes are deleted too);
 //! - the remembered consents (every resource) are forgotten, so the next
 //!   authorization shows the consent page;
 //! - a `consent.revoked` audit row names the member, agency and client.
 //!
-//! Codes are consumed before the families are read: a code exchange that
-//! won its code first has (on Postgres, once the DELETE waited for its row
-//! lock) committed its family, which the later read then sees; a rotation
-//! racing the revocation is ordered by [`families::hold_live`].
+//! Unredeemed codes are deleted before anything is read: a code exchange
+//! that won its code first has (on Postgres, once the DELETE waited for its
+//! row lock) committed its family and the code's access-token `jti`, which
+//! the later reads then see; a rotation racing the revocation is ordered by
+//! [`families::hold_live`].
 
 use std::collections::BTreeMap;
 
@@ -298,6 +300,15 @@ pub async fn revoke_in(
             revoked_tokens::record(txn, jti, exp).await?;
         }
     }
+    // Redeemed codes go too, their tokens recorded: a second revocation
+    // finds nothing, and the page says so.
+    let used = authorization_code::Entity::delete_many()
+        .filter(authorization_code::Column::UserId.eq(user_id))
+        .filter(authorization_code::Column::ClientId.eq(client_id))
+        .filter(authorization_code::Column::AgencyId.eq(agency_id))
+        .exec(txn)
+        .await?
+        .rows_affected;
     // A device approved but not yet polled gets `access_denied`.
     let devices = device_authorization::Entity::update_many()
         .col_expr(
@@ -328,7 +339,7 @@ pub async fn revoke_in(
         .exec(txn)
         .await?
         .rows_affected;
-    let any = codes + devices + consents > 0 || !fams.is_empty() || !redeemed.is_empty();
+    let any = codes + used + devices + consents > 0 || !fams.is_empty();
     if any {
         let event = Event::ConsentRevoked {
             actor: user_id,
