@@ -698,3 +698,48 @@ async fn turning_totp_off_needs_the_password_or_a_code_and_each_change_is_audite
     );
     assert_no_secret(&stored, &secrets);
 }
+
+/// The migration: sessions signed in before the upgrade get a handle of
+/// their own (distinct, not empty), are listed, and can be signed out.
+#[tokio::test]
+async fn sessions_from_before_the_upgrade_get_a_handle() {
+    use migration::MigratorTrait;
+    let db = std::sync::Arc::new(fresh_db().await);
+    let old = spawn_app_with(db.clone(), &[]).await;
+    member(&old, EMAIL, "Acme", "editor").await;
+    let b1 = browser_signed_in(&old, None).await;
+    let b2 = browser_signed_in(&old, None).await;
+    // Back to the schema before this migration (and any after it).
+    let all = migration::Migrator::migrations();
+    let ours = all
+        .iter()
+        .position(|m| m.name() == "m20261203_accounts_001_session_details")
+        .expect("the migration is registered");
+    migration::Migrator::down(&old.state.db, Some((all.len() - ours) as u32))
+        .await
+        .unwrap();
+
+    let new = spawn_app_with(db.clone(), &[]).await;
+    let rows = entity::session::Entity::find()
+        .all(&new.state.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.public_id.len() >= 32), "{rows:?}");
+    assert_ne!(rows[0].public_id, rows[1].public_id);
+    let mut b1 = Browser {
+        cookies: b1.cookies.clone(),
+        ..Browser::new(&new)
+    };
+    let mut b2 = Browser {
+        cookies: b2.cookies.clone(),
+        ..Browser::new(&new)
+    };
+    let page = text(&mut b1, "/settings/security").await;
+    assert_eq!(page.matches(r#"<li class="session""#).count(), 2, "{page}");
+    let id2 = public_id(&new, &cookie(&b2)).await;
+    let form = form_with(&page, &format!(r#"value="{id2}""#), &[]);
+    assert_eq!(b1.post_form("/settings/security", &form).await.status(), 200);
+    assert!(!signed_in(&mut b2).await);
+    assert!(signed_in(&mut b1).await);
+}
