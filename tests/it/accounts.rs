@@ -739,7 +739,10 @@ async fn sessions_from_before_the_upgrade_get_a_handle() {
     assert_eq!(page.matches(r#"<li class="session""#).count(), 2, "{page}");
     let id2 = public_id(&new, &cookie(&b2)).await;
     let form = form_with(&page, &format!(r#"value="{id2}""#), &[]);
-    assert_eq!(b1.post_form("/settings/security", &form).await.status(), 200);
+    assert_eq!(
+        b1.post_form("/settings/security", &form).await.status(),
+        200
+    );
     assert!(!signed_in(&mut b2).await);
     assert!(signed_in(&mut b1).await);
 }
