@@ -22,7 +22,7 @@ use crate::oauth::connected_apps;
 use crate::session::{self, Session, cookies, devices};
 
 /// Pure: the new password typed twice, checked against the rules.
-pub fn new_password<'a>(form: &'a [(String, String)]) -> Result<&'a str, String> {
+pub fn new_password(form: &[(String, String)]) -> Result<&str, String> {
     let new = field(form, "new_password").unwrap_or_default();
     if new != field(form, "new_password_again").unwrap_or_default() {
         return Err("The two new passwords differ.".into());
