@@ -6,9 +6,14 @@
 //! - [`record`] takes the connection or transaction of the change it
 //!   records, so the row exists exactly when the change does.
 //! - No secret ever reaches a row: events carry ids (users, agencies,
-//!   clients, API keys, signing keys, refresh families) and the email of a
-//!   known user only; the enum below has no field that could hold a
-//!   password, token or client secret.
+//!   clients, API keys, signing keys, refresh families, a session's public
+//!   handle) and the email of a known user only; the enum below has no
+//!   field that could hold a password, token, code or client secret.
+//! - Second-factor events (`mfa.*`) are the exception to the first rule:
+//!   `mfa::confirm_enrolment`, `mfa::reset` and `mfa::verify` own their
+//!   statements, so their rows are written right after the change commits
+//!   (a crash in between loses the row; it never records a change that did
+//!   not happen).
 //! - Rows older than `audit.retention_days` are pruned in batches by
 //!   housekeeping.
 
@@ -558,6 +563,49 @@ mod tests {
         }
         .row();
         assert_eq!(r.target.as_deref(), Some("a@example.com"));
+    }
+
+    #[test]
+    fn account_events_name_the_member_and_a_handle_only() {
+        let row = |e: Event| {
+            let r = e.row();
+            (r.event, r.actor, r.agency_id, r.target)
+        };
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            row(Event::SessionSignedOut {
+                user_id: "u1",
+                session: Some("h1"),
+            }),
+            ("session.signed_out", some("u1"), None, some("session:h1"))
+        );
+        assert_eq!(
+            row(Event::SessionSignedOut {
+                user_id: "u1",
+                session: None,
+            })
+            .3,
+            some("other_sessions")
+        );
+        assert_eq!(
+            row(Event::PasswordChanged { user_id: "u1" }),
+            ("password.changed", some("u1"), None, some("u1"))
+        );
+        assert_eq!(
+            row(Event::TotpRemoved {
+                actor: CLI,
+                user_id: "u1",
+            }),
+            ("mfa.totp_removed", some("cli"), None, some("u1"))
+        );
+        assert_eq!(
+            row(Event::TotpEnabled { user_id: "u1" }).0,
+            "mfa.totp_enabled"
+        );
+        assert_eq!(
+            row(Event::RecoveryCodeUsed { user_id: "u1" }).0,
+            "mfa.recovery_code_used"
+        );
     }
 
     #[test]
