@@ -160,7 +160,8 @@ pub fn identity(client_id: &str, c: Option<&client::Model>) -> (String, String, 
 }
 
 /// Every live family of the member (not revoked, within its lifetime),
-/// with its newest token.
+/// with its newest token: the unused head (a rotation marks the old head
+/// used as it adds the new one), read for all families in one statement.
 async fn live_families(
     db: &impl ConnectionTrait,
     user_id: &str,
@@ -172,19 +173,25 @@ async fn live_families(
         .filter(refresh_family::Column::ExpiresAt.gt(now))
         .all(db)
         .await?;
-    let mut out = Vec::with_capacity(fams.len());
-    for family in fams {
-        // Per family, by its index: a member has a handful.
-        let newest = refresh_token::Entity::find()
-            .filter(refresh_token::Column::FamilyId.eq(&family.id))
-            .all(db)
-            .await?
-            .into_iter()
-            .max_by_key(|t| t.created_at)
-            .map(|t| (t.scope, t.created_at));
-        out.push(LiveFamily { family, newest });
+    if fams.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let heads = refresh_token::Entity::find()
+        .filter(refresh_token::Column::FamilyId.is_in(fams.iter().map(|f| f.id.as_str())))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .all(db)
+        .await?;
+    Ok(fams
+        .into_iter()
+        .map(|family| {
+            let newest = heads
+                .iter()
+                .filter(|t| t.family_id == family.id)
+                .max_by_key(|t| t.created_at)
+                .map(|t| (t.scope.clone(), t.created_at));
+            LiveFamily { family, newest }
+        })
+        .collect())
 }
 
 /// The member's connected apps, most recently used first.
