@@ -1,9 +1,10 @@
-//! One real-browser run: headless Chromium driven over WebDriver
+//! Real-browser runs: headless Chromium driven over WebDriver
 //! (chromedriver, spoken to with reqwest), through sign-in and consent to
-//! the client's loopback redirect. Saves a screenshot of the consent page
-//! at target/consent-page.png. Chromium and chromedriver are installed when
-//! missing (`support::provision::chromium`); when they cannot be, the test
-//! fails saying what to install.
+//! the client's loopback redirect (a screenshot of the consent page at
+//! target/consent-page.png), and through the connected-apps page and its
+//! Revoke button (target/connected-apps-page.png). Chromium and
+//! chromedriver are installed when missing (`support::provision::chromium`);
+//! when they cannot be, the test fails saying what to install.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
