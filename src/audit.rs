@@ -6,9 +6,14 @@
 //! - [`record`] takes the connection or transaction of the change it
 //!   records, so the row exists exactly when the change does.
 //! - No secret ever reaches a row: events carry ids (users, agencies,
-//!   clients, API keys, signing keys, refresh families) and the email of a
-//!   known user only; the enum below has no field that could hold a
-//!   password, token or client secret.
+//!   clients, API keys, signing keys, refresh families, a session's public
+//!   handle) and the email of a known user only; the enum below has no
+//!   field that could hold a password, token, code or client secret.
+//! - Second-factor events (`mfa.*`) are the exception to the first rule:
+//!   `mfa::confirm_enrolment`, `mfa::reset` and `mfa::verify` own their
+//!   statements, so their rows are written right after the change commits
+//!   (a crash in between loses the row; it never records a change that did
+//!   not happen).
 //! - Rows older than `audit.retention_days` are pruned in batches by
 //!   housekeeping.
 
@@ -100,12 +105,37 @@ pub enum Event<'a> {
         agency_id: &'a str,
         role: Option<Role>,
     },
-    /// `user_id` added passkey `passkey_id` (one row per agency of the
-    /// member, see [`agencies_of`]). Ids only: no credential material.
+    /// The member signed out one of their other sessions (named by its
+    /// public handle), or every other one (`session: None`). This event and
+    /// the four below are about the member's own account: written by
+    /// [`record_for_member`], once per agency of the member.
+    SessionSignedOut {
+        user_id: &'a str,
+        session: Option<&'a str>,
+    },
+    /// The member changed their password (never the password itself).
+    PasswordChanged {
+        user_id: &'a str,
+    },
+    /// The member turned TOTP on (confirmed with a first code).
+    TotpEnabled {
+        user_id: &'a str,
+    },
+    /// `user_id`'s TOTP and recovery codes removed, by `actor` (the member,
+    /// or `"cli"`: `user reset-mfa`).
+    TotpRemoved {
+        actor: &'a str,
+        user_id: &'a str,
+    },
+    /// The member signed in with a recovery code (which is now used up).
+    RecoveryCodeUsed {
+        user_id: &'a str,
+    },
+    /// `user_id` added passkey `passkey_id` (written by
+    /// [`record_for_member`]). Ids only: no credential material.
     PasskeyAdded {
         actor: &'a str,
         user_id: &'a str,
-        agency_id: Option<&'a str>,
         passkey_id: &'a str,
     },
     /// Passkey `passkey_id` of `user_id` removed by `actor` (the member, or
@@ -113,7 +143,6 @@ pub enum Event<'a> {
     PasskeyRemoved {
         actor: &'a str,
         user_id: &'a str,
-        agency_id: Option<&'a str>,
         passkey_id: &'a str,
     },
 }
@@ -250,27 +279,51 @@ impl Event<'_> {
                 )),
                 "success",
             ),
+            Event::SessionSignedOut { user_id, session } => (
+                "session.signed_out",
+                s(user_id),
+                None,
+                Some(session.map_or_else(
+                    || "other_sessions".to_string(),
+                    |id| format!("session:{id}"),
+                )),
+                "success",
+            ),
+            Event::PasswordChanged { user_id } => {
+                ("password.changed", s(user_id), None, s(user_id), "success")
+            }
+            Event::TotpEnabled { user_id } => {
+                ("mfa.totp_enabled", s(user_id), None, s(user_id), "success")
+            }
+            Event::TotpRemoved { actor, user_id } => {
+                ("mfa.totp_removed", s(actor), None, s(user_id), "success")
+            }
+            Event::RecoveryCodeUsed { user_id } => (
+                "mfa.recovery_code_used",
+                s(user_id),
+                None,
+                s(user_id),
+                "success",
+            ),
             Event::PasskeyAdded {
                 actor,
                 user_id,
-                agency_id,
                 passkey_id,
             } => (
                 "passkey.added",
                 s(actor),
-                o(agency_id),
+                None,
                 Some(format!("user:{user_id} passkey:{passkey_id}")),
                 "success",
             ),
             Event::PasskeyRemoved {
                 actor,
                 user_id,
-                agency_id,
                 passkey_id,
             } => (
                 "passkey.removed",
                 s(actor),
-                o(agency_id),
+                None,
                 Some(format!("user:{user_id} passkey:{passkey_id}")),
                 "success",
             ),
@@ -320,7 +373,10 @@ impl From<i64> for At {
 /// Write `event`, in the caller's transaction (or connection, when the
 /// change is itself one statement).
 pub async fn record(db: &impl ConnectionTrait, at: At, event: Event<'_>) -> Result<(), DbErr> {
-    let r = event.row();
+    insert(db, at, event.row()).await
+}
+
+async fn insert(db: &impl ConnectionTrait, at: At, r: Row) -> Result<(), DbErr> {
     Entity::insert(audit_event::ActiveModel {
         id: NotSet,
         ts: Set(at.ts),
@@ -345,24 +401,11 @@ pub async fn record_sign_in(
     user: Option<&entity::user::Model>,
     ok: bool,
 ) -> Result<(), DbErr> {
-    let agencies: Vec<String> = match user {
-        Some(u) => {
-            entity::membership::Entity::find()
-                .select_only()
-                .column(entity::membership::Column::AgencyId)
-                .filter(entity::membership::Column::UserId.eq(&u.id))
-                .into_tuple()
-                .all(db)
-                .await?
-        }
-        None => Vec::new(),
+    let agencies = match user {
+        Some(u) => member_agencies(db, &u.id).await?,
+        None => vec![None],
     };
-    let agencies: Vec<Option<&str>> = if agencies.is_empty() {
-        vec![None]
-    } else {
-        agencies.iter().map(|a| Some(a.as_str())).collect()
-    };
-    for agency_id in agencies {
+    for agency_id in agencies.iter().map(Option::as_deref) {
         let event = match (user, ok) {
             (Some(u), true) => Event::SignInSucceeded {
                 user_id: &u.id,
@@ -378,10 +421,10 @@ pub async fn record_sign_in(
     Ok(())
 }
 
-/// The agencies of member `user_id`, as the agency column of events about
-/// them: one row per agency so each agency's owners see it, or one row
-/// without an agency for an account in none.
-pub async fn agencies_of(
+/// The agencies an event about member `user_id` is written for, one row
+/// each so that each agency's owners see it: every agency of the member,
+/// or none (`[None]`) for a member of none.
+pub async fn member_agencies(
     db: &impl ConnectionTrait,
     user_id: &str,
 ) -> Result<Vec<Option<String>>, DbErr> {
@@ -397,6 +440,28 @@ pub async fn agencies_of(
     } else {
         agencies.into_iter().map(Some).collect()
     })
+}
+
+/// Write `event`, about member `user_id`'s own account, once for each of
+/// [`member_agencies`].
+pub async fn record_for_member(
+    db: &impl ConnectionTrait,
+    at: At,
+    user_id: &str,
+    event: Event<'_>,
+) -> Result<(), DbErr> {
+    for agency_id in member_agencies(db, user_id).await? {
+        insert(
+            db,
+            at,
+            Row {
+                agency_id,
+                ..event.row()
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// One event as exported and shown (`ts` in RFC 3339).
@@ -534,6 +599,49 @@ mod tests {
         }
         .row();
         assert_eq!(r.target.as_deref(), Some("a@example.com"));
+    }
+
+    #[test]
+    fn account_events_name_the_member_and_a_handle_only() {
+        let row = |e: Event| {
+            let r = e.row();
+            (r.event, r.actor, r.agency_id, r.target)
+        };
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            row(Event::SessionSignedOut {
+                user_id: "u1",
+                session: Some("h1"),
+            }),
+            ("session.signed_out", some("u1"), None, some("session:h1"))
+        );
+        assert_eq!(
+            row(Event::SessionSignedOut {
+                user_id: "u1",
+                session: None,
+            })
+            .3,
+            some("other_sessions")
+        );
+        assert_eq!(
+            row(Event::PasswordChanged { user_id: "u1" }),
+            ("password.changed", some("u1"), None, some("u1"))
+        );
+        assert_eq!(
+            row(Event::TotpRemoved {
+                actor: CLI,
+                user_id: "u1",
+            }),
+            ("mfa.totp_removed", some("cli"), None, some("u1"))
+        );
+        assert_eq!(
+            row(Event::TotpEnabled { user_id: "u1" }).0,
+            "mfa.totp_enabled"
+        );
+        assert_eq!(
+            row(Event::RecoveryCodeUsed { user_id: "u1" }).0,
+            "mfa.recovery_code_used"
+        );
     }
 
     #[test]

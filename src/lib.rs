@@ -148,6 +148,10 @@ impl App {
                 get(web::developer::show).post(web::developer::submit),
             )
             .at("/settings/audit", get(web::audit::show))
+            .at(
+                "/settings/apps",
+                get(web::apps::show).post(web::apps::submit),
+            )
             .at("/device", get(web::device::show).post(web::device::submit))
             .at(
                 "/oauth/authorize",

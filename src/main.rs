@@ -371,8 +371,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let user = accounts::find_user_by_email(&db, &email)
                 .await?
                 .ok_or_else(|| accounts::AccountError::UnknownUser(email.trim().into()))?;
-            let totp = skedcast_auth::mfa::reset(&db, &user.id).await?;
             let at = audit::At::no_ip(skedcast_auth::clock::now());
+            let totp = skedcast_auth::mfa::reset(&db, &user.id).await?;
+            if totp {
+                let event = audit::Event::TotpRemoved {
+                    actor: audit::CLI,
+                    user_id: &user.id,
+                };
+                audit::record_for_member(&db, at, &user.id, event).await?;
+            }
             let passkeys =
                 skedcast_auth::mfa::passkeys::remove_all(&db, at, audit::CLI, &user.id).await?;
             if totp || passkeys > 0 {

@@ -42,6 +42,18 @@ pub fn is_identity(s: &str) -> bool {
     IDENTITY.iter().any(|(n, _)| *n == s)
 }
 
+/// The plain-language description of any scope a grant can hold.
+pub fn describe(s: &str) -> Option<&'static str> {
+    if s == OFFLINE_ACCESS {
+        return Some("Stay connected when you are not using it");
+    }
+    SCOPES
+        .iter()
+        .chain(IDENTITY)
+        .find(|(n, _)| *n == s)
+        .map(|(_, d)| *d)
+}
+
 /// All scopes a client may name (`scopes_supported`).
 pub fn supported() -> Vec<String> {
     SCOPES

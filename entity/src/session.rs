@@ -15,6 +15,14 @@ pub struct Model {
     /// How the member signed in (RFC 8176, space-separated): `pwd` or
     /// `pwd otp`.
     pub amr: String,
+    /// A random handle naming the session on the member's security page
+    /// (its per-session sign-out form); unrelated to the cookie value.
+    #[sea_orm(unique)]
+    pub public_id: String,
+    /// What signed in, summarised ("Firefox on Linux"); not the raw header.
+    pub user_agent: Option<String>,
+    /// The client IP at sign-in.
+    pub ip: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

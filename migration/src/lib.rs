@@ -21,6 +21,7 @@ mod m20261202_par_002_require_pushed_requests;
 mod m20261202_pkjwt_001_client_keys;
 mod m20261202_scale_001_indexes;
 mod m20261202_totp_001_second_factors;
+mod m20261203_accounts_001_session_details;
 mod m20261203_passkeys_001_passkeys;
 
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_totp_001_second_factors::Migration),
             Box::new(m20261202_audit_001_audit_events::Migration),
             Box::new(m20261202_device_002_sign_in::Migration),
+            Box::new(m20261203_accounts_001_session_details::Migration),
             Box::new(m20261203_passkeys_001_passkeys::Migration),
         ]
     }

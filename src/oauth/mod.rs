@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod client;
+pub mod connected_apps;
 pub mod device;
 pub mod dpop;
 pub mod error;

@@ -11,6 +11,8 @@
 //! the form (double submit).
 
 pub mod cookies;
+pub mod devices;
+pub mod user_agent;
 
 use entity::session::{self, Column, Entity};
 use sea_orm::ActiveValue::Set;
@@ -65,12 +67,24 @@ pub fn is_alive(created_at: i64, last_seen_at: i64, now: i64, cfg: &SessionSetti
 }
 
 /// Start a session for `user_id`, signed in by `amr`; returns it with the
-/// cookie value.
+/// cookie value. Without a browser to describe: see [`create_from`].
 pub async fn create(
     db: &impl ConnectionTrait,
     user_id: &str,
     amr: &str,
     now: i64,
+) -> Result<Session, DbErr> {
+    create_from(db, user_id, amr, now, &devices::Origin::default()).await
+}
+
+/// [`create`], noting which browser signed in from where (shown to the
+/// member in their list of sessions).
+pub async fn create_from(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    amr: &str,
+    now: i64,
+    origin: &devices::Origin,
 ) -> Result<Session, DbErr> {
     let raw_id = random_token();
     Entity::insert(session::ActiveModel {
@@ -79,6 +93,10 @@ pub async fn create(
         created_at: Set(now),
         last_seen_at: Set(now),
         amr: Set(amr.to_string()),
+        // Its own randomness: nothing about the cookie can be learnt from it.
+        public_id: Set(random_token()),
+        user_agent: Set(origin.user_agent.clone()),
+        ip: Set(origin.ip.clone()),
     })
     .exec_without_returning(db)
     .await?;

@@ -237,7 +237,8 @@ pub(crate) async fn start_session(
     }
     // The session and its audit row (sign-in succeeded) are one write.
     let txn = state.db.begin().await?;
-    let s = session::create(&txn, &user.id, amr, now).await?;
+    let origin = session::devices::Origin::of(req);
+    let s = session::create_from(&txn, &user.id, amr, now, &origin).await?;
     crate::audit::record_sign_in(&txn, crate::audit::At::of(req, now), Some(user), true).await?;
     txn.commit().await?;
     tracing::info!(user_id = %user.id, amr, "signed in");

@@ -3,6 +3,7 @@
 //! the same-origin passkey script on the pages that offer passkeys
 //! ([`passkeys`], [`scripted_page`]); every form works without it.
 
+pub mod apps;
 pub mod audit;
 pub mod developer;
 pub mod device;
@@ -10,8 +11,11 @@ pub mod error;
 pub mod login;
 pub mod login_limits;
 pub mod passkeys;
+pub mod password;
+pub mod reauth;
 pub mod second_factor;
 pub mod security;
+pub mod sessions;
 
 pub use error::PageError;
 
@@ -120,6 +124,15 @@ pub fn humanise_secs(secs: u64) -> String {
     } else {
         format!("{n} {unit}s")
     }
+}
+
+/// A time for a page: `2026-12-03 07:40 UTC` (minutes are enough to
+/// recognise a sign-in or a use).
+pub fn datetime(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix).map_or_else(
+        |_| unix.to_string(),
+        |t| format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute()),
+    )
 }
 
 /// An HTML response with the headers every page carries.
@@ -278,7 +291,14 @@ pub async fn member_form(
 
 #[cfg(test)]
 mod tests {
-    use super::humanise_secs;
+    use super::{datetime, humanise_secs};
+
+    #[test]
+    fn times_in_utc_to_the_minute() {
+        assert_eq!(datetime(0), "1970-01-01 00:00 UTC");
+        assert_eq!(datetime(1_796_283_659), "2026-12-03 07:40 UTC");
+        assert_eq!(datetime(i64::MAX), i64::MAX.to_string());
+    }
 
     #[test]
     fn lifetimes_in_words_never_understate() {

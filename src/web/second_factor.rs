@@ -149,6 +149,9 @@ pub async fn submit(
     }
     if factor == mfa::Factor::RecoveryCode {
         tracing::info!(user_id = %user.id, "recovery code used");
+        let event = crate::audit::Event::RecoveryCodeUsed { user_id: &user.id };
+        let at = crate::audit::At::of(req, now);
+        crate::audit::record_for_member(&state.db, at, &user.id, event).await?;
     }
     let mut resp =
         super::login::start_session(state, req, &user, mfa::AMR_PASSWORD_OTP, next, now).await?;

@@ -1,13 +1,16 @@
 //! `Settings → Security` (`/settings/security`): the signed-in member's
 //! account: the display name (the OpenID Connect `name` claim) and TOTP
-//! (issue 17 item 1); each later part (password, passkeys, sessions) is one
-//! more section of the page and one more `action` of its form POST, handled
-//! by its own function below. Every form is CSRF-checked.
+//! (issue 17 item 1); each later part is one more section of the page and
+//! one more `action` of its form POST, handled by its own function below or
+//! its own module: the password ([`super::password`]) and signed-in
+//! sessions ([`super::sessions`]), issue 17 item 4. Every form is
+//! CSRF-checked. Connected apps are on `/settings/apps` ([`super::apps`]).
 //!
 //! TOTP: `totp_start` shows a new secret (text with `data-totp-secret`,
 //! and a QR code rendered here as an SVG `data:` image); `totp_confirm`
 //! turns it on with a first code and shows ten recovery codes once;
-//! `totp_remove` turns it off. An agency's MFA policy sends members here
+//! `totp_remove` turns it off, given the current password or a code
+//! ([`super::reauth`]). An agency's MFA policy sends members here
 //! with `next` (where to continue once enrolled).
 //!
 //! Passkeys: listed here, renamed and removed by `passkey_rename` and
@@ -26,7 +29,7 @@ use super::login::safe_next;
 use super::{PageError, current_session, field, redirect};
 use crate::AppState;
 use crate::session::{self, Session};
-use crate::{accounts, mfa};
+use crate::{accounts, audit, mfa};
 
 #[derive(Template)]
 #[template(path = "security.html")]
@@ -50,6 +53,8 @@ pub struct SecurityPage<'a> {
     /// Where to continue (a local path), carried by every form.
     pub next: Option<String>,
     pub passkeys: super::passkeys::Section,
+    /// The member's signed-in browsers ([`super::sessions`]).
+    pub sessions: Vec<super::sessions::SessionLine>,
 }
 
 /// What one render shows beyond the account.
@@ -142,6 +147,7 @@ async fn render(
             recovery_codes,
             next,
             passkeys,
+            sessions: super::sessions::lines(state, s).await?,
         }
         .render(),
     ))
@@ -181,18 +187,28 @@ pub async fn submit(
     match field(&form, "action") {
         Some("name") => set_name(&state, &s, &form, next).await,
         Some("totp_start") => totp_start(&state, &s, next).await,
-        Some("totp_confirm") => totp_confirm(&state, &s, &form, next).await,
-        Some("totp_remove") => totp_remove(&state, &s, next).await,
+        Some("totp_confirm") => totp_confirm(&state, req, &s, &form, next).await,
+        Some("totp_remove") => totp_remove(&state, req, &s, &form, next).await,
         Some(a @ ("passkey_rename" | "passkey_remove")) => {
             let outcome = super::passkeys::form_action(&state, req, &s, a, &form).await?;
             answer(&state, &s, next, outcome).await
         }
+        // Sessions and password: their own modules.
+        Some("session_end") => {
+            let outcome = super::sessions::end_one(&state, req, &s, &form).await?;
+            answer(&state, &s, next, outcome).await
+        }
+        Some("sessions_end_others") => {
+            let outcome = super::sessions::end_others(&state, req, &s).await?;
+            answer(&state, &s, next, outcome).await
+        }
+        Some("password") => super::password::submit(&state, req, &s, &form, next).await,
         _ => Err(PageError::bad_request("Unknown action.")),
     }
 }
 
 /// A page answering a form: `notice` or `error`.
-async fn answer(
+pub(super) async fn answer(
     state: &AppState,
     s: &Session,
     next: Option<String>,
@@ -239,6 +255,7 @@ async fn totp_start(
 /// now proved the second factor too, so it counts as `pwd otp`.
 async fn totp_confirm(
     state: &AppState,
+    req: &Request,
     s: &Session,
     form: &[(String, String)],
     next: Option<String>,
@@ -253,6 +270,11 @@ async fn totp_confirm(
     };
     session::set_amr(&state.db, &s.raw_id, mfa::AMR_PASSWORD_OTP).await?;
     tracing::info!(user_id = %s.user_id, "TOTP turned on");
+    // Written once the change is committed (it has its own transaction).
+    let event = audit::Event::TotpEnabled {
+        user_id: &s.user_id,
+    };
+    audit::record_for_member(&state.db, audit::At::of(req, now), &s.user_id, event).await?;
     let shown = Shown {
         notice: Some(
             "Two-step sign-in is on. Save these recovery codes now: they are shown only once."
@@ -265,13 +287,38 @@ async fn totp_confirm(
     render(state, s, shown, StatusCode::OK).await
 }
 
+/// Turning the second factor off needs the current password or a code
+/// ([`super::reauth`]): a borrowed browser must not be able to.
 async fn totp_remove(
     state: &AppState,
+    req: &Request,
     s: &Session,
+    form: &[(String, String)],
     next: Option<String>,
 ) -> Result<Response, PageError> {
+    let user = accounts::find_user(&state.db, &s.user_id)
+        .await?
+        .ok_or_else(|| PageError::bad_request("Your account no longer exists."))?;
+    if let Err(msg) = super::reauth::check(
+        state,
+        req,
+        &user,
+        form,
+        super::reauth::Accept::PasswordOrCode,
+    )
+    .await?
+    {
+        return answer(state, s, next, Err(msg)).await;
+    }
     let outcome = if mfa::reset(&state.db, &s.user_id).await? {
         tracing::info!(user_id = %s.user_id, "TOTP turned off");
+        // Written once the change is committed (it has its own transaction).
+        let event = audit::Event::TotpRemoved {
+            actor: &s.user_id,
+            user_id: &s.user_id,
+        };
+        let at = audit::At::of(req, crate::clock::now());
+        audit::record_for_member(&state.db, at, &s.user_id, event).await?;
         Ok("Two-step sign-in is off; your recovery codes no longer work.".into())
     } else {
         Err("Two-step sign-in was not on.".into())

@@ -1,9 +1,12 @@
-//! One real-browser run: headless Chromium driven over WebDriver
+//! Real-browser runs: headless Chromium driven over WebDriver
 //! (chromedriver, spoken to with reqwest), through sign-in and consent to
-//! the client's loopback redirect. Saves a screenshot of the consent page
-//! at target/consent-page.png. Chromium and chromedriver are installed when
-//! missing (`support::provision::chromium`); when they cannot be, the test
-//! fails saying what to install.
+//! the client's loopback redirect (a screenshot of the consent page at
+//! target/consent-page.png), and through the connected-apps page and its
+//! Revoke button (target/connected-apps-page.png). Chromium and
+//! chromedriver are installed when missing (`support::provision::chromium`);
+//! when they cannot be, the test fails saying what to install.
+
+use std::time::Duration;
 
 use crate::support::browser::*;
 use crate::support::webdriver::Driver;
@@ -125,4 +128,60 @@ async fn headless_chromium_signs_in_consents_and_the_code_redeems_for_a_verified
     assert_eq!(claims["iss"], app.base);
     assert_eq!(claims["role"], "editor");
     assert_eq!(claims["scope"], "agency:read posts:write");
+}
+
+/// Issue 17 item 4 in a real browser: the connected-apps page after
+/// sign-in (saved at target/connected-apps-page.png), and its Revoke
+/// button ending the app's refresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_lists_connected_apps_and_revokes_one() {
+    let (chromium, chromedriver) = crate::support::provision::chromium();
+
+    // A grant made through the forms without JavaScript: consent, a code
+    // redeemed, a refresh token held by the app.
+    let mut f = crate::support::flow::setup("editor", "agency:read posts:write").await;
+    let code = f.code("agency:read posts:write").await;
+    let tokens = crate::support::flow::ok_json(f.redeem(&code).await).await;
+    let rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    let app = &f.app;
+
+    let profile = tempfile::tempdir().unwrap();
+    let mut d = Driver::start(&chromedriver).await;
+    d.new_session(&chromium, profile.path()).await;
+    d.goto(&app.url("/settings/apps")).await;
+    assert!(
+        d.url_starting_with(&app.url("/login"))
+            .await
+            .starts_with(&app.url("/login")),
+        "sent to sign in"
+    );
+    d.type_into("input[name=email]", "ann@example.com").await;
+    d.type_into("input[name=password]", PASSWORD).await;
+    d.click("button[type=submit]").await;
+    let at = d.url_starting_with(&app.url("/settings/apps")).await;
+    assert_eq!(at, app.url("/settings/apps"), "back at the page");
+
+    let html = d.page_source().await;
+    assert!(html.contains("Calendar Agent"), "{html}");
+    assert!(html.contains("Create, edit and schedule posts"));
+    let shot =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/connected-apps-page.png");
+    d.screenshot(&shot).await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+
+    d.click("li.app button[type=submit]").await;
+    let mut html = String::new();
+    for _ in 0..150 {
+        html = d.page_source().await;
+        if html.contains("is disconnected") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(html.contains("Calendar Agent is disconnected"), "{html}");
+    assert!(html.contains("No app is connected"));
+    let _ = d.cmd(reqwest::Method::DELETE, "", None).await;
+
+    let (_, err) = crate::support::flow::error_code(f.refresh(&rt).await).await;
+    assert_eq!(err, "invalid_grant");
 }

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod accounts;
 mod agents;
 mod api_keys;
 mod audit;

@@ -172,15 +172,12 @@ pub async fn add(
             _ => Err(e),
         };
     }
-    for agency_id in audit::agencies_of(&txn, user_id).await? {
-        let event = Event::PasskeyAdded {
-            actor: user_id,
-            user_id,
-            agency_id: agency_id.as_deref(),
-            passkey_id: &id,
-        };
-        audit::record(&txn, at, event).await?;
-    }
+    let event = Event::PasskeyAdded {
+        actor: user_id,
+        user_id,
+        passkey_id: &id,
+    };
+    audit::record_for_member(&txn, at, user_id, event).await?;
     txn.commit().await?;
     Ok(Added::Yes { id })
 }
@@ -211,7 +208,6 @@ async fn delete_recorded(
     user_id: &str,
     rows: &[Model],
 ) -> Result<u64, DbErr> {
-    let agencies = audit::agencies_of(txn, user_id).await?;
     let mut removed = 0;
     for row in rows {
         let gone = Entity::delete_many()
@@ -224,15 +220,12 @@ async fn delete_recorded(
             continue;
         }
         removed += gone;
-        for agency_id in &agencies {
-            let event = Event::PasskeyRemoved {
-                actor,
-                user_id,
-                agency_id: agency_id.as_deref(),
-                passkey_id: &row.id,
-            };
-            audit::record(txn, at, event).await?;
-        }
+        let event = Event::PasskeyRemoved {
+            actor,
+            user_id,
+            passkey_id: &row.id,
+        };
+        audit::record_for_member(txn, at, user_id, event).await?;
     }
     Ok(removed)
 }

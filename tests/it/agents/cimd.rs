@@ -1252,3 +1252,64 @@ async fn denying_a_document_client_stores_nothing_and_shows_a_link() {
     assert_eq!(url_params(&link)["error"], "access_denied");
     assert!(client_row(&app, &url).await.is_none(), "nothing stored");
 }
+
+/// Issue 17 item 4: a document client the member allowed is a connected
+/// app, shown by its verified host (its URL's), and revoking it on
+/// `/settings/apps` ends its refresh token.
+#[tokio::test]
+async fn a_document_client_is_a_connected_app_the_member_can_revoke() {
+    let docs = DocServer::start().await;
+    let app = app_with_loopback().await;
+    member(&app, "ann@example.com", "Acme", "owner").await;
+    let url = docs.url("/agent.json");
+    docs.serve("/agent.json", Answer::json(&document(&url)));
+    let mut b = Browser::new(&app);
+    let scope = [("scope", "agency:read offline_access")];
+    let resp = authorize_with_consent(&app, &mut b, &url, "ann@example.com", &scope).await;
+    let code = location_params(&resp)["code"].clone();
+    let resp = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &url),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let tokens: Value = resp.json().await.unwrap();
+    let rt = tokens["refresh_token"].as_str().unwrap();
+
+    let page = b.get("/settings/apps").await.text().await.unwrap();
+    let host = url::Url::parse(&url).unwrap();
+    let verified = format!(
+        r#"<span class="host" title="The app's verified address">127.0.0.1:{}</span>"#,
+        host.port().unwrap()
+    );
+    assert!(page.contains("Research Agent"), "{page}");
+    assert!(page.contains(&verified), "{page}");
+    assert!(page.contains("Stay connected when you are not using it"));
+
+    let mut form: Vec<(String, String)> = hidden_fields(&page);
+    assert!(
+        form.contains(&("client_id".into(), url.clone())),
+        "{form:?}"
+    );
+    let resp = b.post_form("/settings/apps", &form).await;
+    assert_eq!(resp.status(), 200);
+    let resp = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &url),
+            ("refresh_token", rt),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(resp).await.1, "invalid_grant");
+    form.retain(|(k, _)| k != "csrf_token");
+    let resp = b.post_form("/settings/apps", &form).await;
+    assert_eq!(resp.status(), 403, "no CSRF token");
+}
