@@ -51,10 +51,26 @@ pub fn route_label(path: &str) -> &'static str {
         "/oauth/introspect" => "/oauth/introspect",
         "/oauth/userinfo" => "/oauth/userinfo",
         "/oauth/logout" => "/oauth/logout",
+        "/oauth/par" => "/oauth/par",
+        "/oauth/device_authorization" => "/oauth/device_authorization",
+        "/device" => "/device",
         "/login" => "/login",
         "/logout" => "/logout",
         "/settings/developer" => "/settings/developer",
         "/settings/security" => "/settings/security",
+        "/settings/apps" => "/settings/apps",
+        "/settings/audit" => "/settings/audit",
+        "/settings/security/passkeys/register/start" => {
+            "/settings/security/passkeys/register/start"
+        }
+        "/settings/security/passkeys/register/finish" => {
+            "/settings/security/passkeys/register/finish"
+        }
+        "/login/passkey/start" => "/login/passkey/start",
+        "/login/passkey/finish" => "/login/passkey/finish",
+        "/login/second-factor/passkey/start" => "/login/second-factor/passkey/start",
+        "/login/second-factor/passkey/finish" => "/login/second-factor/passkey/finish",
+        "/static/passkeys.js" => "/static/passkeys.js",
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
@@ -122,6 +138,12 @@ mod tests {
             "/oauth/register/{client_id}"
         );
         assert_eq!(route_label("/docs/index.css"), "/docs");
+        assert_eq!(
+            route_label("/login/passkey/finish"),
+            "/login/passkey/finish"
+        );
+        assert_eq!(route_label("/settings/apps"), "/settings/apps");
+        assert_eq!(route_label("/oauth/par"), "/oauth/par");
         assert_eq!(route_label("/random/1234"), "other");
     }
 }
