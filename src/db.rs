@@ -173,31 +173,59 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
 
-/// Rows housekeeping deletes per statement: each batch holds the write lock
-/// (SQLite) or its row locks (Postgres) only briefly, so requests are served
-/// between batches however much has expired.
-pub const PRUNE_BATCH: u64 = 1000;
+/// Rows housekeeping deletes per statement: a batch holds SQLite's write
+/// lock (or Postgres's row locks) for a few milliseconds, so requests are
+/// served between batches however much has expired.
+pub const PRUNE_BATCH: u64 = 500;
+
+/// After each batch housekeeping pauses as long as the batch took (times
+/// this), so a prune of a million rows uses the write lock at most half of
+/// the time and a request's write waits at most about one batch.
+const PRUNE_PAUSE_RATIO: u32 = 1;
+
+/// The pause after a batch that took `took`: [`PRUNE_PAUSE_RATIO`] times
+/// it, at least 1 ms (a yield to the requests waiting), at most 1 s (a
+/// batch slowed down by a busy machine must not stall the prune).
+pub fn prune_pause(took: Duration) -> Duration {
+    (took * PRUNE_PAUSE_RATIO).clamp(Duration::from_millis(1), Duration::from_secs(1))
+}
 
 /// Delete the rows of `E` matching `cond`, at most [`PRUNE_BATCH`] per
-/// statement (`key` IN (the first ones matching)), yielding between batches.
-/// `key` is the primary key; `cond` should be served by an index
-/// (tests/it/query_plans.rs checks). Returns the rows deleted.
+/// statement (`key` IN (the first ones matching)), pausing between batches
+/// ([`prune_pause`]). `key` is the primary key; `cond` should be served by
+/// an index (tests/it/query_plans.rs checks). Returns the rows deleted.
 pub async fn delete_in_batches<E: sea_orm::EntityTrait>(
     db: &impl ConnectionTrait,
     key: E::Column,
     cond: sea_orm::Condition,
 ) -> Result<u64, DbErr> {
-    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, QueryTrait};
+    delete_in_batches_by::<E>(db, &[key], cond).await
+}
+
+/// [`delete_in_batches`] for a table whose primary key has several columns
+/// (`(a, b) IN (SELECT a, b ...)`: row values, SQLite 3.15+ and Postgres).
+pub async fn delete_in_batches_by<E: sea_orm::EntityTrait>(
+    db: &impl ConnectionTrait,
+    key: &[E::Column],
+    cond: sea_orm::Condition,
+) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sea_orm::{QueryFilter, QuerySelect, QueryTrait};
     let mut total = 0;
     loop {
+        let started = std::time::Instant::now();
         let batch = E::find()
             .select_only()
-            .column(key)
+            .columns(key.iter().copied())
             .filter(cond.clone())
             .limit(PRUNE_BATCH)
             .into_query();
+        let target = match key {
+            [one] => Expr::col(*one),
+            many => Expr::tuple(many.iter().map(|c| Expr::col(*c))),
+        };
         let deleted = E::delete_many()
-            .filter(key.in_subquery(batch))
+            .filter(target.in_subquery(batch))
             .exec(db)
             .await?
             .rows_affected;
@@ -205,13 +233,22 @@ pub async fn delete_in_batches<E: sea_orm::EntityTrait>(
         if deleted < PRUNE_BATCH {
             return Ok(total);
         }
-        tokio::task::yield_now().await;
+        tokio::time::sleep(prune_pause(started.elapsed())).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{postgres_unavailable, sqlite_file, sqlite_path, sqlite_unavailable};
+    use super::{postgres_unavailable, prune_pause, sqlite_file, sqlite_path, sqlite_unavailable};
+    use std::time::Duration;
+
+    #[test]
+    fn the_pause_follows_the_batch_within_bounds() {
+        let ms = Duration::from_millis;
+        assert_eq!(prune_pause(ms(8)), ms(8));
+        assert_eq!(prune_pause(Duration::ZERO), ms(1), "always a yield");
+        assert_eq!(prune_pause(ms(5000)), ms(1000), "never a stall");
+    }
 
     #[test]
     fn unavailable_codes() {

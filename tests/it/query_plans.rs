@@ -415,30 +415,78 @@ fn pg_scans(node: &Value, out: &mut Vec<String>) {
 
 /// Housekeeping deletes in batches (`db::PRUNE_BATCH` rows a statement) and
 /// goes on until nothing expired is left: 2.5 batches of expired revoked
-/// access tokens are all pruned, the live ones stay.
+/// access tokens, DPoP proof ids and rate-limit counters (a two-column key)
+/// are all pruned, the live ones stay.
 #[tokio::test]
 async fn housekeeping_prunes_more_than_one_batch() {
-    use entity::revoked_access_token::{Entity, Model};
+    use entity::{dpop_proof_jti, rate_limit, revoked_access_token};
     use sea_orm::{EntityTrait, IntoActiveModel, PaginatorTrait};
     let app = spawn_app().await;
+    let db = &app.state.db;
     let now = skedcast_auth::clock::now();
     let batch = skedcast_auth::db::PRUNE_BATCH;
     let expired = batch * 5 / 2;
-    let rows: Vec<_> = (0..expired + 10)
-        .map(|i| {
-            Model {
+    let ended = |i: u64| {
+        if i < expired {
+            now - 3 * 3600
+        } else {
+            now + 600
+        }
+    };
+    let (mut jtis, mut proofs, mut counters) = (vec![], vec![], vec![]);
+    for i in 0..expired + 10 {
+        jtis.push(
+            revoked_access_token::Model {
                 jti: format!("jti-{i}"),
-                expires_at: if i < expired { now - 10 } else { now + 600 },
+                expires_at: ended(i),
             }
-            .into_active_model()
-        })
-        .collect();
-    for chunk in rows.chunks(500) {
-        Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&app.state.db)
+            .into_active_model(),
+        );
+        proofs.push(
+            dpop_proof_jti::Model {
+                key: format!("proof-{i}"),
+                expires_at: ended(i),
+            }
+            .into_active_model(),
+        );
+        // Seven buckets with expired and live windows each: the key is
+        // (bucket, window_start), neither alone.
+        counters.push(
+            rate_limit::Model {
+                bucket: format!("login:{}", i % 7),
+                window_start: ended(i) + i as i64,
+                hits: 1,
+            }
+            .into_active_model(),
+        );
+    }
+    for chunk in jtis.chunks(300) {
+        revoked_access_token::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
             .await
             .unwrap();
     }
-    skedcast_auth::maintenance::run_once(&app.state, now).await;
-    assert_eq!(Entity::find().count(&app.state.db).await.unwrap(), 10);
+    for chunk in proofs.chunks(300) {
+        dpop_proof_jti::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+    }
+    for chunk in counters.chunks(300) {
+        rate_limit::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+    }
+    let deleted = skedcast_auth::maintenance::run_once(&app.state, now).await;
+    assert_eq!(deleted, 3 * expired, "every expired row, nothing else");
+    assert_eq!(
+        revoked_access_token::Entity::find()
+            .count(db)
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(dpop_proof_jti::Entity::find().count(db).await.unwrap(), 10);
+    assert_eq!(rate_limit::Entity::find().count(db).await.unwrap(), 10);
 }
