@@ -16,8 +16,9 @@ use crate::settings::DatabaseSettings;
 /// migrations when several instances start at once.
 const MIGRATION_LOCK_ID: i64 = 0x736b_6564_6361_7374; // "skedcast"
 
-/// Open a pool. For SQLite the file's folder is created, WAL is on, and
-/// writers wait `sqlite_busy_timeout_ms` for the lock instead of failing.
+/// Open a pool. For SQLite the file's folder is created, WAL is on,
+/// writers wait `sqlite_busy_timeout_ms` for the lock instead of failing,
+/// and each connection gets the configured page cache and mmap size.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_path(&settings.url)
         && let Some(parent) = std::path::Path::new(&path).parent()
@@ -28,6 +29,8 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         })?;
     }
     let busy = Duration::from_millis(settings.sqlite_busy_timeout_ms);
+    let cache_size = format!("-{}", settings.sqlite_cache_kib);
+    let mmap_size = (u64::from(settings.sqlite_mmap_mib) << 20).to_string();
     let mut opts = ConnectOptions::new(settings.url.clone());
     opts.max_connections(settings.max_connections)
         .min_connections(0)
@@ -39,6 +42,8 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(busy)
                 .foreign_keys(true)
+                .pragma("cache_size", cache_size.clone())
+                .pragma("mmap_size", mmap_size.clone())
         });
     // Switching a new SQLite file to WAL needs an exclusive lock that the
     // busy timeout does not cover: processes opening the same new file at
@@ -278,6 +283,32 @@ mod tests {
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x/y"), None);
+    }
+
+    #[tokio::test]
+    async fn sqlite_connections_get_the_configured_cache_and_mmap() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::settings::DatabaseSettings {
+            url: format!("sqlite://{}/c.db?mode=rwc", dir.path().display()),
+            max_connections: 2,
+            acquire_timeout_secs: 5,
+            sqlite_busy_timeout_ms: 5000,
+            sqlite_cache_kib: 4096,
+            sqlite_mmap_mib: 8,
+        };
+        let db = super::connect(&settings).await.unwrap();
+        for (pragma, want) in [("cache_size", -4096), ("mmap_size", 8 << 20)] {
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    format!("PRAGMA {pragma}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), want, "{pragma}");
+        }
     }
 
     #[tokio::test]
