@@ -12,6 +12,8 @@
 #   scripts/scale-latency.sh [sqlite|postgres] [SCALE] [N]   # defaults sqlite 1 300
 #   SCALE_PROFILE=debug scripts/scale-latency.sh sqlite 0.01 50
 #   SCALE_PRUNE=0 ...                    # skip the prune part
+#   SCALE_COMPARE=0 ...                  # skip the empty-vs-seeded part
+#   SCALE_BIN=path/to/skedcast-auth ...  # that binary, no build
 #   SCALE_PG_URL=postgres://postgres@127.0.0.1:5432/postgres   # where databases are made
 #   SCALE_ENV="SKEDCAST__DATABASE__X=Y ..."   # extra settings for the servers
 set -euo pipefail
@@ -22,8 +24,10 @@ N="${3:-300}"
 PROFILE="${SCALE_PROFILE:-release}"
 PG_ADMIN="${SCALE_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 case "$BACKEND" in sqlite|postgres) ;; *) sed -n '2,17p' "$0" >&2; exit 2 ;; esac
-if [ "$PROFILE" = release ]; then cargo build -q --release --bin skedcast-auth; else cargo build -q --bin skedcast-auth; fi
-BIN="target/$PROFILE/skedcast-auth"
+BIN="${SCALE_BIN:-target/$PROFILE/skedcast-auth}"
+if [ -z "${SCALE_BIN:-}" ]; then
+    if [ "$PROFILE" = release ]; then cargo build -q --release --bin skedcast-auth; else cargo build -q --bin skedcast-auth; fi
+fi
 TMP="$(mktemp -d)"
 PIDS=()
 PG_DBS=()
@@ -98,9 +102,11 @@ start() {
 start empty
 start seeded
 echo "$BACKEND, scale $SCALE, $(nproc) cores, $(date -u +%FT%TZ); load before: $(uptime | sed 's/.*load average: //')"
-python3 scripts/scale_latency.py compare "${TARGETS[@]}" --email lat@example.com \
-    --password "$PASSWORD" -n "$N"
-echo "load after: $(uptime | sed 's/.*load average: //')"
+if [ "${SCALE_COMPARE:-1}" != 0 ]; then
+    python3 scripts/scale_latency.py compare "${TARGETS[@]}" --email lat@example.com \
+        --password "$PASSWORD" -n "$N"
+    echo "load after: $(uptime | sed 's/.*load average: //')"
+fi
 
 [ "${SCALE_PRUNE:-1}" = 0 ] && exit 0
 SEEDED=("${TARGETS[2]}" "${TARGETS[3]}")
@@ -113,6 +119,7 @@ while [ ! -f "$TMP/ready" ]; do
     kill -0 "$PY" 2>/dev/null || { wait "$PY"; exit 1; }
     sleep 0.2
 done
+echo "pass started, load: $(uptime | sed 's/.*load average: //')"
 SKEDCAST__LOG__LEVEL=warn "$BIN" housekeeping 2>&1 | tail -1
 touch "$TMP/done"
 wait "$PY"

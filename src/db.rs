@@ -178,15 +178,35 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
 
-/// Rows housekeeping deletes per statement: a batch holds SQLite's write
-/// lock (or Postgres's row locks) for a few milliseconds, so requests are
-/// served between batches however much has expired.
+/// The most rows housekeeping deletes in one statement (the first batch's
+/// size; later ones follow [`next_batch`]).
 pub const PRUNE_BATCH: u64 = 500;
 
-/// After each batch housekeeping pauses as long as the batch took (times
-/// this), so a prune of a million rows uses the write lock at most half of
-/// the time and a request's write waits at most about one batch.
-const PRUNE_PAUSE_RATIO: u32 = 1;
+/// The fewest rows a batch is cut down to.
+const PRUNE_BATCH_MIN: u64 = 20;
+
+/// How long a batch should hold the write lock: SQLite has one writer, so a
+/// request's write waits up to one batch (and SQLite's busy handler sleeps
+/// 1, 2, 5, 10 ms... between its tries).
+const PRUNE_BATCH_TARGET: Duration = Duration::from_millis(5);
+
+/// After each batch housekeeping pauses this many times as long as the
+/// batch took: at most a third of the time in batches, so the requests'
+/// writes and CPU (2 cores shared) come first.
+const PRUNE_PAUSE_RATIO: u32 = 2;
+
+/// Pure: the next batch's size after `size` rows took `took`, scaled
+/// towards [`PRUNE_BATCH_TARGET`] (at most doubled or halved at once) within
+/// [`PRUNE_BATCH_MIN`]..=[`PRUNE_BATCH`]. Index depth, cache and a busy
+/// machine make a row cost 10 µs or 100 µs: the time decides, not a count.
+pub fn next_batch(size: u64, took: Duration) -> u64 {
+    let target = PRUNE_BATCH_TARGET.as_micros() as u64;
+    let took = (took.as_micros() as u64).max(1);
+    let scaled = size.saturating_mul(target) / took;
+    scaled
+        .clamp(size / 2, size.saturating_mul(2))
+        .clamp(PRUNE_BATCH_MIN, PRUNE_BATCH)
+}
 
 /// The pause after a batch that took `took`: [`PRUNE_PAUSE_RATIO`] times
 /// it, at least 1 ms (a yield to the requests waiting), at most 1 s (a
@@ -195,9 +215,10 @@ pub fn prune_pause(took: Duration) -> Duration {
     (took * PRUNE_PAUSE_RATIO).clamp(Duration::from_millis(1), Duration::from_secs(1))
 }
 
-/// Delete the rows of `E` matching `cond`, at most [`PRUNE_BATCH`] per
-/// statement (`key` IN (the first ones matching)), pausing between batches
-/// ([`prune_pause`]). `key` is the primary key; `cond` should be served by
+/// Delete the rows of `E` matching `cond` in batches: at most
+/// [`PRUNE_BATCH`] rows a statement (`key` IN (the first ones matching)),
+/// fewer when a batch takes longer than [`PRUNE_BATCH_TARGET`]
+/// ([`next_batch`]), with a pause after each ([`prune_pause`]). `key` is the primary key; `cond` should be served by
 /// an index (tests/it/query_plans.rs checks). Returns the rows deleted.
 pub async fn delete_in_batches<E: sea_orm::EntityTrait>(
     db: &impl ConnectionTrait,
@@ -217,13 +238,14 @@ pub async fn delete_in_batches_by<E: sea_orm::EntityTrait>(
     use sea_orm::sea_query::{Expr, ExprTrait};
     use sea_orm::{QueryFilter, QuerySelect, QueryTrait};
     let mut total = 0;
+    let mut size = PRUNE_BATCH;
     loop {
         let started = std::time::Instant::now();
         let batch = E::find()
             .select_only()
             .columns(key.iter().copied())
             .filter(cond.clone())
-            .limit(PRUNE_BATCH)
+            .limit(size)
             .into_query();
         let target = match key {
             [one] => Expr::col(*one),
@@ -235,24 +257,43 @@ pub async fn delete_in_batches_by<E: sea_orm::EntityTrait>(
             .await?
             .rows_affected;
         total += deleted;
-        if deleted < PRUNE_BATCH {
+        if deleted < size {
             return Ok(total);
         }
-        tokio::time::sleep(prune_pause(started.elapsed())).await;
+        let took = started.elapsed();
+        size = next_batch(size, took);
+        tokio::time::sleep(prune_pause(took)).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{postgres_unavailable, prune_pause, sqlite_file, sqlite_path, sqlite_unavailable};
+    use super::{
+        next_batch, postgres_unavailable, prune_pause, sqlite_file, sqlite_path, sqlite_unavailable,
+    };
     use std::time::Duration;
+
+    #[test]
+    fn batches_are_sized_to_take_a_few_milliseconds() {
+        let ms = Duration::from_millis;
+        assert_eq!(next_batch(500, ms(5)), 500, "on target");
+        assert_eq!(next_batch(500, ms(7)), 357);
+        assert_eq!(next_batch(500, ms(40)), 250, "at most halved at once");
+        assert_eq!(next_batch(40, ms(40)), 20, "never below the minimum");
+        assert_eq!(next_batch(100, ms(1)), 200, "at most doubled at once");
+        assert_eq!(
+            next_batch(400, Duration::ZERO),
+            500,
+            "never above the maximum"
+        );
+    }
 
     #[test]
     fn the_pause_follows_the_batch_within_bounds() {
         let ms = Duration::from_millis;
-        assert_eq!(prune_pause(ms(8)), ms(8));
+        assert_eq!(prune_pause(ms(8)), ms(16));
         assert_eq!(prune_pause(Duration::ZERO), ms(1), "always a yield");
-        assert_eq!(prune_pause(ms(5000)), ms(1000), "never a stall");
+        assert_eq!(prune_pause(ms(800)), ms(1000), "never a stall");
     }
 
     #[test]
