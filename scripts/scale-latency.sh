@@ -3,7 +3,9 @@
 # introspection, sign-in and authorize with a remembered consent, one request
 # at a time, on an empty database and on one filled by seed-scale (issue 19),
 # both served at once by the same binary and measured alternately request by
-# request (scripts/scale_latency.py compare). Then about a million expired
+# request (scripts/scale_latency.py compare). The "empty" one holds seed-scale
+# at 0.003 (300 API keys, 300 users, ~7k rows in all), so that both sides
+# introspect API keys used for the first time (a write of last_used_at). Then about a million expired
 # rows (times SCALE) are added to the seeded database and the same paths are
 # measured on it before and during a housekeeping pass that deletes them
 # (`skedcast-auth housekeeping`, another process, as another instance's
@@ -53,9 +55,9 @@ url_of() {
     fi
 }
 
-# Seeded keys (src/seed.rs `api_key`): random ones among all of them.
+# Seeded keys (src/seed.rs `api_key`) at scale $1: random ones among all.
 seeded_keys() {
-    python3 - "$SCALE" <<'PY'
+    python3 - "$1" <<'PY'
 import random, sys, zlib
 A = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 n = max(1, round(100000 * float(sys.argv[1])))
@@ -78,9 +80,9 @@ start() {
     url="$(url_of "$db")"
     URLS[$db]="$url"
     export SKEDCAST__DATABASE__URL="$url"
-    if [ "$db" = seeded ]; then
-        "$BIN" seed-scale --scale "$SCALE" 2>&1 | tail -1 >&2
-    fi
+    local scale="$SCALE"
+    [ "$db" = empty ] && scale=0.003
+    "$BIN" seed-scale --scale "$scale" 2>&1 | tail -1 >&2
     "$BIN" agency create --name Latency >/dev/null
     printf '%s\n' "$PASSWORD" | "$BIN" user create --email lat@example.com --agency Latency \
         --role owner --password-stdin >/dev/null
@@ -89,7 +91,7 @@ start() {
     cc="$("$BIN" client create --name Job --grant client_credentials --scopes agency:read 2>/dev/null | paste -sd:)"
     "$BIN" api-key create --email lat@example.com --agency Latency --name k --scopes agency:read \
         --expires-in-days 30 >"$TMP/$db.keys" 2>/dev/null
-    [ "$db" = seeded ] && seeded_keys >>"$TMP/$db.keys"
+    seeded_keys "$scale" >>"$TMP/$db.keys"
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
     # shellcheck disable=SC2086
     env SKEDCAST__ISSUER="http://127.0.0.1:$port" SKEDCAST__SERVER__BIND="127.0.0.1:$port" ${SCALE_ENV:-} \

@@ -4,8 +4,9 @@
 Against running skedcast-auth servers, each given as
 NAME=BASE_URL,CC_ID:CC_SECRET,RS_ID:RS_SECRET,KEYS_FILE: client_credentials,
 refresh rotation (one family, rotated again and again), authorize with a
-remembered consent, code exchange, API-key introspection (keys chosen at
-random among the file's) and sign-in (form + password).
+remembered consent, code exchange, API-key introspection (the file's keys in
+turn, each once a cycle: a key's first use in a minute writes last_used_at)
+and sign-in (form + password).
 
 `compare` (two or more servers) alternates the servers request by request,
 in a different order each round, so the machine's load falls on all of
@@ -21,7 +22,6 @@ import base64
 import hashlib
 import json
 import os
-import random
 import secrets
 import sys
 import time
@@ -52,6 +52,7 @@ class Target:
         base, cc, rs, keys = rest.split(",")
         self.cc, self.rs = cc.split(":", 1), rs.split(":", 1)
         self.keys = [k.strip() for k in open(keys) if k.strip()]
+        self.next_key = 0
         self.email, self.password = email, password
         self.c = Conn(base)
         args = argparse.Namespace(auth=base, api=base, email=email, password=password)
@@ -123,8 +124,10 @@ class Target:
         return st == 200
 
     def introspect_key(self):
+        key = self.keys[self.next_key % len(self.keys)]
+        self.next_key += 1
         st, _, body = self.c.request("POST", "/oauth/introspect",
-                                     urllib.parse.urlencode({"token": random.choice(self.keys)}),
+                                     urllib.parse.urlencode({"token": key}),
                                      {**FORM, "Authorization": basic(*self.rs)})
         return st == 200 and json.loads(body)["active"]
 
