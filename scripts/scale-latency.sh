@@ -9,7 +9,8 @@
 # rows (times SCALE) are added to the seeded database and the same paths are
 # measured on it before and during a housekeeping pass that deletes them
 # (`skedcast-auth housekeeping`, another process, as another instance's
-# hourly pass would), with any failed request counted.
+# hourly pass would), with any failed request counted, the empty server
+# measured in turn with it as a control for the machine's load.
 #
 #   scripts/scale-latency.sh [sqlite|postgres] [SCALE] [N]   # defaults sqlite 1 300
 #   SCALE_PROFILE=debug scripts/scale-latency.sh sqlite 0.01 50
@@ -111,7 +112,8 @@ if [ "${SCALE_COMPARE:-1}" != 0 ]; then
 fi
 
 [ "${SCALE_PRUNE:-1}" = 0 ] && exit 0
-SEEDED=("${TARGETS[2]}" "${TARGETS[3]}")
+# The seeded server first (pruned), the empty one as the control.
+SEEDED=("${TARGETS[2]}" "${TARGETS[3]}" "${TARGETS[0]}" "${TARGETS[1]}")
 export SKEDCAST__DATABASE__URL="${URLS[seeded]}"
 "$BIN" seed-scale --scale "$SCALE" --expired-only 2>&1 | grep -E '^seeding' >&2
 python3 scripts/scale_latency.py prune "${SEEDED[@]}" --email lat@example.com \

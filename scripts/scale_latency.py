@@ -11,10 +11,11 @@ and sign-in (form + password).
 `compare` (two or more servers) alternates the servers request by request,
 in a different order each round, so the machine's load falls on all of
 them alike; it prints p50 / p99 in ms per path and server, and each
-server's ratio to the first. `prune` (one server) measures rounds until the
-file --until exists (the script touches it when a housekeeping pass ends):
-p50 / p99 and failures per path, after `--before` rounds measured the same
-way before the pass started. Python's own time is in every figure: compare
+server's ratio to the first. `prune` measures rounds until the file --until
+exists (the script touches it when a housekeeping pass over the first
+server's database ends): p50 / p99 per path and server, and the first's
+failures, after `--before` rounds measured the same way before the pass
+started; the other servers are controls for the machine's load. Python's own time is in every figure: compare
 columns, not absolute values.
 """
 import argparse
@@ -201,26 +202,37 @@ def compare(a, targets):
     return 1 if any(timings[t.name].failed for t in targets) else 0
 
 
-def prune(a, target):
-    before, during = Timings(), Timings()
+def prune(a, targets):
+    """The first target is pruned; the others, served by the same machine
+    and measured in turn with it, are controls: what the machine's load
+    alone does to them over the same time."""
+    before = {t.name: Timings() for t in targets}
+    during = {t.name: Timings() for t in targets}
     for i in range(a.before):
-        one_round([target], {target.name: before}, i, a.sign_in_every)
+        one_round(targets, before, i, a.sign_in_every)
     open(a.ready, "w").close()  # the script starts the pass now
     i, started = 0, time.time()
     while not os.path.exists(a.until):
-        one_round([target], {target.name: during}, i, a.sign_in_every)
+        one_round(targets, during, i, a.sign_in_every)
         i += 1
         if time.time() - started > a.max_secs:
             sys.exit(f"the pass did not end within {a.max_secs} s")
     secs = time.time() - started
-    print("| path | before p50 / p99 (ms) | during the prune p50 / p99 (ms) | p99 during / before | failed during |")
-    print("|---|---|---|---|---|")
+    head = "".join(f" | {t.name} before p50 / p99 | during p50 / p99 | p99 during / before"
+                   for t in targets)
+    print(f"| path{head} | {targets[0].name} failed during |")
+    print("|---" * (2 + 3 * len(targets)) + "|")
     for path in PATHS:
-        b, d = before.t.get(path, []), during.t.get(path, [])
-        print(f"| {path} | {pct(b, 50):.2f} / {pct(b, 99):.2f} | {pct(d, 50):.2f} / {pct(d, 99):.2f} "
-              f"| {pct(d, 99) / pct(b, 99):.2f} | {during.failed.get(path, 0)} of {len(d)} |")
-    print(f"  ({a.before} rounds before; {i} rounds during the {secs:.0f} s pass)")
-    return 1 if during.failed or before.failed else 0
+        row = f"| {path}"
+        for t in targets:
+            b, d = before[t.name].t.get(path, []), during[t.name].t.get(path, [])
+            row += (f" | {pct(b, 50):.2f} / {pct(b, 99):.2f} | {pct(d, 50):.2f} / {pct(d, 99):.2f}"
+                    f" | {pct(d, 99) / pct(b, 99):.2f}")
+        d = during[targets[0].name].t.get(path, [])
+        print(f"{row} | {during[targets[0].name].failed.get(path, 0)} of {len(d)} |")
+    print(f"  ({a.before} rounds before; {i} rounds during the {secs:.0f} s pass; ms)")
+    failed = any(x[t.name].failed for x in (before, during) for t in targets)
+    return 1 if failed else 0
 
 
 def main():
@@ -238,7 +250,7 @@ def main():
     p.add_argument("--max-secs", type=float, default=1800)
     a = p.parse_args()
     targets = [Target(s, a.email, a.password) for s in a.target]
-    sys.exit(compare(a, targets) if a.mode == "compare" else prune(a, targets[0]))
+    sys.exit(compare(a, targets) if a.mode == "compare" else prune(a, targets))
 
 
 if __name__ == "__main__":
