@@ -45,14 +45,16 @@ export SKEDCAST__CLIENTS__PENDING_REQUESTS_PER_MINUTE_PER_IP=1000000
 export SKEDCAST__LOGIN__MAX_FAILURES=1000000 SKEDCAST__LOGIN__MAX_ACCOUNT_FAILURES=1000000
 PASSWORD="latency passphrase 0123"
 
-url_of() {
+# The URL of database $1 (a new Postgres database, dropped at exit). Not in a
+# subshell: PG_DBS must keep the name.
+make_db() {
     if [ "$BACKEND" = sqlite ]; then
-        echo "sqlite://$TMP/$1.db?mode=rwc"
+        DB_URL="sqlite://$TMP/$1.db?mode=rwc"
     else
         local name="skedcast_scale_${1}_$$"
         psql -q "$PG_ADMIN" -c "CREATE DATABASE $name" >/dev/null
         PG_DBS+=("$name")
-        python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p._replace(path="/" + sys.argv[2]).geturl())' "$PG_ADMIN" "$name"
+        DB_URL="$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p._replace(path="/" + sys.argv[2]).geturl())' "$PG_ADMIN" "$name")"
     fi
 }
 
@@ -78,7 +80,8 @@ TARGETS=()
 declare -A URLS
 start() {
     local db="$1" url port
-    url="$(url_of "$db")"
+    make_db "$db"
+    url="$DB_URL"
     URLS[$db]="$url"
     export SKEDCAST__DATABASE__URL="$url"
     local scale="$SCALE"
