@@ -16,8 +16,9 @@ use crate::settings::DatabaseSettings;
 /// migrations when several instances start at once.
 const MIGRATION_LOCK_ID: i64 = 0x736b_6564_6361_7374; // "skedcast"
 
-/// Open a pool. For SQLite the file's folder is created, WAL is on, and
-/// writers wait `sqlite_busy_timeout_ms` for the lock instead of failing.
+/// Open a pool. For SQLite the file's folder is created, WAL is on,
+/// writers wait `sqlite_busy_timeout_ms` for the lock instead of failing,
+/// and each connection gets the configured page cache and mmap size.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_path(&settings.url)
         && let Some(parent) = std::path::Path::new(&path).parent()
@@ -28,6 +29,8 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         })?;
     }
     let busy = Duration::from_millis(settings.sqlite_busy_timeout_ms);
+    let cache_size = format!("-{}", settings.sqlite_cache_kib);
+    let mmap_size = (u64::from(settings.sqlite_mmap_mib) << 20).to_string();
     let mut opts = ConnectOptions::new(settings.url.clone());
     opts.max_connections(settings.max_connections)
         .min_connections(0)
@@ -39,6 +42,8 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(busy)
                 .foreign_keys(true)
+                .pragma("cache_size", cache_size.clone())
+                .pragma("mmap_size", mmap_size.clone())
         });
     // Switching a new SQLite file to WAL needs an exclusive lock that the
     // busy timeout does not cover: processes opening the same new file at
@@ -173,45 +178,123 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
 
-/// Rows housekeeping deletes per statement: each batch holds the write lock
-/// (SQLite) or its row locks (Postgres) only briefly, so requests are served
-/// between batches however much has expired.
-pub const PRUNE_BATCH: u64 = 1000;
+/// The most rows housekeeping deletes in one statement (the first batch's
+/// size; later ones follow [`next_batch`]).
+pub const PRUNE_BATCH: u64 = 500;
 
-/// Delete the rows of `E` matching `cond`, at most [`PRUNE_BATCH`] per
-/// statement (`key` IN (the first ones matching)), yielding between batches.
-/// `key` is the primary key; `cond` should be served by an index
-/// (tests/it/query_plans.rs checks). Returns the rows deleted.
+/// The fewest rows a batch is cut down to.
+const PRUNE_BATCH_MIN: u64 = 20;
+
+/// How long a batch should hold the write lock: SQLite has one writer, so a
+/// request's write waits up to one batch (and SQLite's busy handler sleeps
+/// 1, 2, 5, 10 ms... between its tries).
+const PRUNE_BATCH_TARGET: Duration = Duration::from_millis(5);
+
+/// After each batch housekeeping pauses this many times as long as the
+/// batch took: at most a third of the time in batches, so the requests'
+/// writes and CPU (2 cores shared) come first.
+const PRUNE_PAUSE_RATIO: u32 = 2;
+
+/// Pure: the next batch's size after `size` rows took `took`, scaled
+/// towards [`PRUNE_BATCH_TARGET`] (at most doubled or halved at once) within
+/// [`PRUNE_BATCH_MIN`]..=[`PRUNE_BATCH`]. Index depth, cache and a busy
+/// machine make a row cost 10 µs or 100 µs: the time decides, not a count.
+pub fn next_batch(size: u64, took: Duration) -> u64 {
+    let target = PRUNE_BATCH_TARGET.as_micros() as u64;
+    let took = (took.as_micros() as u64).max(1);
+    let scaled = size.saturating_mul(target) / took;
+    scaled
+        .clamp(size / 2, size.saturating_mul(2))
+        .clamp(PRUNE_BATCH_MIN, PRUNE_BATCH)
+}
+
+/// The pause after a batch that took `took`: [`PRUNE_PAUSE_RATIO`] times
+/// it, at least 1 ms (a yield to the requests waiting), at most 1 s (a
+/// batch slowed down by a busy machine must not stall the prune).
+pub fn prune_pause(took: Duration) -> Duration {
+    (took * PRUNE_PAUSE_RATIO).clamp(Duration::from_millis(1), Duration::from_secs(1))
+}
+
+/// Delete the rows of `E` matching `cond` in batches: at most
+/// [`PRUNE_BATCH`] rows a statement (`key` IN (the first ones matching)),
+/// fewer when a batch takes longer than [`PRUNE_BATCH_TARGET`]
+/// ([`next_batch`]), with a pause after each ([`prune_pause`]). `key` is the primary key; `cond` should be served by
+/// an index (tests/it/query_plans.rs checks). Returns the rows deleted.
 pub async fn delete_in_batches<E: sea_orm::EntityTrait>(
     db: &impl ConnectionTrait,
     key: E::Column,
     cond: sea_orm::Condition,
 ) -> Result<u64, DbErr> {
-    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, QueryTrait};
+    delete_in_batches_by::<E>(db, &[key], cond).await
+}
+
+/// [`delete_in_batches`] for a table whose primary key has several columns
+/// (`(a, b) IN (SELECT a, b ...)`: row values, SQLite 3.15+ and Postgres).
+pub async fn delete_in_batches_by<E: sea_orm::EntityTrait>(
+    db: &impl ConnectionTrait,
+    key: &[E::Column],
+    cond: sea_orm::Condition,
+) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sea_orm::{QueryFilter, QuerySelect, QueryTrait};
     let mut total = 0;
+    let mut size = PRUNE_BATCH;
     loop {
+        let started = std::time::Instant::now();
         let batch = E::find()
             .select_only()
-            .column(key)
+            .columns(key.iter().copied())
             .filter(cond.clone())
-            .limit(PRUNE_BATCH)
+            .limit(size)
             .into_query();
+        let target = match key {
+            [one] => Expr::col(*one),
+            many => Expr::tuple(many.iter().map(|c| Expr::col(*c))),
+        };
         let deleted = E::delete_many()
-            .filter(key.in_subquery(batch))
+            .filter(target.in_subquery(batch))
             .exec(db)
             .await?
             .rows_affected;
         total += deleted;
-        if deleted < PRUNE_BATCH {
+        if deleted < size {
             return Ok(total);
         }
-        tokio::task::yield_now().await;
+        let took = started.elapsed();
+        size = next_batch(size, took);
+        tokio::time::sleep(prune_pause(took)).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{postgres_unavailable, sqlite_file, sqlite_path, sqlite_unavailable};
+    use super::{
+        next_batch, postgres_unavailable, prune_pause, sqlite_file, sqlite_path, sqlite_unavailable,
+    };
+    use std::time::Duration;
+
+    #[test]
+    fn batches_are_sized_to_take_a_few_milliseconds() {
+        let ms = Duration::from_millis;
+        assert_eq!(next_batch(500, ms(5)), 500, "on target");
+        assert_eq!(next_batch(500, ms(7)), 357);
+        assert_eq!(next_batch(500, ms(40)), 250, "at most halved at once");
+        assert_eq!(next_batch(40, ms(40)), 20, "never below the minimum");
+        assert_eq!(next_batch(100, ms(1)), 200, "at most doubled at once");
+        assert_eq!(
+            next_batch(400, Duration::ZERO),
+            500,
+            "never above the maximum"
+        );
+    }
+
+    #[test]
+    fn the_pause_follows_the_batch_within_bounds() {
+        let ms = Duration::from_millis;
+        assert_eq!(prune_pause(ms(8)), ms(16));
+        assert_eq!(prune_pause(Duration::ZERO), ms(1), "always a yield");
+        assert_eq!(prune_pause(ms(800)), ms(1000), "never a stall");
+    }
 
     #[test]
     fn unavailable_codes() {
@@ -241,6 +324,32 @@ mod tests {
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x/y"), None);
+    }
+
+    #[tokio::test]
+    async fn sqlite_connections_get_the_configured_cache_and_mmap() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::settings::DatabaseSettings {
+            url: format!("sqlite://{}/c.db?mode=rwc", dir.path().display()),
+            max_connections: 2,
+            acquire_timeout_secs: 5,
+            sqlite_busy_timeout_ms: 5000,
+            sqlite_cache_kib: 4096,
+            sqlite_mmap_mib: 8,
+        };
+        let db = super::connect(&settings).await.unwrap();
+        for (pragma, want) in [("cache_size", -4096), ("mmap_size", 8 << 20)] {
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    format!("PRAGMA {pragma}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), want, "{pragma}");
+        }
     }
 
     #[tokio::test]

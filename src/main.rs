@@ -84,7 +84,19 @@ enum Command {
         /// Every seeded user's password.
         #[arg(long, default_value = "seed passphrase 0123")]
         password: String,
+        /// Also add about a million rows (times --scale) that ended long
+        /// ago, for the next housekeeping pass to delete.
+        #[arg(long)]
+        expired: bool,
+        /// Only add those expired rows (to a database seeded before with the
+        /// same --scale).
+        #[arg(long, conflicts_with = "expired")]
+        expired_only: bool,
     },
+    /// Run one housekeeping pass now and exit (`serve` runs one at start and
+    /// hourly): deletes what has expired, in batches, beside the requests of
+    /// running instances.
+    Housekeeping,
 }
 
 #[derive(Subcommand)]
@@ -586,15 +598,40 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::SeedScale { scale, password } => {
+        Command::SeedScale {
+            scale,
+            password,
+            expired,
+            expired_only,
+        } => {
+            use skedcast_auth::seed;
             if !(scale > 0.0 && scale <= 100.0) {
                 anyhow::bail!("--scale must be above 0 and at most 100");
             }
             let db = open_db(&settings).await?;
-            let hash = accounts::password::hash(password).await?;
-            let sizes = skedcast_auth::seed::Sizes::scaled(scale);
-            eprintln!("seeding {sizes:?}");
-            skedcast_auth::seed::run(&db, &sizes, &hash).await?;
+            let sizes = seed::Sizes::scaled(scale);
+            if !expired_only {
+                let hash = accounts::password::hash(password).await?;
+                eprintln!("seeding {sizes:?}");
+                seed::run(&db, &sizes, &hash).await?;
+            }
+            if expired || expired_only {
+                let e = seed::Expired::scaled(scale);
+                eprintln!("seeding {} expired rows: {e:?}", e.total());
+                let retention = settings.audit.retention_days;
+                seed::run_expired(&db, &sizes, &e, retention).await?;
+            }
+            Ok(())
+        }
+        Command::Housekeeping => {
+            let state = App::build(settings).await?.state;
+            let started = std::time::Instant::now();
+            let now = skedcast_auth::clock::now();
+            let deleted = skedcast_auth::maintenance::run_once(&state, now).await;
+            eprintln!(
+                "housekeeping deleted {deleted} rows in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Openapi => {

@@ -12,74 +12,104 @@ const PERIOD: Duration = Duration::from_secs(3600);
 
 /// One pass at time `now` (Unix seconds): delete never-used public clients
 /// older than `registration.unused_public_client_days`, stale rate-limit
-/// counters, expired sessions, codes and pending authorization requests, ended refresh-token families and
+/// counters, expired sessions, second-factor challenges and passkey ceremonies,
+/// codes and pending authorization requests, ended refresh-token families and
 /// expired refresh tokens, revoked access tokens past their expiry, expired
 /// metadata documents and the document clients no grant holds any more,
 /// used client assertion and DPoP proof ids past their windows, and
 /// audit events older than `audit.retention_days`.
-/// Failures are logged; the next pass retries.
-pub async fn run_once(state: &AppState, now: i64) {
+/// Each step deletes in bounded batches with pauses between them
+/// (`db::delete_in_batches`), so requests keep being served however much
+/// has expired. Failures are logged; the next pass retries. Returns the
+/// rows deleted.
+pub async fn run_once(state: &AppState, now: i64) -> u64 {
+    let started = std::time::Instant::now();
+    let db = &state.db;
     let days = state.settings.registration.unused_public_client_days;
-    match clients::delete_unused_public_clients(&state.db, days, now).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(deleted = n, days, "deleted never-used public clients"),
-        Err(e) => tracing::warn!(error = %e, "cleanup of unused public clients failed"),
-    }
-    if let Err(e) = crate::rate_limit::prune(&state.db, now).await {
-        tracing::warn!(error = %e, "pruning rate-limit counters failed");
-    }
-    if let Err(e) = crate::session::prune(&state.db, now, &state.settings.session).await {
-        tracing::warn!(error = %e, "pruning expired sessions failed");
-    }
-    if let Err(e) = crate::mfa::challenge::prune(&state.db, now).await {
-        tracing::warn!(error = %e, "pruning expired second-factor challenges failed");
-    }
-    if let Err(e) = crate::mfa::passkeys::ceremony::prune(&state.db, now).await {
-        tracing::warn!(error = %e, "pruning expired passkey ceremonies failed");
-    }
-    if let Err(e) = crate::oauth::authorize::codes::prune(&state.db, now).await {
-        tracing::warn!(error = %e, "pruning expired authorization codes failed");
-    }
-    if let Err(e) = crate::oauth::authorize::pending::prune(&state.db, now).await {
-        tracing::warn!(error = %e, "pruning expired pending authorization requests failed");
-    }
-    if let Err(e) = crate::oauth::device::store::prune(&state.db, now).await {
-        tracing::warn!(error = %e, "pruning expired device authorizations failed");
-    }
     let access_ttl = state.settings.tokens.access_token_ttl_secs;
-    match crate::oauth::token::families::prune(&state.db, now, access_ttl).await {
+    let mut total = 0;
+    let mut step = |what: &'static str, r: Result<u64, sea_orm::DbErr>| match r {
         Ok(0) => {}
-        Ok(n) => tracing::info!(deleted = n, "pruned ended refresh tokens and families"),
-        Err(e) => tracing::warn!(error = %e, "pruning refresh tokens failed"),
-    }
-    match crate::oauth::revoked_tokens::prune(&state.db, now).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(deleted = n, "pruned expired revoked access tokens"),
-        Err(e) => tracing::warn!(error = %e, "pruning revoked access tokens failed"),
-    }
-    match crate::oauth::client::assertion_jti::prune(&state.db, now).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(deleted = n, "pruned used client assertion ids"),
-        Err(e) => tracing::warn!(error = %e, "pruning client assertion ids failed"),
-    }
-    match crate::oauth::dpop::prune(&state.db, now).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(deleted = n, "pruned used DPoP proof ids"),
-        Err(e) => tracing::warn!(error = %e, "pruning DPoP proof ids failed"),
-    }
-    match crate::audit::prune(&state.db, now, state.settings.audit.retention_days).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(deleted = n, "pruned audit events past retention"),
-        Err(e) => tracing::warn!(error = %e, "pruning audit events failed"),
-    }
-    let grace = state.settings.tokens.access_token_ttl_secs;
-    match metadata_document::store::prune(&state.db, now, grace).await {
+        Ok(n) => {
+            total += n;
+            tracing::info!(deleted = n, "housekeeping: {what}");
+        }
+        Err(e) => tracing::warn!(error = %e, "housekeeping: {what} failed"),
+    };
+    step(
+        "never-used public clients",
+        clients::delete_unused_public_clients(db, days, now).await,
+    );
+    step(
+        "rate-limit counters",
+        crate::rate_limit::prune(db, now).await,
+    );
+    step(
+        "expired sessions",
+        crate::session::prune(db, now, &state.settings.session).await,
+    );
+    step(
+        "expired second-factor challenges",
+        crate::mfa::challenge::prune(db, now).await,
+    );
+    step(
+        "expired passkey ceremonies",
+        crate::mfa::passkeys::ceremony::prune(db, now).await,
+    );
+    step(
+        "expired authorization codes",
+        crate::oauth::authorize::codes::prune(db, now).await,
+    );
+    step(
+        "expired pending authorization requests",
+        crate::oauth::authorize::pending::prune(db, now).await,
+    );
+    step(
+        "expired device authorizations",
+        crate::oauth::device::store::prune(db, now).await,
+    );
+    step(
+        "ended refresh tokens and families",
+        crate::oauth::token::families::prune(db, now, access_ttl).await,
+    );
+    step(
+        "expired revoked access tokens",
+        crate::oauth::revoked_tokens::prune(db, now).await,
+    );
+    step(
+        "used client assertion ids",
+        crate::oauth::client::assertion_jti::prune(db, now).await,
+    );
+    step(
+        "used DPoP proof ids",
+        crate::oauth::dpop::prune(db, now).await,
+    );
+    step(
+        "audit events past retention",
+        crate::audit::prune(db, now, state.settings.audit.retention_days).await,
+    );
+    // An access-token lifetime of grace: every token issued while a document
+    // was fresh has expired by then.
+    match metadata_document::store::prune(db, now, access_ttl).await {
         Ok((0, 0)) => {}
         Ok((clients, documents)) => {
-            tracing::info!(clients, documents, "pruned expired metadata documents")
+            total += clients + documents;
+            tracing::info!(
+                clients,
+                documents,
+                "housekeeping: expired metadata documents"
+            )
         }
-        Err(e) => tracing::warn!(error = %e, "pruning metadata documents failed"),
+        Err(e) => tracing::warn!(error = %e, "housekeeping: metadata documents failed"),
     }
+    if total > 0 {
+        tracing::info!(
+            deleted = total,
+            secs = started.elapsed().as_secs_f64(),
+            "housekeeping pass done"
+        );
+    }
+    total
 }
 
 /// Run [`run_once`] now and every hour until the runtime stops.

@@ -153,13 +153,12 @@ pub async fn clear_in(
         .map(|_| ())
 }
 
-/// Delete counters of windows that ended before `now - MAX_WINDOW_SECS`.
+/// Delete counters of windows that ended before `now - MAX_WINDOW_SECS`,
+/// in batches (keyed by bucket and window).
 pub async fn prune(db: &impl ConnectionTrait, now: i64) -> Result<u64, DbErr> {
-    let res = Entity::delete_many()
-        .filter(Column::WindowStart.lt(now - 2 * MAX_WINDOW_SECS))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    let ended = sea_orm::Condition::all().add(Column::WindowStart.lt(now - 2 * MAX_WINDOW_SECS));
+    crate::db::delete_in_batches_by::<Entity>(db, &[Column::Bucket, Column::WindowStart], ended)
+        .await
 }
 
 #[cfg(test)]

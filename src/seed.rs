@@ -4,11 +4,16 @@
 //! `user{i}@seed.example`, API key `i` is [`api_key`]) so a load test can
 //! use them; every user has the password given. Multi-row inserts, 1000 rows
 //! a statement and 20 statements a transaction.
+//!
+//! [`run_expired`] adds about a million rows housekeeping deletes at its next
+//! pass (expired codes, ended refresh families and their tokens, expired
+//! revoked access tokens, audit events past the retention), to measure a
+//! prune beside requests (scripts/scale-latency.sh).
 
 use entity::client::{AuthMethod, ClientKind};
 use entity::{
-    agency, api_key, authorization_code, client, consent, membership, refresh_family,
-    refresh_token, user,
+    agency, api_key, audit_event, authorization_code, client, consent, membership, refresh_family,
+    refresh_token, revoked_access_token, user,
 };
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
@@ -273,6 +278,151 @@ pub async fn run(db: &DatabaseConnection, sizes: &Sizes, password_hash: &str) ->
     .await?;
     // Planner statistics for the new sizes (Postgres autovacuum would get
     // there later; SQLite has none until asked).
+    db.execute_unprepared("ANALYZE").await?;
+    Ok(())
+}
+
+/// How many expired rows [`run_expired`] adds, times `scale`: 400k codes,
+/// 100k ended families with 300k tokens, 150k revoked access tokens and
+/// 50k audit events, a million rows to delete in all.
+#[derive(Debug, Clone)]
+pub struct Expired {
+    pub codes: u64,
+    pub families: u64,
+    pub refresh_tokens: u64,
+    pub revoked_access_tokens: u64,
+    pub audit_events: u64,
+}
+
+impl Expired {
+    pub fn scaled(scale: f64) -> Expired {
+        let n = |v: f64| ((v * scale).round() as u64).max(1);
+        Expired {
+            codes: n(400_000.0),
+            families: n(100_000.0),
+            refresh_tokens: n(300_000.0),
+            revoked_access_tokens: n(150_000.0),
+            audit_events: n(50_000.0),
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.codes
+            + self.families
+            + self.refresh_tokens
+            + self.revoked_access_tokens
+            + self.audit_events
+    }
+}
+
+/// Add rows that ended long ago (`e`), each past what housekeeping keeps
+/// (a day, `audit.retention_days` + 1 day for the events): its next pass
+/// deletes them all. Rows point at seeded users and clients when `live`
+/// has them, at `seed-*-0` otherwise (which [`run`] creates). Ids start at
+/// the current second times 10^7, so the command can run again after a
+/// prune.
+pub async fn run_expired(
+    db: &DatabaseConnection,
+    live: &Sizes,
+    e: &Expired,
+    retention_days: u32,
+) -> Result<(), DbErr> {
+    let now = crate::clock::now();
+    let offset = now.unsigned_abs() * 10_000_000;
+    let long_ago = now - 86_400;
+    let resource = "http://127.0.0.1:8081".to_string();
+    let user_id = |i: u64| format!("seed-user-{}", i % live.users);
+    let agency_id = |i: u64| format!("seed-agency-{}", i % live.agencies);
+    let client_of = |i: u64| client_id(i % live.clients);
+    let code_hash = |i: u64| sha256_hex(&format!("seed-expired-code-{i}"));
+    fill(db, "expired codes", e.codes, |i| {
+        let i = i + offset;
+        authorization_code::Model {
+            code_hash: code_hash(i),
+            client_id: client_of(i),
+            user_id: user_id(i),
+            agency_id: agency_id(i % live.users),
+            redirect_uri: REDIRECT_URI.into(),
+            redirect_uri_given: true,
+            code_challenge: b64url(&[0u8; 32]),
+            scope: "agency:read offline_access".into(),
+            resource: resource.clone(),
+            created_at: long_ago - 60,
+            expires_at: long_ago,
+            used_at: None,
+            access_jti: None,
+            access_exp: None,
+            nonce: None,
+            auth_time: None,
+            dpop_jkt: None,
+            amr: None,
+        }
+        .into_active_model()
+    })
+    .await?;
+    let family = |f: u64| format!("seed-expired-family-{f}");
+    fill(db, "ended refresh families", e.families, |f| {
+        let f = f + offset;
+        refresh_family::Model {
+            id: family(f),
+            client_id: client_of(f % live.users),
+            user_id: user_id(f),
+            agency_id: agency_id(f % live.users),
+            resource: resource.clone(),
+            code_hash: code_hash(f),
+            created_at: long_ago - 86_400,
+            expires_at: long_ago,
+            revoked_at: None,
+            auth_time: None,
+            dpop_jkt: None,
+            amr: None,
+        }
+        .into_active_model()
+    })
+    .await?;
+    fill(db, "expired refresh tokens", e.refresh_tokens, |t| {
+        let f = t % e.families + offset;
+        refresh_token::Model {
+            token_hash: sha256_hex(&format!("seed-expired-refresh-{}", t + offset)),
+            family_id: family(f),
+            scope: "agency:read offline_access".into(),
+            created_at: long_ago - 86_400,
+            expires_at: long_ago,
+            used_at: Some(long_ago - 3600),
+            access_jti: None,
+            access_exp: None,
+        }
+        .into_active_model()
+    })
+    .await?;
+    fill(
+        db,
+        "expired revoked access tokens",
+        e.revoked_access_tokens,
+        |i| {
+            revoked_access_token::Model {
+                jti: format!("seed-expired-jti-{}", i + offset),
+                expires_at: long_ago,
+            }
+            .into_active_model()
+        },
+    )
+    .await?;
+    let old = now - (i64::from(retention_days) + 1) * 86_400;
+    fill(db, "audit events past retention", e.audit_events, |i| {
+        let i = i + offset;
+        audit_event::ActiveModel {
+            ts: sea_orm::Set(old - (i % 86_400) as i64),
+            event: sea_orm::Set("sign_in".into()),
+            actor: sea_orm::Set(Some(user_id(i))),
+            agency_id: sea_orm::Set(Some(agency_id(i % live.users))),
+            ip: sea_orm::Set(Some("192.0.2.1".into())),
+            target: sea_orm::Set(None),
+            outcome: sea_orm::Set("success".into()),
+            ..Default::default()
+        }
+    })
+    .await?;
     db.execute_unprepared("ANALYZE").await?;
     Ok(())
 }

@@ -20,7 +20,7 @@ use hmac::{KeyInit, Mac};
 use poem::http::HeaderMap;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait};
 use skedcast_verify::dpop::{self, Expected};
 
 use crate::AppState;
@@ -127,13 +127,11 @@ pub async fn use_once(
     Ok(inserted == 1)
 }
 
-/// Delete the rows of proofs whose window ended before `now`.
+/// Delete the rows of proofs whose window ended before `now`, in batches.
 pub async fn prune(db: &impl ConnectionTrait, now: i64) -> Result<u64, DbErr> {
-    let res = dpop_proof_jti::Entity::delete_many()
-        .filter(dpop_proof_jti::Column::ExpiresAt.lt(now))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    use dpop_proof_jti::{Column, Entity};
+    let expired = sea_orm::Condition::all().add(Column::ExpiresAt.lt(now));
+    crate::db::delete_in_batches::<Entity>(db, Column::Key, expired).await
 }
 
 /// The shared nonce key: read once per instance; the first instance to need

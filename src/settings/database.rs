@@ -10,6 +10,10 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
     pub sqlite_busy_timeout_ms: u64,
+    /// `PRAGMA cache_size = -KiB` on each SQLite connection.
+    pub sqlite_cache_kib: u32,
+    /// `PRAGMA mmap_size` (in MiB) on each SQLite connection; 0 is off.
+    pub sqlite_mmap_mib: u32,
 }
 
 impl DatabaseSettings {
@@ -27,6 +31,12 @@ impl DatabaseSettings {
         }
         if self.max_connections < 2 {
             return Err(key_error("database.max_connections", "must be at least 2"));
+        }
+        if self.sqlite_cache_kib < 64 {
+            return Err(key_error(
+                "database.sqlite_cache_kib",
+                "must be at least 64",
+            ));
         }
         Ok(DatabaseSettings {
             url,
@@ -46,6 +56,8 @@ mod tests {
             max_connections,
             acquire_timeout_secs: 0,
             sqlite_busy_timeout_ms: 5000,
+            sqlite_cache_kib: 2000,
+            sqlite_mmap_mib: 0,
         }
     }
 
@@ -67,6 +79,14 @@ mod tests {
         assert_eq!(
             db("sqlite::memory:", 1).validate().unwrap_err().to_string(),
             "configuration: `database.max_connections` must be at least 2"
+        );
+        let tiny = DatabaseSettings {
+            sqlite_cache_kib: 10,
+            ..db("sqlite::memory:", 16)
+        };
+        assert_eq!(
+            tiny.validate().unwrap_err().to_string(),
+            "configuration: `database.sqlite_cache_kib` must be at least 64"
         );
     }
 }

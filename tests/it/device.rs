@@ -57,7 +57,7 @@ async fn start(app: &TestApp, client_id: &str, scope: &str) -> Value {
     ok_json(start_raw(app, &[("client_id", client_id), ("scope", scope)]).await).await
 }
 
-async fn poll(app: &TestApp, client_id: &str, device_code: &str) -> Response {
+pub(crate) async fn poll(app: &TestApp, client_id: &str, device_code: &str) -> Response {
     app.client
         .post(app.url("/oauth/token"))
         .form(&[
@@ -70,7 +70,7 @@ async fn poll(app: &TestApp, client_id: &str, device_code: &str) -> Response {
         .unwrap()
 }
 
-async fn poll_error(app: &TestApp, client_id: &str, device_code: &str) -> String {
+pub(crate) async fn poll_error(app: &TestApp, client_id: &str, device_code: &str) -> String {
     let (status, error) = error_code(poll(app, client_id, device_code).await).await;
     assert_eq!(status, 400, "{error}");
     error
@@ -123,7 +123,7 @@ async fn enter_code(b: &mut Browser, page: &str, typed: &str) -> Response {
 }
 
 /// Answer a consent page with `decision`; returns the final page.
-async fn answer(b: &mut Browser, consent: &str, decision: &str) -> (StatusCode, String) {
+pub(crate) async fn answer(b: &mut Browser, consent: &str, decision: &str) -> (StatusCode, String) {
     let mut form = hidden_fields(consent);
     form.push(("decision".into(), decision.into()));
     let resp = b.post_form("/device", &form).await;
@@ -133,16 +133,16 @@ async fn answer(b: &mut Browser, consent: &str, decision: &str) -> (StatusCode, 
 /// A member "ann" (`role` in Acme), a device client, a started device
 /// authorization for `scope`, and the consent page reached through the
 /// device page with the pre-filled code confirmed.
-struct Started {
-    app: TestApp,
-    client_id: String,
-    user_id: String,
-    device: Value,
-    b: Browser,
-    consent: String,
+pub(crate) struct Started {
+    pub app: TestApp,
+    pub client_id: String,
+    pub user_id: String,
+    pub device: Value,
+    pub b: Browser,
+    pub consent: String,
 }
 
-async fn started(app: TestApp, role: &str, scope: &str) -> Started {
+pub(crate) async fn started(app: TestApp, role: &str, scope: &str) -> Started {
     let user_id = member(&app, "ann@example.com", "Acme", role).await;
     let client_id = device_client(&app, json!({})).await;
     let device = start(&app, &client_id, scope).await;
@@ -165,7 +165,7 @@ async fn started(app: TestApp, role: &str, scope: &str) -> Started {
 }
 
 impl Started {
-    fn device_code(&self) -> &str {
+    pub(crate) fn device_code(&self) -> &str {
         self.device["device_code"].as_str().unwrap()
     }
 }

@@ -16,7 +16,7 @@ use crate::support::*;
 const EMAIL: &str = "ann@example.com";
 
 /// The code of `secret` (base32) for the step `steps_ahead` after now.
-fn code_of(secret: &str, steps_ahead: u64) -> String {
+pub(crate) fn code_of(secret: &str, steps_ahead: u64) -> String {
     let t = totp_rs::Builder::new()
         .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
         .build()
@@ -59,7 +59,7 @@ async fn security_action(
 
 /// Turn TOTP on for the signed-in browser: the secret shown and the
 /// recovery codes shown once.
-async fn enrol(b: &mut Browser, next: Option<&str>) -> (String, Vec<String>) {
+pub(crate) async fn enrol(b: &mut Browser, next: Option<&str>) -> (String, Vec<String>) {
     let next: Vec<(&str, &str)> = next.map(|n| ("next", n)).into_iter().collect();
     let resp = security_action(b, "totp_start", &next).await;
     assert_eq!(resp.status(), 200);
@@ -91,7 +91,7 @@ async fn password_step(b: &mut Browser, next: Option<&str>) -> reqwest::Response
 }
 
 /// Sign in with the password then `otp` on the second step's form.
-async fn sign_in_with(b: &mut Browser, otp: &str) -> reqwest::Response {
+pub(crate) async fn sign_in_with(b: &mut Browser, otp: &str) -> reqwest::Response {
     let resp = password_step(b, None).await;
     assert_eq!(resp.status(), 200, "the second step");
     second_step(b, &resp.text().await.unwrap(), otp).await

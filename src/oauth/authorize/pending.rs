@@ -12,7 +12,7 @@
 use entity::pending_authorization::{ActiveModel, Column, Entity};
 use poem::http::StatusCode;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait};
 
 use super::request::Params;
 use crate::crypto::{random_token, sha256_hex};
@@ -67,13 +67,10 @@ pub async fn forget(db: &impl ConnectionTrait, reference: &str) -> Result<(), Db
         .map(|_| ())
 }
 
-/// Delete expired requests.
+/// Delete expired requests, in batches.
 pub async fn prune(db: &impl ConnectionTrait, now: i64) -> Result<u64, DbErr> {
-    let res = Entity::delete_many()
-        .filter(Column::ExpiresAt.lte(now))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    let expired = sea_orm::Condition::all().add(Column::ExpiresAt.lte(now));
+    crate::db::delete_in_batches::<Entity>(db, Column::RefHash, expired).await
 }
 
 /// The page for an unknown, expired or already answered reference: the

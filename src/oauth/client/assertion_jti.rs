@@ -8,7 +8,7 @@
 use entity::client_assertion_jti::{ActiveModel, Column, Entity};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait};
 
 /// The row key: the `jti` is the client's to choose, so it is scoped to
 /// the client, and hashed to a fixed length.
@@ -36,11 +36,8 @@ pub async fn use_once(
     Ok(inserted == 1)
 }
 
-/// Delete the rows of assertions that expired before `now`.
+/// Delete the rows of assertions that expired before `now`, in batches.
 pub async fn prune(db: &impl ConnectionTrait, now: i64) -> Result<u64, DbErr> {
-    let res = Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(now))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    let expired = sea_orm::Condition::all().add(Column::ExpiresAt.lt(now));
+    crate::db::delete_in_batches::<Entity>(db, Column::Key, expired).await
 }

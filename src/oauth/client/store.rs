@@ -285,14 +285,12 @@ pub async fn delete_unused_public_clients(
         return Ok(0);
     }
     let cutoff = now - i64::from(max_age_days) * DAY_SECS;
-    let res = Entity::delete_many()
-        .filter(Column::Kind.is_in([ClientKind::Dynamic, ClientKind::MetadataDocument]))
-        .filter(Column::TokenEndpointAuthMethod.eq(AuthMethod::None))
-        .filter(Column::FirstAuthorizedAt.is_null())
-        .filter(Column::CreatedAt.lt(cutoff))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    let unused = sea_orm::Condition::all()
+        .add(Column::Kind.is_in([ClientKind::Dynamic, ClientKind::MetadataDocument]))
+        .add(Column::TokenEndpointAuthMethod.eq(AuthMethod::None))
+        .add(Column::FirstAuthorizedAt.is_null())
+        .add(Column::CreatedAt.lt(cutoff));
+    crate::db::delete_in_batches::<Entity>(db, Column::ClientId, unused).await
 }
 
 /// Store a resource server created by the CLI: a confidential client of kind

@@ -221,11 +221,8 @@ pub async fn consume(
 /// gets `expired_token` rather than `invalid_grant`.
 const KEEP_AFTER_EXPIRY_SECS: i64 = 3600;
 
-/// Delete device authorizations long past their expiry.
+/// Delete device authorizations long past their expiry, in batches.
 pub async fn prune(db: &impl ConnectionTrait, now: i64) -> Result<u64, DbErr> {
-    let res = Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(now - KEEP_AFTER_EXPIRY_SECS))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
+    let expired = sea_orm::Condition::all().add(Column::ExpiresAt.lt(now - KEEP_AFTER_EXPIRY_SECS));
+    crate::db::delete_in_batches::<Entity>(db, Column::DeviceCodeHash, expired).await
 }
