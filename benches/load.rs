@@ -646,13 +646,21 @@ async fn api_key(state: Arc<AppState>) -> anyhow::Result<String> {
     let email = format!("apikey-{}@bench.example", uuid::Uuid::new_v4().simple());
     let db = &state.db;
     let agency = skedcast_auth::accounts::create_agency(db, &format!("Bench {email}")).await?;
+    // Only owners and managers create API keys.
     let user =
-        skedcast_auth::accounts::create_user(db, &email, &agency.id, "editor", None).await?;
+        skedcast_auth::accounts::create_user(db, &email, &agency.id, "manager", None).await?;
     let now = skedcast_auth::clock::now();
-    let issued =
-        skedcast_auth::api_keys::create(db, &user.id, &agency.id, "bench", &["agency:read"], 30, now)
-            .await
-            .map_err(|e| anyhow::anyhow!("API key: {e}"))?;
+    let issued = skedcast_auth::api_keys::create(
+        db,
+        &user.id,
+        &agency.id,
+        "bench",
+        &["agency:read"],
+        30,
+        now,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("API key: {e}"))?;
     Ok(issued.secret)
 }
 

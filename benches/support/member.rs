@@ -68,8 +68,7 @@ impl Member {
 pub async fn signed_in(state: &AppState, base: &str, email: &str) -> anyhow::Result<Member> {
     let db = &state.db;
     let agency = skedcast_auth::accounts::create_agency(db, &format!("Bench {email}")).await?;
-    let user =
-        skedcast_auth::accounts::create_user(db, email, &agency.id, "editor", None).await?;
+    let user = skedcast_auth::accounts::create_user(db, email, &agency.id, "editor", None).await?;
     let info: serde_json::Value = reqwest::Client::new()
         .post(format!("{base}/oauth/register"))
         .json(&serde_json::json!({
