@@ -250,7 +250,9 @@ class Worker(threading.Thread):
         if not got[0]:
             return got
         _, code, verifier = got
-        return self.judge("code", self.race(self.code_form(code, verifier)))
+        # The loser replayed the code, which revokes what the code issued
+        # (OAuth 2.1 §4.1.3): the winner's refresh token is dead.
+        return self.judge("code", self.race(self.code_form(code, verifier)), keep_refresh=False)
 
     def race_refresh(self):
         """One refresh token rotated at two instances at once: one wins, the
