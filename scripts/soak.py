@@ -4,8 +4,14 @@
 Mixed load on loopback against a running skedcast-auth and skedcast-api:
 full authorization flows (sign-in form, consent, code exchange with PKCE),
 refresh-token rotations, JWKS fetches and GET /v1/agency with the access
-tokens. The RSS of both processes (VmRSS in /proc/PID/status) is sampled
-every few seconds; at the end a table and the growth between the first and
+tokens. With several auth instances (--auth and --auth-pid take
+comma-separated lists: instances sharing one database) each request goes to
+one of them at random, so a flow signs in at one, consents at another and
+redeems its code at a third; races (--w-race-refresh, --w-race-code) present
+one refresh token or one code to two instances at once and count how many
+won (exactly one must). The RSS of both services (VmRSS in
+/proc/PID/status, summed over the auth instances) is sampled every few
+seconds; at the end a table and the growth between the first and
 the last minute are printed. Then a burst of sign-ins (--burst flows at
 --burst-concurrency, RSS sampled every 0.1 s) and an idle pause
 (--settle seconds): the peak RSS during the burst and the settled RSS after
@@ -28,12 +34,16 @@ import urllib.parse
 REDIRECT = "http://127.0.0.1/callback"
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+def rss_kib(pids):
+    """VmRSS of a pid, or summed over a comma-separated list of pids."""
+    total = 0
+    for pid in str(pids).split(","):
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+                    break
+    return total
 
 
 class Conn:
@@ -80,6 +90,9 @@ class Stats:
         self.ok = {}
         self.err = {}
         self.last_errors = []
+        # Races run and races with exactly one winner, by kind.
+        self.races = {}
+        self.one_winner = {}
 
     def add(self, kind, good, detail=""):
         with self.lock:
@@ -93,11 +106,18 @@ class Worker(threading.Thread):
     def __init__(self, args, client_id, stats, stop):
         super().__init__(daemon=True)
         self.args, self.client_id, self.stats, self.stop = args, client_id, stats, stop
-        self.auth = Conn(args.auth)
+        self.auths = [Conn(u) for u in args.auth.split(",")]
+        # A second connection to each instance, for the other side of a race.
+        self.rivals = [Conn(u) for u in args.auth.split(",")]
         self.api = Conn(args.api)
         self.refresh_tokens = []
         self.access = None
         self.rng = random.Random()
+
+    @property
+    def auth(self):
+        """One of the auth instances, at random for each request."""
+        return self.auths[self.rng.randrange(len(self.auths))]
 
     def form(self, path, pairs, cookies=None, extra=None):
         h = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -122,6 +142,31 @@ class Worker(threading.Thread):
 
     def flow(self):
         """Sign in through the form, consent, exchange the code."""
+        got = self.authorize()
+        if not got[0]:
+            return got
+        _, code, verifier = got
+        st, h, body = self.form("/oauth/token", self.code_form(code, verifier))
+        if st != 200:
+            return False, f"token {st} {body[:200]!r}"
+        self.keep_tokens(json.loads(body))
+        return True, ""
+
+    def code_form(self, code, verifier):
+        return [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT),
+                ("client_id", self.client_id), ("code_verifier", verifier)]
+
+    def keep_tokens(self, t):
+        self.access = t["access_token"]
+        if "refresh_token" in t:
+            self.refresh_tokens.append(t["refresh_token"])
+            # Keep a bounded number of live families per worker.
+            if len(self.refresh_tokens) > 50:
+                self.refresh_tokens.pop(0)
+
+    def authorize(self):
+        """Sign in through the form and consent: (True, code, verifier) or
+        (False, why)."""
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         q = urllib.parse.urlencode({
@@ -153,21 +198,71 @@ class Worker(threading.Thread):
         params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(loc).query))
         if "code" not in params:
             return False, f"no code: {loc}"
-        st, h, body = self.form("/oauth/token", [
-            ("grant_type", "authorization_code"), ("code", params["code"]),
-            ("redirect_uri", REDIRECT), ("client_id", self.client_id),
-            ("code_verifier", verifier),
-        ])
-        if st != 200:
-            return False, f"token {st} {body[:200]!r}"
-        t = json.loads(body)
-        self.access = t["access_token"]
-        if "refresh_token" in t:
-            self.refresh_tokens.append(t["refresh_token"])
-            # Keep a bounded number of live families per worker.
-            if len(self.refresh_tokens) > 50:
-                self.refresh_tokens.pop(0)
-        return True, ""
+        return True, params["code"], verifier
+
+    def race(self, form):
+        """POST `form` to /oauth/token at two different instances (or twice
+        at the one) at the same instant; the two statuses and bodies."""
+        n = len(self.auths)
+        i = self.rng.randrange(n)
+        j = (i + 1 + self.rng.randrange(n - 1)) % n if n > 1 else i
+        barrier = threading.Barrier(2)
+        out = [None, None]
+        body = urllib.parse.urlencode(form)
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+
+        def side(k, conn):
+            try:
+                barrier.wait(timeout=10)
+                st, _, b = conn.request("POST", "/oauth/token", body, h)
+                out[k] = (st, b)
+            except Exception as e:  # noqa: BLE001 - reported as a failed side
+                out[k] = (0, repr(e).encode())
+
+        t = threading.Thread(target=side, args=(1, self.rivals[j]))
+        t.start()
+        side(0, self.auths[i])
+        t.join()
+        return out
+
+    def judge(self, kind, out, keep_refresh=True):
+        """A race is good when exactly one side got tokens and the other an
+        RFC 6749 invalid_grant."""
+        wins = [o for o in out if o[0] == 200]
+        lost = [o for o in out if o[0] == 400 and b"invalid_grant" in o[1]]
+        with self.stats.lock:
+            self.stats.races[kind] = self.stats.races.get(kind, 0) + 1
+            if len(wins) == 1:
+                self.stats.one_winner[kind] = self.stats.one_winner.get(kind, 0) + 1
+        if len(wins) == 1:
+            t = json.loads(wins[0][1])
+            if keep_refresh:
+                self.keep_tokens(t)
+            else:
+                self.access = t["access_token"]
+        if len(wins) == 1 and len(lost) == 1:
+            return True, ""
+        return False, f"{kind} race: {[(o[0], o[1][:120]) for o in out]!r}"
+
+    def race_code(self):
+        """One code redeemed at two instances at once."""
+        got = self.authorize()
+        if not got[0]:
+            return got
+        _, code, verifier = got
+        # The loser replayed the code, which revokes what the code issued
+        # (OAuth 2.1 §4.1.3): the winner's refresh token is dead.
+        return self.judge("code", self.race(self.code_form(code, verifier)), keep_refresh=False)
+
+    def race_refresh(self):
+        """One refresh token rotated at two instances at once: one wins, the
+        other is a reuse, which revokes the family (so the token is dropped)."""
+        if not self.refresh_tokens:
+            return self.flow()
+        rt = self.refresh_tokens.pop(self.rng.randrange(len(self.refresh_tokens)))
+        form = [("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", self.client_id)]
+        # The winner's refresh token belongs to a family the loser revoked.
+        return self.judge("refresh", self.race(form), keep_refresh=False)
 
     def refresh(self):
         if not self.refresh_tokens:
@@ -197,7 +292,10 @@ class Worker(threading.Thread):
 
     def run(self):
         actions = [("flow", self.flow, self.args.w_flow), ("refresh", self.refresh, self.args.w_refresh),
-                   ("jwks", self.jwks, self.args.w_jwks), ("agency", self.resource, self.args.w_agency)]
+                   ("jwks", self.jwks, self.args.w_jwks), ("agency", self.resource, self.args.w_agency),
+                   ("race_code", self.race_code, self.args.w_race_code),
+                   ("race_refresh", self.race_refresh, self.args.w_race_refresh)]
+        actions = [a for a in actions if a[2] > 0]
         names = [a[0] for a in actions]
         funcs = [a[1] for a in actions]
         weights = [a[2] for a in actions]
@@ -267,7 +365,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--auth", required=True)
     p.add_argument("--api", required=True)
-    p.add_argument("--auth-pid", type=int, required=True)
+    p.add_argument("--auth-pid", required=True)
     p.add_argument("--api-pid", type=int, required=True)
     p.add_argument("--email", required=True)
     p.add_argument("--password", required=True)
@@ -278,12 +376,14 @@ def main():
     p.add_argument("--w-refresh", type=float, default=4)
     p.add_argument("--w-jwks", type=float, default=3)
     p.add_argument("--w-agency", type=float, default=12)
+    p.add_argument("--w-race-code", type=float, default=0)
+    p.add_argument("--w-race-refresh", type=float, default=0)
     p.add_argument("--burst", type=int, default=200)
     p.add_argument("--burst-concurrency", type=int, default=16)
     p.add_argument("--settle", type=float, default=60)
     args = p.parse_args()
 
-    client_id = register_client(args.auth)
+    client_id = register_client(args.auth.split(",")[0])
     stats, stop = Stats(), threading.Event()
     workers = [Worker(args, client_id, stats, stop) for _ in range(args.workers)]
     start = time.monotonic()
@@ -313,6 +413,8 @@ def main():
         print(f"  {k:8} {stats.ok.get(k, 0):8d} / {stats.err.get(k, 0)}")
     total = sum(stats.ok.values()) + sum(stats.err.values())
     print(f"  total    {total:8d} ({total / elapsed:.0f} per second; a flow counts as one)")
+    for k in sorted(stats.races):
+        print(f"  {k} races: {stats.races[k]}, with exactly one winner: {stats.one_winner.get(k, 0)}")
     window = min(60.0, elapsed / 3)
     first = [s for s in samples if s[0] <= window]
     last = [s for s in samples if s[0] >= samples[-1][0] - window]

@@ -37,6 +37,11 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .connect_timeout(Duration::from_secs(settings.acquire_timeout_secs))
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
         .sqlx_logging(false)
+        // sqlx pings a pooled connection before every use: on SQLite a
+        // round trip to the connection's worker thread for each statement,
+        // checking a link that cannot drop (the file is local). Postgres
+        // connections can, and keep the check.
+        .test_before_acquire(!settings.url.starts_with("sqlite:"))
         .map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod clock;
 pub mod crypto;
 pub mod db;
+pub mod db_key;
 pub mod http;
 pub mod keys;
 pub mod maintenance;

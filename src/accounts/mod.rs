@@ -350,12 +350,12 @@ pub async fn role_in(
     user_id: &str,
     agency_id: &str,
 ) -> Result<Option<Role>, DbErr> {
-    Ok(
-        membership::Entity::find_by_id((user_id.to_string(), agency_id.to_string()))
-            .one(db)
-            .await?
-            .and_then(|m| Role::parse(&m.role)),
+    Ok(crate::db_key::by_key(
+        membership::Entity::find_by_id((user_id.to_string(), agency_id.to_string())),
+        db,
     )
+    .await?
+    .and_then(|m| Role::parse(&m.role)))
 }
 
 pub async fn set_password_hash(

@@ -316,8 +316,9 @@ pub async fn check(
         return Ok(None);
     }
     let hash = sha256_hex(presented);
-    let key = Entity::find()
-        .filter(
+    // `by_key`: a hash is one key's (current, or previous within its window).
+    let key = crate::db_key::by_key(
+        Entity::find().filter(
             Condition::any()
                 .add(Column::SecretHash.eq(hash.clone()))
                 .add(
@@ -325,9 +326,10 @@ pub async fn check(
                         .add(Column::PreviousSecretHash.eq(hash))
                         .add(Column::PreviousValidUntil.gt(now)),
                 ),
-        )
-        .one(db)
-        .await?;
+        ),
+        db,
+    )
+    .await?;
     let Some(key) = key else { return Ok(None) };
     if key.revoked_at.is_some() || key.expires_at <= now {
         return Ok(None);

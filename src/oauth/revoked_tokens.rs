@@ -27,9 +27,10 @@ pub async fn is_revoked(db: &impl ConnectionTrait, jti: &str) -> Result<bool, Db
         .column(Column::Jti)
         .filter(Column::Jti.eq(jti))
         .into_tuple::<String>()
-        .one(db)
+        // No `.one()`: see `db_key`.
+        .all(db)
         .await?;
-    Ok(found.is_some())
+    Ok(!found.is_empty())
 }
 
 /// Delete the rows of tokens that expired before `now`.

@@ -119,7 +119,7 @@ pub async fn load(
         return Ok(None);
     }
     let id_hash = sha256_hex(raw_id);
-    let Some(row) = Entity::find_by_id(id_hash.clone()).one(db).await? else {
+    let Some(row) = crate::db_key::by_key(Entity::find_by_id(id_hash.clone()), db).await? else {
         return Ok(None);
     };
     if !is_alive(row.created_at, row.last_seen_at, now, cfg) {

@@ -221,6 +221,7 @@ pub async fn submit(
         login_hint: None,
         // A device's DPoP key is the one its token request proves.
         dpop_jkt: None,
+        authorized_before: false,
     };
     let allow = match field(&form, "decision") {
         None => {

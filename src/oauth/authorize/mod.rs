@@ -721,7 +721,10 @@ async fn issue_code(
         now,
     )
     .await?;
-    if let Err(e) = clients::mark_authorized(&state.db, &v.client_id, now).await {
+    // One write less per code once the client has been authorized.
+    if !v.authorized_before
+        && let Err(e) = clients::mark_authorized(&state.db, &v.client_id, now).await
+    {
         tracing::warn!(error = %e, "could not mark the client as authorized");
     }
     tracing::info!(client_id = %v.client_id, user_id = %session.user_id, "authorization code issued");

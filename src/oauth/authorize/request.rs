@@ -162,6 +162,10 @@ pub struct ValidRequest {
     pub login_hint: Option<String>,
     /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
     pub dpop_jkt: Option<String>,
+    /// The client's row, as read for this request, says it completed an
+    /// authorization before: a code needs no `mark_authorized` write (which
+    /// would change nothing: the first time is kept).
+    pub authorized_before: bool,
 }
 
 impl ValidRequest {
@@ -391,6 +395,7 @@ pub fn validate(
         max_age,
         login_hint,
         dpop_jkt,
+        authorized_before: client.first_authorized_at.is_some(),
     })
 }
 

@@ -103,7 +103,7 @@ async fn insert_row(db: &impl ConnectionTrait, row: Model) -> Result<Model, DbEr
 }
 
 pub async fn find(db: &impl ConnectionTrait, client_id: &str) -> Result<Option<Model>, DbErr> {
-    Entity::find_by_id(client_id.to_string()).one(db).await
+    crate::db_key::by_key(Entity::find_by_id(client_id.to_string()), db).await
 }
 
 /// Whether a client with this id exists (it is not deleted).
@@ -113,9 +113,10 @@ pub async fn exists(db: &impl ConnectionTrait, client_id: &str) -> Result<bool, 
         .column(Column::ClientId)
         .filter(Column::ClientId.eq(client_id))
         .into_tuple::<String>()
-        .one(db)
+        // No `.one()`: see `db_key`.
+        .all(db)
         .await?;
-    Ok(found.is_some())
+    Ok(!found.is_empty())
 }
 
 /// Replace the metadata of `current` wholesale (RFC 7592 §2.2), with its

@@ -18,6 +18,7 @@ use super::request::CodeRequest;
 use crate::AppState;
 use crate::accounts;
 use crate::crypto::sha256_hex;
+use crate::db_key::by_key;
 use crate::oauth::client::ClientRecord;
 use crate::oauth::error::OAuthError;
 use crate::oauth::pkce;
@@ -117,8 +118,7 @@ pub async fn exchange(
     let db = &state.db;
     let now = crate::clock::now();
     let hash = sha256_hex(&request.code);
-    let code = Entity::find_by_id(hash.clone())
-        .one(db)
+    let code = by_key(Entity::find_by_id(hash.clone()), db)
         .await
         .map_err(|e| OAuthError::db(e, "find code"))?
         .ok_or_else(|| OAuthError::invalid_grant(INVALID_CODE))?;

@@ -18,7 +18,6 @@ use super::member::{self, Family, IdTokenParams, MemberGrant};
 use super::request::RefreshRequest;
 use super::{TokenResponse, split_scope};
 use crate::AppState;
-use crate::accounts;
 use crate::oauth::client::ClientRecord;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::quote;
@@ -102,7 +101,7 @@ pub async fn exchange(
     let secret = &request.refresh_token;
     let db = &state.db;
     let now = crate::clock::now();
-    let (token, family) = families::find(db, secret)
+    let (token, family, member_role) = families::find_with_role(db, secret)
         .await
         .map_err(|e| OAuthError::db(e, "find refresh token"))?
         .ok_or_else(|| OAuthError::invalid_grant(INVALID_TOKEN))?;
@@ -132,10 +131,8 @@ pub async fn exchange(
             family.resource
         )));
     }
-    let Some(role) = accounts::role_in(db, &family.user_id, &family.agency_id)
-        .await
-        .map_err(|e| OAuthError::db(e, "find membership"))?
-    else {
+    // The membership as read with the token (`accounts::role_in`'s rule).
+    let Some(role) = member_role.as_deref().and_then(Role::parse) else {
         families::revoke_family(db, &family.id, now)
             .await
             .map_err(|e| OAuthError::db(e, "revoke family"))?;
