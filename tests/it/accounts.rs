@@ -6,8 +6,9 @@
 //! the password or a code, and the audit rows of each (searched for
 //! secrets column by column).
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use crate::support::audit::audit_text;
 use crate::support::browser::*;
 use crate::support::flow::*;
 use crate::support::token::{inactive, introspect};
@@ -82,40 +83,6 @@ async fn public_id(app: &TestApp, raw: &str) -> String {
 
 fn sha256_hex(s: &str) -> String {
     skedcast_auth::crypto::sha256_hex(s)
-}
-
-/// Every column of every audit row, as text, to look for secrets.
-async fn audit_text(app: &TestApp) -> String {
-    let rows = app
-        .state
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(
-            app.state.db.get_database_backend(),
-            "SELECT CAST(id AS TEXT) AS id, CAST(ts AS TEXT) AS ts, event, \
-             COALESCE(actor, '') AS actor, COALESCE(agency_id, '') AS agency_id, \
-             COALESCE(ip, '') AS ip, COALESCE(target, '') AS target, outcome \
-             FROM audit_events",
-        ))
-        .await
-        .unwrap();
-    let mut all = String::new();
-    for r in rows {
-        for c in [
-            "id",
-            "ts",
-            "event",
-            "actor",
-            "agency_id",
-            "ip",
-            "target",
-            "outcome",
-        ] {
-            all.push_str(&r.try_get::<String>("", c).unwrap());
-            all.push('|');
-        }
-        all.push('\n');
-    }
-    all
 }
 
 /// The audit rows of `event`: (actor, agency_id, target).

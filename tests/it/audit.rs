@@ -5,10 +5,11 @@
 use entity::audit_event::{Column, Entity, Model};
 use reqwest::StatusCode;
 use reqwest::header::AUTHORIZATION;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use skedcast_auth::audit::{self, At, Event};
 
+use crate::support::audit::audit_text;
 use crate::support::browser::*;
 use crate::support::flow::*;
 use crate::support::*;
@@ -19,39 +20,6 @@ async fn events(app: &TestApp) -> Vec<Model> {
         .all(&app.state.db)
         .await
         .unwrap()
-}
-
-/// Every column of every audit row, as text, to look for secrets.
-async fn stored_text(app: &TestApp) -> String {
-    let rows = app
-        .state
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(
-            app.state.db.get_database_backend(),
-            "SELECT CAST(id AS TEXT) AS id, CAST(ts AS TEXT) AS ts, event, \
-             COALESCE(actor, '') AS actor, COALESCE(agency_id, '') AS agency_id, \
-             COALESCE(ip, '') AS ip, COALESCE(target, '') AS target, outcome \
-             FROM audit_events",
-        ))
-        .await
-        .unwrap();
-    let mut all = String::new();
-    for r in rows {
-        for c in [
-            "id",
-            "ts",
-            "event",
-            "actor",
-            "agency_id",
-            "ip",
-            "target",
-            "outcome",
-        ] {
-            all.push_str(&r.try_get::<String>("", c).unwrap());
-            all.push('|');
-        }
-    }
-    all
 }
 
 fn ok_cli(app: &TestApp, args: &[&str]) -> String {
@@ -265,7 +233,7 @@ async fn every_recorded_action_leaves_its_row_and_no_secret() {
         (failed[1].actor.as_deref(), failed[1].target.as_deref()),
         (None, None)
     );
-    assert!(!stored_text(app).await.contains("nobody@example.com"));
+    assert!(!audit_text(app).await.contains("nobody@example.com"));
 
     let granted = one("consent.granted", "success");
     assert!(
@@ -344,7 +312,7 @@ async fn every_recorded_action_leaves_its_row_and_no_secret() {
     ));
 
     // No secret in any column.
-    let text = stored_text(app).await;
+    let text = audit_text(app).await;
     for s in &secrets {
         assert!(
             !text.contains(s.as_str()),

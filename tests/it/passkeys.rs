@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::support::authenticator::SoftPasskey;
 use crate::support::browser::*;
-use crate::support::webdriver::Driver;
+use crate::support::webdriver::{Driver, redirect_target};
 use crate::support::*;
 
 const EMAIL: &str = "ann@example.com";
@@ -172,28 +172,6 @@ async fn audit_rows(app: &TestApp, event: &str) -> Vec<entity::audit_event::Mode
 }
 
 // ---- the real browser ------------------------------------------------------
-
-/// A tiny app on a loopback port: the client's redirect target.
-async fn redirect_target() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf).await;
-                let body = "<!doctype html><title>App</title><p>signed in</p>";
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = s.write_all(resp.as_bytes()).await;
-            });
-        }
-    });
-    port
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_registers_a_passkey_signs_out_and_signs_in_with_it_alone() {

@@ -4,6 +4,7 @@
 //! Submodules: a form-walking browser, the code flow, token-endpoint
 //! clients, real processes, and the provisioning of outside tools.
 
+pub mod audit;
 pub mod authenticator;
 pub mod browser;
 pub mod flow;
