@@ -232,6 +232,22 @@ async fn client_row(app: &TestApp, id: &str) -> Option<entity::client::Model> {
         .unwrap()
 }
 
+/// Redeems `code` for the document client `client_id` with the test's
+/// verifier and redirect URI.
+async fn redeem_code(app: &TestApp, client_id: &str, code: &str) -> reqwest::Response {
+    token(
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn full_flow_with_a_metadata_document() {
     let docs = DocServer::start().await;
@@ -279,17 +295,7 @@ async fn full_flow_with_a_metadata_document() {
     let code = params["code"].clone();
 
     // Code → tokens, as a public client named by its URL.
-    let resp = token(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", &url),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
+    let resp = redeem_code(&app, &url, &code).await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["scope"], "agency:read posts:read");
@@ -784,17 +790,7 @@ async fn switched_off_stored_document_clients_are_unknown_everywhere() {
     let other_id = other["client_id"].as_str().unwrap();
     let resp = authorize_with_consent(&on, &mut b, other_id, "ann@example.com", &[]).await;
     let other_code = location_params(&resp)["code"].clone();
-    let resp = token(
-        &on,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", other_id),
-            ("code", &other_code),
-            ("code_verifier", VERIFIER),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
+    let resp = redeem_code(&on, other_id, &other_code).await;
     let other_at = resp.json::<Value>().await.unwrap()["access_token"]
         .as_str()
         .unwrap()
@@ -1014,17 +1010,7 @@ async fn an_allowed_client_keeps_working_while_its_host_is_over_the_limit() {
     let mut b = Browser::new(&app);
     let resp = authorize_with_consent(&app, &mut b, &url, "ann@example.com", &[]).await;
     let code = location_params(&resp)["code"].clone();
-    let resp = token(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", &url),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
+    let resp = redeem_code(&app, &url, &code).await;
     assert_eq!(resp.status(), 200);
     let rt = resp.json::<Value>().await.unwrap()["refresh_token"]
         .as_str()
@@ -1175,17 +1161,7 @@ async fn a_document_client_is_stored_only_once_a_member_consents() {
             .unwrap()
             .is_some()
     );
-    let resp = token(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", &url),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
+    let resp = redeem_code(&app, &url, &code).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(docs.hits("/agent.json"), 1);
 }
@@ -1267,17 +1243,7 @@ async fn a_document_client_is_a_connected_app_the_member_can_revoke() {
     let scope = [("scope", "agency:read offline_access")];
     let resp = authorize_with_consent(&app, &mut b, &url, "ann@example.com", &scope).await;
     let code = location_params(&resp)["code"].clone();
-    let resp = token(
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", &url),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("redirect_uri", REDIRECT),
-        ],
-    )
-    .await;
+    let resp = redeem_code(&app, &url, &code).await;
     assert_eq!(resp.status(), 200);
     let tokens: Value = resp.json().await.unwrap();
     let rt = tokens["refresh_token"].as_str().unwrap();
